@@ -1,0 +1,58 @@
+"""`calltune bfcl`: export a BFCL category to calltune examples, predict, and score it
+twice: with calltune's three metrics and with BFCL's own AST checker (`bfcl.py`).
+
+Writes OUT/examples.jsonl, OUT/predictions.jsonl, OUT/metrics.json and
+OUT/bfcl_per_example.jsonl. BFCL is evaluation data only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+
+from calltune import bfcl
+from calltune.evaluate import evaluate
+from calltune.examples import load_examples, load_predictions
+from calltune.extract import extract_call
+from calltune.jsonl import write_json, write_jsonl
+from calltune.predict import PredictConfig, run_predict
+
+
+def score_predictions(category: str, examples_path: str, pred_path: str) -> dict:
+    """calltune metrics and BFCL AST accuracy for a predictions file."""
+    examples = load_examples(examples_path)
+    calltune_metrics = evaluate(examples, pred_path)
+    calls = {p.id: extract_call(p.raw).call for p in load_predictions(pred_path)}
+    return {"calltune": calltune_metrics, "bfcl": bfcl.score(examples, calls, category)}
+
+
+def run_bfcl_cell(category: str, out_dir: str, predict: PredictConfig | None, limit: int | None,
+                  pred_path: str | None = None, loaded=None, progress: bool = True) -> dict:
+    """Export, predict (unless `pred_path` is given) and score one BFCL category into `out_dir`."""
+    os.makedirs(out_dir, exist_ok=True)
+    examples_path = os.path.join(out_dir, "examples.jsonl")
+    write_jsonl(examples_path, bfcl.load_category(category, limit))
+    stats = None
+    if pred_path is None:
+        predict.data, predict.out = examples_path, os.path.join(out_dir, "predictions.jsonl")
+        stats = run_predict(predict, loaded=loaded, progress=progress)
+        pred_path = predict.out
+    scores = score_predictions(category, examples_path, pred_path)
+    report = scores["bfcl"]
+    write_jsonl(os.path.join(out_dir, "bfcl_per_example.jsonl"), report.pop("per_example"))
+    result = {"category": category, "n": report["n"], "accuracy": report["accuracy"],
+              "bfcl": report, "calltune": scores["calltune"], "predict": stats,
+              "predict_config": asdict(predict) if predict else None, "predictions": pred_path,
+              "limit": limit}
+    write_json(os.path.join(out_dir, "metrics.json"), result)
+    return result
+
+
+def run_bfcl(args) -> dict:
+    predict = None
+    if args.pred is None:
+        predict = PredictConfig(data="", out="", model=args.model, adapter=args.adapter,
+                                prompt_style=args.prompt_style, max_new_tokens=args.max_new_tokens,
+                                batch_size=args.batch_size)
+    return run_bfcl_cell(args.category, args.out, predict, args.limit, pred_path=args.pred,
+                         progress=not args.no_progress)
