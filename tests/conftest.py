@@ -47,6 +47,27 @@ def build_tiny_gpt2(directory: str, seed: int = 0, n_embd: int = 32) -> str:
     return directory
 
 
+def build_tiny_llama(directory: str, seed: int = 0) -> str:
+    """A 2-layer random Llama-style model (q/k/v/o_proj, RMSNorm, rotary) with the tiny tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = tiny_tokenizer(directory)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         tie_word_embeddings=True)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> str:
+    """Path of a 2-layer random Llama-style model with its tokenizer."""
+    return build_tiny_llama(str(tmp_path_factory.mktemp("tiny-llama")))
+
+
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> str:
     """Path of a 2-layer random GPT-2 (Conv1D layers) with its tokenizer."""

@@ -7,6 +7,8 @@ reported as one `error:` line and exit code 2.
     calltune render --data seed:dev [--prompt-style chat] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune demo --out runs/demo
+    calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume]
+    calltune merge --adapter runs/paper --out runs/paper-merged
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt-style", default="paper", choices=["paper", "chat"])
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"],
+                   help="base weights: auto = as the adapter's run trained them (else none)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -63,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", default=None, help="score this predictions file instead of generating")
     _add_model_args(p)
 
+    p = sub.add_parser("train", help="LoRA / QLoRA fine-tuning (see configs/*.yaml)")
+    p.add_argument("--config", default=None, help="YAML config; omitted sections take their defaults")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("overrides", nargs="*", help="section.key=value (value parsed as YAML)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--show-example", type=int, default=None, metavar="N",
+                   help="print training example N with its supervised tokens marked, then exit")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("merge", help="merge an adapter into its base model and save the result")
+    p.add_argument("--adapter", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", default="embedded")
+
     p = sub.add_parser("demo", help="the main job: prompt-only baseline on seed dev and BFCL simple_python")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--model", default="embedded")
@@ -78,7 +96,7 @@ def cmd_predict(args) -> int:
 
     cfg = PredictConfig(data=args.data, out=args.out, model=args.model, adapter=args.adapter,
                         prompt_style=args.prompt_style, max_new_tokens=args.max_new_tokens,
-                        batch_size=args.batch_size)
+                        batch_size=args.batch_size, quantization=args.quantization)
     stats = run_predict(cfg, progress=not args.no_progress)
     print(f"wrote {stats['n']} predictions to {args.out} ({stats['examples_per_s']} examples/s, "
           f"{stats['new_tokens_per_s']} new tokens/s)", file=sys.stderr)
@@ -129,6 +147,43 @@ def cmd_bfcl(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from calltune.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if args.show_example is not None:
+        from calltune.models import load_tokenizer, resolve_model_path
+        from calltune.render import visualize
+        from calltune.train import render_dataset
+
+        tokenizer = load_tokenizer(resolve_model_path(cfg.model.name))
+        items, _ = render_dataset(cfg.data.train, tokenizer, cfg)
+        if not 0 <= args.show_example < len(items):
+            raise CalltuneError(f"--show-example {args.show_example} out of range (0..{len(items) - 1})")
+        print(visualize(items[args.show_example], tokenizer))
+        return 0
+    from calltune.train import train
+
+    try:
+        summary = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("interrupted: checkpoint saved; continue with the same command plus --resume", file=sys.stderr)
+        return 130
+    if summary:
+        last = summary["evals"][-1] if summary["evals"] else {}
+        print(json.dumps({"out": args.out, "steps": summary["steps"], "tokens_per_s": summary["tokens_per_s"],
+                          **{k: last.get(k) for k in ("dev_loss", "json_validity", "schema_adherence",
+                                                       "exact_match")}}))
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from calltune.merge import merge
+
+    print(f"merged model written to {merge(args.model, args.adapter, args.out)}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from calltune.demo import run_demo
 
@@ -137,7 +192,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "data": cmd_data, "render": cmd_render,
-            "bfcl": cmd_bfcl, "demo": cmd_demo}
+            "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,22 +111,48 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "cpu"):
-    """Load `(model, tokenizer, resolved_path)` in fp32 (the fast dtype on these CPUs), eval mode."""
+def adapter_quantization(adapter: str) -> str:
+    """The base quantization a calltune run trained its adapter on (`none` if unknown)."""
+    import yaml
+
+    run_config = find_adapter_dir(adapter).parent / "config.yaml"
+    if run_config.is_file():
+        with open(run_config, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+        return (values.get("model") or {}).get("quantization", "none")
+    return "none"
+
+
+def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "cpu",
+               quantization: str = "auto"):
+    """Load `(model, tokenizer, resolved_path)` in fp32 (the fast dtype on these CPUs), eval mode.
+
+    `quantization`: `none`, `nf4`, or `auto` (= what the adapter's run trained on, else none).
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
     path = resolve_model_path(spec)
+    if quantization == "auto":
+        quantization = adapter_quantization(adapter) if adapter else "none"
+    kwargs = {"dtype": torch.float32}
+    if quantization == "nf4":
+        from calltune.lora import nf4_config
+
+        kwargs["quantization_config"] = nf4_config(torch.float32)
+    elif quantization != "none":
+        raise CalltuneError(f"unknown quantization '{quantization}' (choose from auto, none, nf4)")
     try:
         tokenizer = load_tokenizer(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except CalltuneError:
         raise
     except Exception as err:  # hub ids that cannot be fetched, corrupt directories
         raise CalltuneError(f"cannot load model '{spec}': {type(err).__name__}: {str(err).splitlines()[0]}") from None
     if adapter is not None:
         model = attach_adapter(model, spec, adapter)
-    model.to(device)
+    if quantization == "none":
+        model.to(device)
     model.eval()
     return model, tokenizer, path
 

@@ -38,6 +38,8 @@ class PredictConfig:
     """Generation budget per example."""
     batch_size: int = 8
     """Prompts decoded together (left padded)."""
+    quantization: str = "auto"
+    """Base weights: `none`, `nf4`, or `auto` (as the adapter's run trained them)."""
 
     def __post_init__(self):
         if self.prompt_style not in PROMPT_STYLES:
@@ -93,7 +95,7 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     from calltune.models import load_model
 
     examples = load_examples(cfg.data)
-    model, tokenizer, model_path = loaded or load_model(cfg.model, cfg.adapter)
+    model, tokenizer, model_path = loaded or load_model(cfg.model, cfg.adapter, quantization=cfg.quantization)
     prompts = [render_prompt(ex, cfg.prompt_style, tokenizer) for ex in examples]
     check_lengths(examples, prompts, tokenizer, model, cfg.max_new_tokens)
     ids = [ex.id for ex in examples]

@@ -1,0 +1,98 @@
+"""Building the model to train: the base (optionally 4-bit NF4, i.e. QLoRA) plus LoRA adapters.
+
+Target presets, resolved per architecture:
+- `attention`: Llama-style q_proj, k_proj, v_proj, o_proj; GPT-2 attn.c_attn and
+  attn.c_proj (Conv1D layers, so `fan_in_fan_out=True`; GPT-2's MLP also has a
+  c_proj, hence the pattern anchored on `attn`).
+- `all-linear`: every linear/Conv1D layer except the LM head (PEFT's own preset).
+- a list: module names as PEFT matches them (suffixes such as `q_proj`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from calltune.config import LoraConfig, ModelConfig
+from calltune.errors import CalltuneError
+
+ATTENTION = {
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gpt2": r".*\.attn\.(c_attn|c_proj)$",
+}
+CONV1D_MODELS = ("gpt2",)
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def nf4_config(compute_dtype: torch.dtype):
+    """bitsandbytes NF4 with double quantization (the QLoRA recipe)."""
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise CalltuneError("model.quantization nf4 needs bitsandbytes: pip install bitsandbytes==0.50.2") from None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute_dtype)
+
+
+def load_base(cfg: ModelConfig, device: str = "cpu"):
+    """Load `(model, tokenizer, resolved_path)` for training, quantized if asked."""
+    from transformers import AutoModelForCausalLM
+
+    from calltune.models import load_tokenizer, resolve_model_path
+
+    path = resolve_model_path(cfg.name)
+    dtype = torch_dtype(cfg.compute_dtype)
+    kwargs = {"dtype": dtype}
+    if cfg.quantization == "nf4":
+        kwargs["quantization_config"] = nf4_config(dtype)
+        if device != "cpu":
+            kwargs["device_map"] = {"": device}
+    try:
+        tokenizer = load_tokenizer(path)
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except CalltuneError:
+        raise
+    except Exception as err:
+        raise CalltuneError(f"cannot load model '{cfg.name}' ({cfg.quantization}): "
+                            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+    if cfg.quantization == "none":
+        model.to(device)
+    return model, tokenizer, path
+
+
+def resolve_targets(model, targets: str | list[str]):
+    model_type = model.config.model_type
+    if targets == "attention":
+        if model_type not in ATTENTION:
+            raise CalltuneError(f"lora.targets 'attention' has no preset for model type '{model_type}'; "
+                                "list the module names instead")
+        return ATTENTION[model_type]
+    return targets  # "all-linear" (PEFT resolves it) or explicit names
+
+
+def add_lora(model, lora: LoraConfig, model_cfg: ModelConfig, seed: int):
+    """Freeze the base and wrap it with fresh LoRA adapters (initialized under `seed`)."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    if model_cfg.quantization == "nf4":
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=model_cfg.gradient_checkpointing)
+    elif model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    peft_cfg = PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                              target_modules=resolve_targets(model, lora.targets), bias="none",
+                              task_type="CAUSAL_LM",
+                              fan_in_fan_out=model.config.model_type in CONV1D_MODELS)
+    torch.manual_seed(seed)
+    try:
+        return get_peft_model(model, peft_cfg)
+    except ValueError as err:
+        raise CalltuneError(f"lora.targets {lora.targets!r}: {str(err).splitlines()[0]}") from None

@@ -1,0 +1,69 @@
+"""The one function that turns a labeled example into training tokens and a loss mask.
+
+    ids  = tokens(prompt) + tokens(answer) + [eos]
+    mask = 1 where the token is supervised: every position for loss `full`
+           (the report's), only the answer and its EOS for loss `completion`.
+
+Prompt and answer are tokenized separately and concatenated, which is exactly what
+the model sees at inference (the prompt, then its own tokens). Labels are -100
+where the mask is 0. The pad token of the embedded tokenizer is its EOS token, so
+masks are built by position here and the collator only pads; it never masks by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calltune.examples import Example
+from calltune.prompts import format_call, render_prompt
+
+
+@dataclass(frozen=True)
+class Rendered:
+    id: str
+    input_ids: list[int]
+    loss_mask: list[int]
+    prompt_tokens: int
+    boundary_merges: bool
+    """True when tokenizing prompt+answer jointly would not keep the prompt's tokens as a prefix."""
+
+
+def render_example(example: Example, tokenizer, prompt_style: str, loss: str) -> Rendered:
+    """Tokenize `example` (which must be labeled) into ids and a 0/1 loss mask."""
+    if not example.labeled:
+        raise ValueError(f"example '{example.id}' has no target to train on")
+    prompt = render_prompt(example, prompt_style, tokenizer)
+    answer = format_call(example.target)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    joint = tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]
+    ids = prompt_ids + answer_ids
+    if loss == "full":
+        mask = [1] * len(ids)
+    elif loss == "completion":
+        mask = [0] * len(prompt_ids) + [1] * len(answer_ids)
+    else:
+        raise ValueError(f"unknown loss '{loss}'")
+    return Rendered(example.id, ids, mask, len(prompt_ids), joint[: len(prompt_ids)] != prompt_ids)
+
+
+def labels_from(rendered: Rendered) -> list[int]:
+    return [tok if m else -100 for tok, m in zip(rendered.input_ids, rendered.loss_mask)]
+
+
+def visualize(rendered: Rendered, tokenizer) -> str:
+    """The example's text with supervised tokens wrapped in [[...]] (for `calltune train --show-example`)."""
+    pieces, run, current = [], [], None
+    for tok, m in zip(rendered.input_ids, rendered.loss_mask):
+        if m != current and run:
+            text = tokenizer.decode(run)
+            pieces.append(f"[[{text}]]" if current else text)
+            run = []
+        run.append(tok)
+        current = m
+    if run:
+        text = tokenizer.decode(run)
+        pieces.append(f"[[{text}]]" if current else text)
+    supervised = sum(rendered.loss_mask)
+    return (f"--- {rendered.id}: {len(rendered.input_ids)} tokens, {supervised} supervised (in [[ ]]) ---\n"
+            + "".join(pieces))

@@ -1,0 +1,230 @@
+"""The trainer on tiny models: LoRA semantics, loss masks, resume, QLoRA, merge, config errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from calltune.batching import collate, run_plan
+from calltune.config import load_config
+from calltune.errors import CalltuneError
+from calltune.examples import parse_example
+from calltune.render import labels_from, render_example
+
+SEED_TRAIN = "seed:train"
+
+
+def cfg_for(model_dir, *overrides):
+    return load_config(None, [f"model.name={model_dir}", "data.max_length=1024", "train.batch_size=2",
+                              "train.lr=1e-2", "train.seed=3", "eval.generate=false", *overrides])
+
+
+def read_log(out):
+    with open(os.path.join(out, "train_log.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
+# --- loss masks --------------------------------------------------------------------------------
+
+def test_completion_mask_covers_exactly_the_answer_and_eos(tiny_gpt2):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_gpt2)
+    ex = parse_example({"id": "k", "instruction": "Weather in Oslo?", "tools": [
+        {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "target": {"name": "get_weather", "arguments": {"city": "Oslo"}}})
+    item = render_example(ex, tok, "paper", "completion")
+    supervised = [t for t, m in zip(item.input_ids, item.loss_mask) if m]
+    assert supervised[-1] == tok.eos_token_id
+    assert tok.decode(supervised[:-1]) == '{"name": "get_weather", "arguments": {"city": "Oslo"}}'
+    assert item.loss_mask == [0] * item.prompt_tokens + [1] * (len(item.input_ids) - item.prompt_tokens)
+    assert tok.decode(item.input_ids[: item.prompt_tokens]).endswith("INSTRUCTION: Weather in Oslo?\n")
+    full = render_example(ex, tok, "paper", "full")
+    assert full.input_ids == item.input_ids and all(full.loss_mask)
+    assert labels_from(item)[: item.prompt_tokens] == [-100] * item.prompt_tokens
+
+
+def test_collator_masks_by_position_even_when_pad_is_eos():
+    eos = 7
+    batch = collate([[1, 2, eos], [3, eos, 4, 5, eos]], [[0, 1, 1], [0, 0, 1, 1, 1]], pad_id=eos)
+    assert batch["labels"].tolist() == [[-100, 2, eos, -100, -100], [-100, -100, 4, 5, eos]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert batch["input_ids"][0].tolist() == [1, 2, eos, eos, eos]
+
+
+def test_run_plan_is_deterministic_and_covers_each_epoch():
+    lengths = [5, 9, 3, 7, 2, 8, 4]
+    plan = run_plan(lengths, batch_size=2, world_size=1, seed=1, epochs=2, max_steps=None, grad_accum=1,
+                    group_by_length=True)
+    assert plan == run_plan(lengths, 2, 1, 1, 2, None, 1, True)
+    assert len(plan) == 8  # ceil(7 / 2) batches per epoch
+    assert set(i for b in plan[:4] for i in b) == set(range(7))
+    assert plan != run_plan(lengths, 2, 1, 2, 2, None, 1, True)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fixture, module", [("tiny_gpt2", "c_attn"), ("tiny_llama", "q_proj")])
+def test_lora_keeps_base_bit_identical_and_trains_the_adapter(fixture, module, request, tmp_path):
+    from safetensors.torch import load_file
+
+    from calltune.train import train
+
+    model_dir = request.getfixturevalue(fixture)
+    out = str(tmp_path / "run")
+    summary = train(cfg_for(model_dir, "train.max_steps=3"), out, progress=False)
+    assert summary["steps"] == 3 and os.path.exists(os.path.join(out, "adapter", "adapter_config.json"))
+    base = load_file(os.path.join(model_dir, "model.safetensors"))
+    adapter = load_file(os.path.join(out, "adapter", "adapter_model.safetensors"))
+    assert any(module in k for k in adapter)
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())  # B starts at 0
+    from transformers import AutoModelForCausalLM
+
+    reloaded = AutoModelForCausalLM.from_pretrained(model_dir).state_dict()
+    for name, tensor in base.items():
+        assert torch.equal(reloaded[name], tensor)
+    # the training loop never wrote into the base weights
+    from calltune.models import load_model
+
+    tuned, _, _ = load_model(model_dir, os.path.join(out, "adapter"))
+    for name, param in tuned.get_base_model().named_parameters():
+        if "lora_" not in name and name.replace("base_layer.", "") in base:
+            assert torch.equal(param.detach(), base[name.replace("base_layer.", "")]), name
+
+
+def test_resume_reproduces_the_uninterrupted_loss_curve(tiny_llama, tmp_path, monkeypatch):
+    from calltune import train as train_module
+
+    full = str(tmp_path / "full")
+    train_module.train(cfg_for(tiny_llama, "train.max_steps=6"), full, progress=False)
+
+    out = str(tmp_path / "interrupted")
+    cfg = cfg_for(tiny_llama, "train.max_steps=6", "train.save_every=2")
+    real_step, calls = torch.optim.AdamW.step, []
+
+    def step_then_maybe_stop(self, *args, **kwargs):
+        result = real_step(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:  # the user presses Ctrl-C during step 3
+            os.kill(os.getpid(), __import__("signal").SIGINT)
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_maybe_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(cfg, out, progress=False)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert not os.path.exists(os.path.join(out, "adapter"))  # never a half-written adapter
+    assert os.path.exists(os.path.join(out, "checkpoints", "step-3", "state.json"))
+    train_module.train(cfg, out, resume=True, progress=False)
+    assert [r["loss"] for r in read_log(out)] == [r["loss"] for r in read_log(full)]
+    assert [r["step"] for r in read_log(out)] == list(range(1, 7))
+
+
+def test_training_is_deterministic_under_a_seed(tiny_gpt2, tmp_path):
+    from calltune.train import train
+
+    losses = []
+    for name in ("a", "b"):
+        train(cfg_for(tiny_gpt2, "train.max_steps=2"), str(tmp_path / name), progress=False)
+        losses.append([r["loss"] for r in read_log(str(tmp_path / name))])
+    assert losses[0] == losses[1]
+
+
+def test_nf4_quantizes_and_trains_a_step_on_cpu(tiny_llama, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    from calltune.lora import load_base
+    from calltune.train import train
+
+    cfg = cfg_for(tiny_llama, "model.quantization=nf4", "train.max_steps=1", "lora.targets=attention")
+    model, _, _ = load_base(cfg.model)
+    assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+    summary = train(cfg, str(tmp_path / "qlora"), progress=False)
+    assert summary["steps"] == 1 and summary["base_model_bytes"] < model.get_memory_footprint() * 2
+
+
+def test_merged_model_equals_base_plus_adapter(tiny_gpt2, tmp_path):
+    from calltune.merge import merge
+    from calltune.models import load_model
+    from calltune.train import train
+
+    out = str(tmp_path / "run")
+    train(cfg_for(tiny_gpt2, "train.max_steps=3", "train.lr=5e-2"), out, progress=False)
+    merged_dir = merge(tiny_gpt2, out, str(tmp_path / "merged"))
+    with_adapter, tok, _ = load_model(tiny_gpt2, out)
+    merged, _, _ = load_model(merged_dir)
+    base, _, _ = load_model(tiny_gpt2)
+    ids = tok("TOOL_SPEC: get_weather", return_tensors="pt").input_ids
+    with torch.no_grad():
+        a, m, b = with_adapter(ids).logits, merged(ids).logits, base(ids).logits
+    assert torch.allclose(a, m, atol=1e-5) and not torch.allclose(a, b, atol=1e-3)
+
+
+def test_two_process_data_parallel_run(tiny_gpt2, tmp_path):
+    out = str(tmp_path / "ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "calltune.cli", "train", "--out", out, "--no-progress", f"model.name={tiny_gpt2}",
+           "data.max_length=1024", "train.batch_size=2", "train.max_steps=3", "train.threads=1",
+           "eval.generate=false"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(os.path.join(out, "data_seen.json")) as handle:
+        seen = json.load(handle)
+    assert len(seen) == 2 and len(seen[0]) == len(seen[1]) == 6
+    assert seen[0] != seen[1] and not set(seen[0][:2]) & set(seen[1][:2])  # different data per step
+    from calltune.models import load_model
+
+    load_model(tiny_gpt2, out)  # the saved adapter loads
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+def test_overlong_examples_are_dropped_and_reported_or_refused(tiny_gpt2, tmp_path, capsys):
+    from calltune.train import render_dataset
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_gpt2)
+    lengths = sorted(len(i.input_ids) for i in render_dataset(SEED_TRAIN, tok, cfg_for(tiny_gpt2))[0])
+    cut = lengths[7]  # about half the examples are longer
+    items, dropped = render_dataset(SEED_TRAIN, tok, cfg_for(tiny_gpt2, f"data.max_length={cut}"))
+    assert len(dropped) == sum(n > cut for n in lengths) > 0 and len(items) + len(dropped) == 14
+    assert all(len(i.input_ids) <= cut for i in items)
+    with pytest.raises(CalltuneError, match=f"over data.max_length {cut}"):
+        render_dataset(SEED_TRAIN, tok, cfg_for(tiny_gpt2, f"data.max_length={cut}", "data.overlong=error"))
+    with pytest.raises(CalltuneError, match="all 14 examples are longer"):
+        render_dataset(SEED_TRAIN, tok, cfg_for(tiny_gpt2, "data.max_length=20"))
+
+
+def test_dataset_without_labels_is_refused(tiny_gpt2, tmp_path, write_jsonl_lines):
+    from calltune.cli import main
+
+    data = write_jsonl_lines("unlabeled.jsonl", [{"id": "u", "instruction": "hi",
+                                                  "tools": [{"name": "f", "parameters": {"type": "object"}}]}])
+    assert main(["train", "--out", str(tmp_path / "r"), f"model.name={tiny_gpt2}", f"data.train={data}",
+                 "data.dev=null"]) == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train:\n  lr: fast\n", "cfg.yaml: train.lr: expected float"),
+    ("train:\n  warp: 9\n", "cfg.yaml: train: unknown key 'warp'"),
+    ("lora:\n  targets: everything\n", "lora.targets: 'everything'"),
+    ("model:\n  quantization: int3\n", "model.quantization: 'int3'"),
+    ("data:\n  loss: some\n", "data.loss: 'some'"),
+    ("train: [1, 2\n", "cfg.yaml:2: invalid YAML"),
+])
+def test_config_errors_name_file_and_key(tmp_path, text, message):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    with pytest.raises(CalltuneError, match=message.replace(".", r"\.").replace("[", r"\[")):
+        load_config(str(path))
+
+
+def test_shipped_configs_load():
+    here = os.path.join(os.path.dirname(__file__), "..", "configs")
+    paper = load_config(os.path.join(here, "paper.yaml"))
+    assert (paper.model.quantization, paper.data.loss, paper.lora.r, paper.lora.alpha, paper.train.batch_size,
+            paper.train.lr, paper.data.max_length, paper.train.epochs, paper.train.seed) == \
+        ("nf4", "full", 8, 16, 2, 5e-5, 384, 3, 11711)
