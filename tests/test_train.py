@@ -228,3 +228,23 @@ def test_shipped_configs_load():
     assert (paper.model.quantization, paper.data.loss, paper.lora.r, paper.lora.alpha, paper.train.batch_size,
             paper.train.lr, paper.data.max_length, paper.train.epochs, paper.train.seed) == \
         ("nf4", "full", 8, 16, 2, 5e-5, 384, 3, 11711)
+
+
+def test_gradient_accumulation_matches_a_bigger_batch(tiny_llama, tmp_path):
+    from safetensors.torch import load_file
+
+    from calltune.train import train
+
+    common = ["lora.dropout=0.0", "train.max_steps=2", "train.group_by_length=false"]
+    train(cfg_for(tiny_llama, *common, "train.batch_size=2", "train.grad_accum=1"), str(tmp_path / "a"),
+          progress=False)
+    train(cfg_for(tiny_llama, *common, "train.batch_size=1", "train.grad_accum=2"), str(tmp_path / "b"),
+          progress=False)
+    a = load_file(str(tmp_path / "a" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "adapter" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-5), key
+    with open(tmp_path / "a" / "adapter" / "calltune.json") as handle:
+        meta = json.load(handle)
+    assert meta["data"]["train_sha256"] and meta["versions"]["peft"] and meta["config"]["lora"]["r"] == 8

@@ -123,14 +123,18 @@ def adapter_quantization(adapter: str) -> str:
     return "none"
 
 
-def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "cpu",
+def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "auto",
                quantization: str = "auto"):
     """Load `(model, tokenizer, resolved_path)` in fp32 (the fast dtype on these CPUs), eval mode.
 
     `quantization`: `none`, `nf4`, or `auto` (= what the adapter's run trained on, else none).
+    `device`: `auto` picks the GPU when there is one.
     """
     import torch
     from transformers import AutoModelForCausalLM
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
 
     path = resolve_model_path(spec)
     if quantization == "auto":
@@ -140,6 +144,8 @@ def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "
         from calltune.lora import nf4_config
 
         kwargs["quantization_config"] = nf4_config(torch.float32)
+        if device != "cpu":
+            kwargs["device_map"] = {"": device}
     elif quantization != "none":
         raise CalltuneError(f"unknown quantization '{quantization}' (choose from auto, none, nf4)")
     try:

@@ -339,7 +339,12 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
         if cfg.data.dev:
             evals.append(evaluate_dev(cfg, out, state["step"], model, tokenizer, model_path, dev_items,
                                       loss_module, dist_info.device))
-        save_dir_atomically(os.path.join(out, "adapter"), model.save_pretrained)
+        def write_adapter(tmp):
+            model.save_pretrained(tmp)  # PEFT's format: adapter_config.json + adapter_model.safetensors
+            write_json(os.path.join(tmp, "calltune.json"), {k: run_info[k] for k in
+                                                            ("config", "model_path", "data", "versions")})
+
+        save_dir_atomically(os.path.join(out, "adapter"), write_adapter)
         summary = {**run_info, "steps": state["step"], "train_seconds": round(state["seconds"], 2),
                    "steps_per_s": state["step"] / state["seconds"] if state["seconds"] else None,
                    "tokens_per_s": state["tokens"] / state["seconds"] if state["seconds"] else None,
