@@ -3,7 +3,8 @@ reported as one `error:` line and exit code 2.
 
     calltune predict --data seed:dev --out pred.jsonl [--model embedded] [--adapter DIR]
     calltune eval --data seed:dev --pred pred.jsonl --out metrics.json
-    calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--dev-fraction 0.2 --seed 11711]
+    calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--by example|tool]
+    calltune data import --format openai|glaive|xlam|sharegpt --in FILE --out OUT.jsonl
     calltune render --data seed:dev [--prompt-style chat] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune demo --out runs/demo
@@ -45,14 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", required=True)
     p.add_argument("--out", default=None, help="metrics JSON to write")
 
-    p = sub.add_parser("data", help="data utilities")
-    dsub = p.add_subparsers(dest="data_command", required=True)
-    s = dsub.add_parser("split", help="deterministic train/dev split of an examples file")
-    s.add_argument("--data", required=True)
-    s.add_argument("--train", required=True, help="train JSONL to write")
-    s.add_argument("--dev", required=True, help="dev JSONL to write")
-    s.add_argument("--dev-fraction", type=float, default=0.2)
-    s.add_argument("--seed", type=int, default=11711)
+    p = sub.add_parser("data", help="data: import, split, dedup, leak check")
+    from calltune import data_cli
+
+    data_cli.add_parsers(p.add_subparsers(dest="data_command", required=True))
 
     p = sub.add_parser("render", help="print the prompt calltune builds for an example")
     p.add_argument("--data", required=True)
@@ -112,15 +109,9 @@ def cmd_eval(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from calltune.examples import load_examples, split_examples
-    from calltune.jsonl import write_jsonl
+    from calltune import data_cli
 
-    examples = load_examples(args.data)
-    train, dev = split_examples(examples, args.dev_fraction, args.seed)
-    write_jsonl(args.train, [ex.record for ex in train])
-    write_jsonl(args.dev, [ex.record for ex in dev])
-    print(f"{len(train)} train -> {args.train}, {len(dev)} dev -> {args.dev}")
-    return 0
+    return data_cli.run(args)
 
 
 def cmd_render(args) -> int:
