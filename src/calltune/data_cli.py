@@ -1,4 +1,4 @@
-"""The `calltune data` subcommands: import, split, dedup and leaks.
+"""The `calltune data` subcommands: import, split, dedup and leaks (synth and stats live in synth/cli.py).
 
     calltune data import --format openai|glaive|xlam|sharegpt --in FILE --out OUT.jsonl [--on-error stop|skip]
     calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--dev-fraction 0.2]
@@ -22,7 +22,10 @@ from calltune.splits import SPLIT_BY, dedup, find_leaks, split
 
 
 def add_parsers(dsub: argparse._SubParsersAction) -> None:
-    """Register `import`, `split`, `dedup` and `leaks` on the `data` subparsers."""
+    """Register `import`, `split`, `dedup` and `leaks` (and synth's `synth`, `stats`) on the `data` subparsers."""
+    from calltune.synth import cli as synth_cli
+
+    synth_cli.add_parsers(dsub)
     p = dsub.add_parser("import", help="convert OpenAI, Glaive, xLAM or ShareGPT data to calltune examples")
     p.add_argument("--format", required=True, choices=FORMATS, help="the input's format")
     p.add_argument("--in", dest="input", metavar="FILE", required=True, help="input JSON Lines or JSON array file")
@@ -100,6 +103,10 @@ def cmd_leaks(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `data` subcommand named by `args.data_command`; returns the exit code."""
+    if args.data_command in ("synth", "stats"):
+        from calltune.synth import cli as synth_cli
+
+        return synth_cli.run(args)
     if args.data_command == "import":
         return cmd_import(args)
     if args.data_command == "split":

@@ -15,6 +15,8 @@ Prediction (one per line): `{"id", "raw", "call": {"name", "arguments"} | null,
 
 from __future__ import annotations
 
+import functools
+import json
 import random
 from dataclasses import dataclass, field
 from importlib import resources
@@ -69,6 +71,17 @@ class Prediction:
         return {"id": self.id, "raw": self.raw, "call": self.call, "error": self.error}
 
 
+@functools.lru_cache(maxsize=4096)
+def _schema_problem(schema_json: str) -> str | None:
+    """Check a schema once per distinct JSON text (data files repeat the same tools many times)."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(schema_json))
+    except jsonschema.SchemaError as err:
+        at = "/".join(str(p) for p in err.path)
+        return f"{' at ' + at if at else ''}: {err.message}"
+    return None
+
+
 def parse_tool(obj: Any, where: tuple[str | None, int | None], field_name: str) -> Tool:
     """Normalize either tool form into a `Tool`, checking that `parameters` is a JSON Schema object."""
     path, line = where
@@ -86,12 +99,9 @@ def parse_tool(obj: Any, where: tuple[str | None, int | None], field_name: str) 
     pfield = f"{field_name}.parameters"
     if not isinstance(params, dict):
         raise located(path, line, pfield, f"tool '{name}': parameters must be a JSON Schema object")
-    try:
-        jsonschema.Draft202012Validator.check_schema(params)
-    except jsonschema.SchemaError as err:
-        at = "/".join(str(p) for p in err.path)
-        raise located(path, line, pfield, f"tool '{name}': not a valid JSON Schema"
-                      f"{' at ' + at if at else ''}: {err.message}") from None
+    problem = _schema_problem(json.dumps(params, sort_keys=True))
+    if problem is not None:
+        raise located(path, line, pfield, f"tool '{name}': not a valid JSON Schema{problem}")
     if params.get("type", "object") != "object":
         raise located(path, line, pfield + ".type", f"tool '{name}': parameters must have type 'object'")
     return Tool(name=name, description=description, parameters=params)
