@@ -137,20 +137,34 @@ def _tool_order(examples: list[Example], seed: int) -> list[str]:
 
 
 def choose_held_out(examples: list[Example], dev_fraction: float, seed: int) -> frozenset[str]:
-    """Add tools in `_tool_order` until at least `round(n * dev_fraction)` examples are all held out."""
+    """Add tools in `_tool_order` until at least `round(n * dev_fraction)` examples have their own
+    tool (the target's, or every offered tool for a null target) held out.
+
+    Counting by the example's own tool keeps the held-out share of tools near `dev_fraction`;
+    counting only examples whose every offered tool is held out would, on data with distractors,
+    hold out most of the catalogue and leave training few tools.
+    """
     want = max(1, round(len(examples) * dev_fraction))
+    owning: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        for name in _key_tools(ex):
+            owning[name].append(i)
     offering: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(examples):
         for name in tool_names(ex):
             offering[name].append(i)
-    remaining = [len(tool_names(ex)) for ex in examples]  # offered tools not yet held out
-    held, n_dev = set(), 0
+    remaining = [len(_key_tools(ex)) for ex in examples]  # own tools not yet held out
+    unheld = [len(tool_names(ex)) for ex in examples]  # offered tools not yet held out
+    held, n_own, n_all = set(), 0, 0
     for name in _tool_order(examples, seed):
         held.add(name)
-        for i in offering[name]:
+        for i in owning[name]:
             remaining[i] -= 1
-            n_dev += remaining[i] == 0
-        if n_dev >= want:
+            n_own += remaining[i] == 0
+        for i in offering[name]:
+            unheld[i] -= 1
+            n_all += unheld[i] == 0
+        if n_own >= want and n_all > 0:  # and dev is not empty
             break
     return frozenset(held)
 
