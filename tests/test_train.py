@@ -80,6 +80,7 @@ def test_lora_keeps_base_bit_identical_and_trains_the_adapter(fixture, module, r
     base = load_file(os.path.join(model_dir, "model.safetensors"))
     adapter = load_file(os.path.join(out, "adapter", "adapter_model.safetensors"))
     assert any(module in k for k in adapter)
+    assert not any("mlp" in k for k in adapter)  # `attention` leaves GPT-2's mlp.c_proj alone
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())  # B starts at 0
     from transformers import AutoModelForCausalLM
 
@@ -248,3 +249,15 @@ def test_gradient_accumulation_matches_a_bigger_batch(tiny_llama, tmp_path):
     with open(tmp_path / "a" / "adapter" / "calltune.json") as handle:
         meta = json.load(handle)
     assert meta["data"]["train_sha256"] and meta["versions"]["peft"] and meta["config"]["lora"]["r"] == 8
+
+
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
+def test_top_layers_adapts_only_the_last_blocks(fixture, request):
+    from calltune.lora import add_lora, load_base
+
+    cfg = cfg_for(request.getfixturevalue(fixture), "lora.top_layers=1")
+    model = add_lora(load_base(cfg.model)[0], cfg.lora, cfg.model, seed=0)
+    adapted = {n.split(".")[4] for n, _ in model.named_parameters() if "lora_A" in n}
+    assert adapted == {"1"}  # blocks 0 and 1; only the last one
+    with pytest.raises(CalltuneError, match="only 2 blocks"):
+        add_lora(load_base(cfg.model)[0], load_config(None, ["lora.top_layers=3"]).lora, cfg.model, seed=0)

@@ -77,8 +77,13 @@ class LoraConfig:
     """Dropout on the LoRA input."""
     targets: str | list[str] = "attention"
     """`attention`, `all-linear`, or a list of module names (e.g. [q_proj, v_proj])."""
+    top_layers: int | None = None
+    """Adapt only the last N transformer blocks (null: all). Backward then stops at the lowest
+    adapted block, so fewer blocks train faster."""
 
     def __post_init__(self):
+        if self.top_layers is not None and self.top_layers < 1:
+            raise CalltuneError("lora.top_layers must be at least 1 (or null for all layers)")
         if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
             raise CalltuneError("lora: need r >= 1, alpha > 0 and 0 <= dropout < 1")
         if isinstance(self.targets, str) and self.targets not in ("attention", "all-linear"):

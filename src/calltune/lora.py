@@ -19,9 +19,10 @@ ATTENTION = {
     "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
     "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
     "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "gpt2": r".*\.attn\.(c_attn|c_proj)$",
+    "gpt2": ["attn.c_attn", "attn.c_proj"],  # PEFT matches suffixes; the MLP's c_proj is not one
 }
 CONV1D_MODELS = ("gpt2",)
+LAYER_LISTS = {"gpt2": "h"}  # name of the ModuleList of blocks where it is not `layers`
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -87,10 +88,19 @@ def add_lora(model, lora: LoraConfig, model_cfg: ModelConfig, seed: int):
     elif model_cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
+    layers = {}
+    if lora.top_layers is not None:
+        if lora.targets == "all-linear":
+            raise CalltuneError("lora.top_layers works with targets 'attention' or a list of names, not 'all-linear'")
+        n_blocks = model.config.num_hidden_layers
+        if lora.top_layers > n_blocks:
+            raise CalltuneError(f"lora.top_layers {lora.top_layers}: the model has only {n_blocks} blocks")
+        layers = {"layers_to_transform": list(range(n_blocks - lora.top_layers, n_blocks)),
+                  "layers_pattern": LAYER_LISTS.get(model.config.model_type, "layers")}
     peft_cfg = PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                               target_modules=resolve_targets(model, lora.targets), bias="none",
                               task_type="CAUSAL_LM",
-                              fan_in_fan_out=model.config.model_type in CONV1D_MODELS)
+                              fan_in_fan_out=model.config.model_type in CONV1D_MODELS, **layers)
     torch.manual_seed(seed)
     try:
         return get_peft_model(model, peft_cfg)
