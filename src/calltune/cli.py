@@ -189,6 +189,11 @@ COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "data": cmd_data, "render"
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        import logging
+
+        # bitsandbytes warns on import that the optional `kernels` package (which would fetch a
+        # kernel from the hub at run time) is absent; calltune deliberately runs without it.
+        logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()

@@ -212,6 +212,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def reset_peak_rss() -> None:
+    """Reset the kernel's high-water mark of resident memory (Linux), so that the peak read after
+    the training loop belongs to training alone, not to model loading."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def current_peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True) -> dict:
     """Run (or resume) training into `out`; returns the summary written to run.json."""
     from tqdm import tqdm
@@ -276,6 +297,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
     seen: list[str] = []
     evals = []
     model.train()
+    reset_peak_rss()
     bar = tqdm(total=total_steps, initial=state["step"], desc="train", unit="step",
                disable=not (progress and dist_info.main), dynamic_ncols=True)
     try:
@@ -330,6 +352,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+    train_peak = current_peak_rss_mb()
     seen_by_rank = [seen]
     if dist_info.world_size > 1:
         seen_by_rank = [None] * dist_info.world_size
@@ -348,7 +371,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
         summary = {**run_info, "steps": state["step"], "train_seconds": round(state["seconds"], 2),
                    "steps_per_s": state["step"] / state["seconds"] if state["seconds"] else None,
                    "tokens_per_s": state["tokens"] / state["seconds"] if state["seconds"] else None,
-                   "peak_rss_mb": round(peak_rss_mb(), 1), "evals": evals,
+                   "peak_rss_mb": round(peak_rss_mb(), 1), "train_peak_rss_mb": train_peak,
+                   "evals": evals,
                    "examples_seen_per_rank": [len(s) for s in seen_by_rank]}
         write_json(os.path.join(out, "run.json"), summary)
         write_json(os.path.join(out, "data_seen.json"), seen_by_rank)
