@@ -111,9 +111,11 @@ def run_demo(args) -> list[dict]:
                      "bfcl_accuracy": bf["accuracy"],
                      "examples_per_s": bf["predict"]["examples_per_s"] if bf.get("predict") else None})
     table = results_table(rows)
-    write_json(os.path.join(args.out, "results.json"),
-               [{k: v for k, v in r.items() if k != "calltune"} | {"metrics": {k: r["calltune"][k] for k in
-                ("n", "json_validity", "schema_adherence", "exact_match", "errors", "intervals")}} for r in rows])
+    summary_keys = ("n", "json_validity", "schema_adherence", "exact_match", "errors", "intervals")
+    results = [{"style": r["style"], "data": r["data"], "bfcl_accuracy": r["bfcl_accuracy"],
+                "examples_per_s": r["examples_per_s"], "metrics": {k: r["calltune"][k] for k in summary_keys}}
+               for r in rows]
+    write_json(os.path.join(args.out, "results.json"), results)
     atomic_write_text(os.path.join(args.out, "results.md"), f"# calltune demo: {args.model}\n\n{table}")
     print(table)
     return rows

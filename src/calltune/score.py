@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import jsonschema
 
+from calltune.errors import CalltuneError
 from calltune.examples import Example
 from calltune.extract import extract_call
 
@@ -166,8 +167,6 @@ def summarize(checks: list[Check]) -> dict:
 
 def check_all(examples: list[Example], raws: dict[str, str], source: str = "predictions") -> list[Check]:
     """Check every example; predictions must cover exactly the examples' ids."""
-    from calltune.errors import CalltuneError
-
     ids = {ex.id for ex in examples}
     missing = [ex.id for ex in examples if ex.id not in raws]
     if missing:
