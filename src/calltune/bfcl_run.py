@@ -22,7 +22,7 @@ def score_predictions(category: str, examples_path: str, pred_path: str) -> dict
     """calltune metrics and BFCL AST accuracy for a predictions file."""
     examples = load_examples(examples_path)
     calltune_metrics = evaluate(examples, pred_path)
-    calls = {p.id: extract_call(p.raw).call for p in load_predictions(pred_path)}
+    calls = {p.id: extract_call(p.text).call for p in load_predictions(pred_path)}
     return {"calltune": calltune_metrics, "bfcl": bfcl.score(examples, calls, category)}
 
 
@@ -51,8 +51,6 @@ def run_bfcl_cell(category: str, out_dir: str, predict: PredictConfig | None, li
 def run_bfcl(args) -> dict:
     predict = None
     if args.pred is None:
-        predict = PredictConfig(data="", out="", model=args.model, adapter=args.adapter,
-                                prompt_style=args.prompt_style, max_new_tokens=args.max_new_tokens,
-                                batch_size=args.batch_size)
+        predict = PredictConfig.from_args(args, data="", out="")
     return run_bfcl_cell(args.category, args.out, predict, args.limit, pred_path=args.pred,
                          progress=not args.no_progress)

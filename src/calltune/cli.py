@@ -2,7 +2,9 @@
 reported as one `error:` line and exit code 2.
 
     calltune predict --data seed:dev --out pred.jsonl [--model embedded] [--adapter DIR]
+    calltune predict --data seed:dev --out pred.jsonl --decoding greedy|repair|constrained
     calltune eval --data seed:dev --pred pred.jsonl --out metrics.json
+    calltune repair --data seed:dev --pred pred.jsonl --out repaired.jsonl
     calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--by example|tool]
     calltune data import --format openai|glaive|xlam|sharegpt --in FILE --out OUT.jsonl
     calltune render --data seed:dev [--prompt-style chat] [--index 0]
@@ -29,6 +31,12 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"],
                    help="base weights: auto = as the adapter's run trained them (else none)")
+    p.add_argument("--decoding", default="greedy", choices=["greedy", "repair", "constrained"],
+                   help="greedy; greedy + JSON repair; or constrained to the offered tools' schemas")
+    p.add_argument("--no-call", default="allow", choices=["allow", "forbid"],
+                   help='constrained: may the model answer {"name": null, "arguments": {}}')
+    p.add_argument("--on-unsupported", default="error", choices=["error", "unconstrained"],
+                   help="constrained: a schema the engine cannot express is an error, or decoded unconstrained")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -45,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--pred", required=True)
     p.add_argument("--out", default=None, help="metrics JSON to write")
+
+    p = sub.add_parser("repair", help="JSON-repair an existing predictions file (what --decoding repair does)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--pred", required=True)
+    p.add_argument("--out", required=True, help="predictions JSONL to write (raw kept, `repaired` added)")
 
     p = sub.add_parser("data", help="data: import, split, dedup, leak check")
     from calltune import data_cli
@@ -91,9 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_predict(args) -> int:
     from calltune.predict import PredictConfig, run_predict
 
-    cfg = PredictConfig(data=args.data, out=args.out, model=args.model, adapter=args.adapter,
-                        prompt_style=args.prompt_style, max_new_tokens=args.max_new_tokens,
-                        batch_size=args.batch_size, quantization=args.quantization)
+    cfg = PredictConfig.from_args(args, data=args.data, out=args.out)
     stats = run_predict(cfg, progress=not args.no_progress)
     print(f"wrote {stats['n']} predictions to {args.out} ({stats['examples_per_s']} examples/s, "
           f"{stats['new_tokens_per_s']} new tokens/s)", file=sys.stderr)
@@ -105,6 +116,15 @@ def cmd_eval(args) -> int:
 
     metrics = run_eval(args.data, args.pred, args.out)
     print(format_metrics(metrics))
+    return 0
+
+
+def cmd_repair(args) -> int:
+    from calltune.predict import repair_predictions
+
+    counts = repair_predictions(args.data, args.pred, args.out)
+    print(f"wrote {args.out}: {counts['repaired']} of {counts['n']} predictions repaired, "
+          f"{counts['hopeless']} hopeless, {counts['unchanged']} needed nothing", file=sys.stderr)
     return 0
 
 
@@ -182,7 +202,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "data": cmd_data, "render": cmd_render,
+COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "data": cmd_data, "render": cmd_render,
             "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge}
 
 

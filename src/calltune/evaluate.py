@@ -10,7 +10,7 @@ from calltune.score import check_all, check_to_json, summarize
 def evaluate(examples: list[Example], pred_path: str) -> dict:
     """Metrics (see `score.py`) plus per-example verdicts for a predictions file."""
     preds = load_predictions(pred_path)
-    checks = check_all(examples, {p.id: p.raw for p in preds}, source=pred_path)
+    checks = check_all(examples, {p.id: p.text for p in preds}, source=pred_path)
     return {**summarize(checks), "per_example": [check_to_json(c) for c in checks]}
 
 

@@ -10,7 +10,9 @@ Example (one JSON object per line): `{"id", "instruction", "system"?,
 means unlabeled. `meta` is free-form and carried through untouched.
 
 Prediction (one per line): `{"id", "raw", "call": {"name", "arguments"} | null,
-"error": null | error_type}`.
+"error": null | error_type, "repaired"?: str | null}`. `raw` is the model's text;
+`repaired`, written by `--decoding repair`, is the repaired text, and when
+present it is what gets scored (`call` and `error` describe it).
 """
 
 from __future__ import annotations
@@ -66,9 +68,18 @@ class Prediction:
     raw: str
     call: dict | None
     error: str | None
+    repaired: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text that is scored: the repaired text when there is one, else the raw output."""
+        return self.repaired if self.repaired is not None else self.raw
 
     def to_json(self) -> dict:
-        return {"id": self.id, "raw": self.raw, "call": self.call, "error": self.error}
+        out = {"id": self.id, "raw": self.raw, "call": self.call, "error": self.error}
+        if self.repaired is not None:
+            out["repaired"] = self.repaired
+        return out
 
 
 @functools.lru_cache(maxsize=4096)
@@ -202,7 +213,10 @@ def load_predictions(path: str) -> list[Prediction]:
         error = obj.get("error")
         if error is not None and not isinstance(error, str):
             raise located(path, line, "error", f"prediction '{pid}': must be null or a string")
-        preds.append(Prediction(pid, raw, call, error))
+        repaired = obj.get("repaired")
+        if repaired is not None and not isinstance(repaired, str):
+            raise located(path, line, "repaired", f"prediction '{pid}': must be null or a string")
+        preds.append(Prediction(pid, raw, call, error, repaired))
     return preds
 
 

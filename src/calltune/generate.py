@@ -22,6 +22,7 @@ from calltune.extract import first_json_object
 class Generation:
     text: str
     new_tokens: int
+    ids: tuple[int, ...] = ()
 
 
 class JsonObjectClosed(StoppingCriteria):
@@ -42,40 +43,58 @@ class JsonObjectClosed(StoppingCriteria):
 
 
 @torch.inference_mode()
-def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int) -> list[Generation]:
-    """Greedy-decode one batch of prompts (left padded)."""
+def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
+                   constraint: tuple[list, object] | None = None, timing: dict | None = None) -> list[Generation]:
+    """Greedy-decode one batch of prompts (left padded). `constraint = (rows, grammars)`, with
+    one `constrain.RowConstraint` (or None) per prompt and their `GrammarCache`, turns on
+    grammar-constrained decoding. `timing`, if given, accumulates `steps` (forward passes)
+    and `constraint_s` (seconds spent masking)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items()}
     prompt_len = enc["input_ids"].shape[1]
+    processors = None
+    if constraint is not None and any(r is not None for r in constraint[0]):
+        from transformers import LogitsProcessorList
+
+        from calltune.constrain import ToolCallConstraint
+
+        rows, grammars = constraint
+        processors = LogitsProcessorList([ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.bonus)])
     out = model.generate(
-        **enc, do_sample=False, max_new_tokens=max_new_tokens,
+        **enc, do_sample=False, max_new_tokens=max_new_tokens, logits_processor=processors,
         stopping_criteria=StoppingCriteriaList([JsonObjectClosed(tokenizer, prompt_len)]),
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         temperature=None, top_p=None, top_k=None)
+    if timing is not None:
+        timing["steps"] = timing.get("steps", 0) + out.shape[1] - prompt_len
+        timing["constraint_s"] = timing.get("constraint_s", 0.0) + (processors[0].seconds if processors else 0.0)
     results = []
     for row in out[:, prompt_len:]:  # (B, new)
         ids = row.tolist()
         # tokens after EOS / the stop are padding (pad == eos for the embedded model)
         if tokenizer.eos_token_id in ids:
             ids = ids[: ids.index(tokenizer.eos_token_id)]
-        results.append(Generation(tokenizer.decode(ids, skip_special_tokens=True), len(ids)))
+        results.append(Generation(tokenizer.decode(ids, skip_special_tokens=True), len(ids), tuple(ids)))
     return results
 
 
 def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8,
                  skip: set[int] = frozenset(), on_batch: Callable[[list[int], list[Generation]], None] | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, constrain: Callable[[int], object] | None = None,
+                 grammars=None) -> dict:
     """Generate for every prompt index not in `skip`, longest first, calling `on_batch(indices,
-    generations)` after each batch. Returns timing stats."""
+    generations)` after each batch. For constrained decoding, `constrain(i)` gives prompt i's
+    `RowConstraint` from `grammars` (a `GrammarCache`). Returns timing stats."""
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     todo = sorted((i for i in range(len(prompts)) if i not in skip), key=lambda i: -lengths[i])
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="predict", unit="ex", disable=not progress, dynamic_ncols=True)
-    start, new_tokens = time.perf_counter(), 0
+    start, new_tokens, timing = time.perf_counter(), 0, {"steps": 0, "constraint_s": 0.0}
     for lo in range(0, len(todo), batch_size):
         idx = todo[lo: lo + batch_size]
-        gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens)
+        constraint = None if constrain is None else ([constrain(i) for i in idx], grammars)
+        gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, constraint, timing)
         new_tokens += sum(g.new_tokens for g in gens)
         if on_batch is not None:
             on_batch(idx, gens)
@@ -85,4 +104,5 @@ def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
     return {"n_generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
             "examples_per_s": round(len(todo) / seconds, 4) if seconds else None,
             "new_tokens_per_s": round(new_tokens / seconds, 3) if seconds else None,
-            "max_prompt_tokens": max(lengths) if lengths else 0}
+            "max_prompt_tokens": max(lengths) if lengths else 0, "steps": timing["steps"],
+            "constraint_s": round(timing["constraint_s"], 3)}

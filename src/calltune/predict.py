@@ -20,6 +20,9 @@ from calltune.jsonl import dumps_line, write_jsonl
 from calltune.prompts import PROMPT_STYLES, render_prompt
 
 
+DECODINGS = ("greedy", "repair", "constrained")
+
+
 @dataclass
 class PredictConfig:
     """What `calltune predict` runs."""
@@ -40,22 +43,51 @@ class PredictConfig:
     """Prompts decoded together (left padded)."""
     quantization: str = "auto"
     """Base weights: `none`, `nf4`, or `auto` (as the adapter's run trained them)."""
+    decoding: str = "greedy"
+    """`greedy`, `repair` (greedy, then JSON repair: `repair.py`) or `constrained`
+    (grammar-constrained to the offered tools' schemas: `constrain.py`)."""
+    no_call: str = "allow"
+    """Constrained decoding: `allow` the answer `{"name": null, "arguments": {}}`, or `forbid` it."""
+    on_unsupported: str = "error"
+    """Constrained decoding, a schema the engine cannot express: `error`, or decode that
+    example `unconstrained`."""
 
     def __post_init__(self):
         if self.prompt_style not in PROMPT_STYLES:
             raise CalltuneError(f"unknown prompt style '{self.prompt_style}' (choose from {', '.join(PROMPT_STYLES)})")
+        if self.decoding not in DECODINGS:
+            raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
+        if self.no_call not in ("allow", "forbid"):
+            raise CalltuneError(f"no_call must be 'allow' or 'forbid', got '{self.no_call}'")
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise CalltuneError("--max-new-tokens and --batch-size must be at least 1")
 
+    @classmethod
+    def from_args(cls, args, data: str, out: str) -> "PredictConfig":
+        """From the command line's model and decoding options (`cli._add_model_args`)."""
+        return cls(data=data, out=out, model=args.model, adapter=args.adapter, prompt_style=args.prompt_style,
+                   max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                   quantization=args.quantization, decoding=args.decoding, no_call=args.no_call,
+                   on_unsupported=args.on_unsupported)
 
-def prediction_for(example: Example, raw: str) -> Prediction:
-    ext = extract_call(raw)
-    return Prediction(example.id, raw, ext.call, ext.error)
+
+def prediction_for(example: Example, raw: str, decoding: str = "greedy") -> Prediction:
+    """The prediction record for one generated text (repaired first under `repair`)."""
+    repaired = None
+    if decoding == "repair":
+        from calltune.repair import repair_call
+
+        fixed = repair_call(raw, example.tools)
+        repaired = fixed if fixed is not None and fixed != raw else None
+    ext = extract_call(raw if repaired is None else repaired)
+    return Prediction(example.id, raw, ext.call, ext.error, repaired)
 
 
 def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str]) -> str:
+    # repair is post-hoc: its generations are greedy ones
+    decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
     blob = json.dumps({"model": model_path, "adapter": cfg.adapter, "style": cfg.prompt_style,
-                       "max_new_tokens": cfg.max_new_tokens, "prompts": prompts})
+                       "max_new_tokens": cfg.max_new_tokens, "prompts": prompts, "decoding": decoding})
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -116,9 +148,58 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             os.fsync(handle.fileno())
 
         skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
+        grammars, compile_stats = None, {}
+        if cfg.decoding == "constrained":
+            grammars, compile_stats = compile_grammars(examples, tokenizer, model, cfg)
+        allow = cfg.no_call == "allow"
         stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
-                             skip=skip, on_batch=on_batch, progress=progress)
-    write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id]).to_json() for ex in examples])
+                             skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
+                             constrain=None if grammars is None else (lambda i: grammars.row(examples[i].tools, allow)))
+    write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id], cfg.decoding).to_json() for ex in examples])
     os.unlink(partial)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
-            "resumed": resumed, **stats}
+            "resumed": resumed, **stats, **compile_stats}
+
+
+def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConfig):
+    """Compile every distinct tool set up front (so schema errors come before any generation);
+    return `(GrammarCache, stats)`."""
+    import time
+
+    from calltune.constrain import GrammarCache
+
+    start = time.perf_counter()
+    n_vocab = model.get_output_embeddings().weight.shape[0]
+    cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported)
+    allow = cfg.no_call == "allow"
+    for ex in examples:
+        try:
+            cache.row(ex.tools, allow)
+        except CalltuneError as err:
+            raise CalltuneError(f"example '{ex.id}': {err}") from None
+    stats = {"grammars_compiled": len(cache.compiled), "grammar_compile_s": round(time.perf_counter() - start, 3),
+             "unconstrained_fallbacks": sorted(set(cache.unsupported.values()))}
+    return cache, stats
+
+
+def repair_predictions(data: str, pred_path: str, out: str) -> dict:
+    """Apply `--decoding repair`'s post-hoc repair to an existing predictions file (from any
+    system) and write the result; returns counts."""
+    from calltune.examples import load_predictions
+    from calltune.score import check_all
+
+    examples = {ex.id: ex for ex in load_examples(data)}
+    preds = load_predictions(pred_path)
+    check_all(list(examples.values()), {p.id: p.raw for p in preds}, source=pred_path)  # coverage errors
+    records, counts = [], {"n": len(preds), "repaired": 0, "hopeless": 0, "unchanged": 0}
+    for pred in preds:
+        new = prediction_for(examples[pred.id], pred.raw, "repair")
+        if new.repaired is not None:
+            counts["repaired"] += 1
+        elif new.error is not None:
+            counts["hopeless"] += 1
+        else:
+            counts["unchanged"] += 1
+        records.append(new.to_json())
+    write_jsonl(out, records)
+    return counts

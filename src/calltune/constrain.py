@@ -1,0 +1,276 @@
+"""Grammar-constrained decoding: every generated token keeps the output a valid tool call.
+
+The grammar for an example is built from its offered tools (`call_schema`): an
+`anyOf` over one object per tool, `{"name": <that tool's name>, "arguments":
+<its parameters schema>}`, plus, unless forbidden, the explicit no-call object
+`{"name": null, "arguments": {}}`. Objects that do not say otherwise get
+`additionalProperties: false`, so no argument outside the schema can appear.
+A degenerate model can loop inside a string or a number forever; so each
+sequence has a closing margin (the token length of the shortest call to its
+largest tool, plus a few tokens): once its remaining budget falls to that
+margin, tokens that close a string, object, array or number are preferred
+among the allowed ones, and the call closes within the budget.
+The engine is llguidance (JSON Schema compiled to a token-level parser; a
+mask costs well under a millisecond per token). Output is compact JSON with
+`json.dumps` separators, the format calltune trains on.
+
+A grammar is compiled once per distinct tool set (`GrammarCache`, keyed by the
+tools' JSON); each sequence gets a fresh copy of the compiled matcher.
+
+What is enforced: types, `enum`/`const`, `required`, nested objects and arrays
+(`items`, `minItems`/`maxItems`), `minimum`/`maximum` on integers and numbers,
+string `minLength`/`maxLength`/`pattern`, `anyOf`/`oneOf`, `$ref`/`$defs`. What
+is not: properties come in the schema's order (a valid JSON object with the
+keys in another order cannot be generated); `format` is not asserted (as in
+calltune's scorer: an annotation in Draft 2020-12); keywords it does not implement (`not`,
+`if`/`then`, look-around in `pattern`, ...) are an error naming the tool
+(`UnsupportedSchema`), and with `on_unsupported="unconstrained"` such an
+example is decoded unconstrained instead. A budget smaller than the closing
+margin can still truncate a call (invalid JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import torch
+from transformers import LogitsProcessor
+
+from calltune.errors import CalltuneError
+from calltune.examples import Tool
+
+JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+ON_UNSUPPORTED = ("error", "unconstrained")
+
+
+class UnsupportedSchema(CalltuneError):
+    """A tool schema the constraint engine cannot express."""
+
+
+def _closed(schema):
+    """Copy `schema` for the engine: add `additionalProperties: false` to every object schema
+    that leaves it (and `patternProperties`) unset, and drop `format` (an annotation in Draft
+    2020-12, as in calltune's scorer; llguidance would assert it, and its RFC 3339 `time`
+    contradicts the `HH:MM` patterns tool authors write next to it)."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _closed(v) for k, v in schema.items() if not (k == "format" and isinstance(v, str))}
+    is_object = out.get("type") == "object" or "properties" in out
+    if is_object and "additionalProperties" not in out and "patternProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+NO_CALL_SCHEMA = {"type": "object", "properties": {
+    "name": {"type": "null"},
+    "arguments": {"type": "object", "properties": {}, "additionalProperties": False}},
+    "required": ["name", "arguments"], "additionalProperties": False}
+
+
+def tool_call_schema(tool: Tool) -> dict:
+    """The schema of one call to `tool`."""
+    return {"type": "object", "properties": {
+        "name": {"const": tool.name},
+        "arguments": _closed(tool.parameters)},
+        "required": ["name", "arguments"], "additionalProperties": False}
+
+
+def call_schema(tools: list[Tool], allow_no_call: bool = True) -> dict:
+    """A JSON Schema matching exactly the answers allowed for these tools."""
+    options = [tool_call_schema(t) for t in tools]
+    if allow_no_call:
+        options.append(NO_CALL_SCHEMA)
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def _grammar(schema: dict) -> str:
+    from llguidance import LLMatcher
+
+    return LLMatcher.grammar_from_json_schema(schema, defaults=JSON_OPTIONS)
+
+
+def _problem(schema: dict, lltok) -> str | None:
+    from llguidance import LLMatcher
+
+    is_error, messages = LLMatcher.validate_grammar_with_warnings(_grammar(schema), lltok)
+    return messages[0] if is_error else None
+
+
+def _tokenizer_key(tokenizer) -> tuple:
+    return (getattr(tokenizer, "name_or_path", ""), len(tokenizer), tokenizer.eos_token_id)
+
+
+_LLTOKENIZERS: dict[tuple, object] = {}
+
+
+def ll_tokenizer(tokenizer, n_vocab: int):
+    """llguidance's view of a fast HF tokenizer (built once: ~0.3 s for the embedded model)."""
+    from llguidance.hf import from_tokenizer
+
+    key = (*_tokenizer_key(tokenizer), n_vocab)
+    if key not in _LLTOKENIZERS:
+        try:
+            _LLTOKENIZERS[key] = from_tokenizer(tokenizer, n_vocab=n_vocab)
+        except ValueError as err:
+            raise CalltuneError(f"constrained decoding needs a fast tokenizer: {err}") from None
+    return _LLTOKENIZERS[key]
+
+
+def minimal_instance(schema):
+    """A short value valid for `schema` (roughly: strings with a pattern or format get a
+    placeholder of typical length). Used only to size the closing margin."""
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return minimal_instance(schema[key][0])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = kind[0] if kind else None
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {k: minimal_instance(props.get(k, {})) for k in schema.get("required", [])}
+    if kind == "array":
+        return [minimal_instance(schema.get("items", {}))] * int(schema.get("minItems", 0))
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        size = 12 if ("pattern" in schema or "format" in schema) else int(schema.get("minLength", 0))
+        return "0" * size
+    return None
+
+
+def closing_margin(tools: list[Tool], tokenizer) -> int:
+    """Tokens to reserve for closing a call to any of `tools` (see the module docstring)."""
+    longest = max(len(tokenizer(json.dumps({"name": t.name, "arguments": minimal_instance(t.parameters)}),
+                                add_special_tokens=False)["input_ids"]) for t in tools)
+    return longest + 4
+
+
+def closer_bonus(tokenizer, n_vocab: int) -> torch.Tensor:
+    """(vocab,) logit bonuses used in closing mode: tokens holding a quote (ends a string),
+    `}` or `]` (ends an object or array) or `,` (ends a number), additively, so a token that
+    closes more wins. Tokens with a backslash (escapes) get none."""
+    bonus = torch.zeros(n_vocab)
+    for token_id in range(min(n_vocab, len(tokenizer))):
+        text = tokenizer.decode([token_id])
+        if "\\" in text:
+            continue
+        bonus[token_id] = 3e4 * ('"' in text) + 2e4 * ("}" in text or "]" in text) + 1e4 * ("," in text)
+    return bonus
+
+
+@dataclass
+class RowConstraint:
+    """One sequence's constraint: a fresh matcher and its closing margin in tokens."""
+
+    matcher: object
+    close_margin: int
+
+
+class GrammarCache:
+    """Compiled matchers, one per distinct (tool set, no-call option); `row()` hands out fresh copies."""
+
+    def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error"):
+        if on_unsupported not in ON_UNSUPPORTED:
+            raise CalltuneError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
+        self.tokenizer = tokenizer
+        self.n_vocab = n_vocab
+        self.lltok = ll_tokenizer(tokenizer, n_vocab)
+        self.on_unsupported = on_unsupported
+        self.compiled: dict[str, tuple[object, int]] = {}  # key -> (matcher, closing margin)
+        self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
+        self._bonus = None
+
+    @property
+    def bonus(self) -> torch.Tensor:
+        if self._bonus is None:
+            self._bonus = closer_bonus(self.tokenizer, self.n_vocab)
+        return self._bonus
+
+    def row(self, tools: list[Tool], allow_no_call: bool = True) -> RowConstraint | None:
+        """A fresh constraint for one sequence, or None when this tool set falls back to unconstrained."""
+        from llguidance import LLMatcher
+
+        tools_key = json.dumps([[t.name, t.parameters] for t in tools], sort_keys=True)
+        if tools_key in self.unsupported:
+            return None
+        key = f"{tools_key}|{allow_no_call}"
+        if key not in self.compiled:
+            if not self.check(tools, tools_key):
+                return None
+            matcher = LLMatcher(self.lltok, _grammar(call_schema(tools, allow_no_call)), log_level=0)
+            if matcher.is_error():
+                raise UnsupportedSchema(f"constrained decoding: {matcher.get_error()}")
+            self.compiled[key] = (matcher, closing_margin(tools, self.tokenizer))
+        matcher, margin = self.compiled[key]
+        return RowConstraint(matcher.deep_copy(), margin)
+
+    def check(self, tools: list[Tool], tools_key: str) -> bool:
+        """True when the engine can express every tool's schema. Otherwise raise `UnsupportedSchema`
+        naming the first tool it rejects, or (on_unsupported="unconstrained") record the fallback."""
+        for tool in tools:
+            problem = _problem(tool_call_schema(tool), self.lltok)
+            if problem is None:
+                continue
+            message = f"tool '{tool.name}': its parameters schema cannot be enforced: {problem.strip()}"
+            if self.on_unsupported == "error":
+                raise UnsupportedSchema(message + " (use --on-unsupported unconstrained to decode such "
+                                        "examples without constraints)")
+            self.unsupported[tools_key] = message
+            return False
+        return True
+
+
+class ToolCallConstraint(LogitsProcessor):
+    """Masks the logits of each batch row to the tokens its matcher allows.
+
+    `rows[i]` is None for an unconstrained row. Tokens are fed to the matchers
+    one step late: at step t the processor first consumes the token chosen at
+    step t-1 (the last column of `input_ids`), then masks. Rows whose remaining
+    budget is within their closing margin get `bonus` added before masking.
+    """
+
+    def __init__(self, rows: list[RowConstraint | None], prompt_len: int, max_new_tokens: int,
+                 bonus: torch.Tensor):
+        import llguidance.torch as llt
+
+        self.llt = llt
+        self.rows = rows
+        self.prompt_len = prompt_len
+        self.max_new_tokens = max_new_tokens
+        self.bonus = bonus
+        self.bitmask = None
+        self.seconds = 0.0  # time spent here, for benchmarks/decoding.py
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        # scores: (B, vocab)
+        import time
+
+        start = time.perf_counter()
+        if self.bitmask is None:
+            self.bitmask = self.llt.allocate_token_bitmask(len(self.rows), scores.shape[-1])
+        step = input_ids.shape[1] - self.prompt_len
+        remaining = self.max_new_tokens - step
+        for i, row in enumerate(self.rows):
+            matcher = None if row is None else row.matcher
+            if matcher is not None and step > 0 and not matcher.is_stopped():
+                matcher.consume_token(int(input_ids[i, -1]))
+            if matcher is None or matcher.is_error():
+                self.bitmask[i] = -1  # all bits set: every token allowed (an unconstrained row)
+                continue
+            self.llt.fill_next_token_bitmask(matcher, self.bitmask, i)
+            if remaining <= row.close_margin:
+                scores[i] += self.bonus.to(scores.device)[: scores.shape[-1]]
+        self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
+        self.seconds += time.perf_counter() - start
+        return scores
