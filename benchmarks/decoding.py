@@ -6,12 +6,15 @@ one process.
         [--max-new-tokens 64] [--threads 2]
 
 Constrained decoding usually generates fewer tokens than greedy (it stops at the closing
-brace, where an unconstrained model often rambles on), so examples/s alone flatters it. The
-per-token figure that matters is the cost of a decoding step: wall seconds / forward steps, and
-the time spent inside the constraint (mask computation and application) as a share of a greedy
-step. Repair is post-hoc: its cost is the greedy run plus the repair time per example. Run it on
-a quiet machine; a warm-up batch runs first so one-time costs (threads, the llguidance
-tokenizer) are not billed to either side.
+brace, where an unconstrained model often rambles on), so examples/s alone flatters it, and
+wall time per step mixes in how long the sequences are. The per-token figure that matters is
+the decoding overhead: every model forward is timed (a forward hook), and the time per step
+spent outside the model (logits processing, stopping checks, bookkeeping) is compared between
+greedy and constrained, relative to a greedy step's forward time. The time inside the
+constraint itself (mask computation and application, budget checks) is printed too. Repair is
+post-hoc: its cost is the greedy run plus the repair time per example. Run it on a quiet
+machine; a warm-up batch runs first so one-time costs (threads, the llguidance tokenizer) are
+not billed to either side.
 """
 
 from __future__ import annotations
@@ -66,16 +69,25 @@ def main(argv=None) -> int:
     run("greedy", warm, "warm-greedy")
     run("constrained", warm, "warm-constrained")
 
-    # the prompt pass (one forward per batch, same for both) timed alone, so that per-step
-    # figures compare decode steps only: constrained runs stop earlier and would otherwise
-    # spread the prompt pass over fewer steps
-    prefill = run("greedy", data, "prefill", max_new_tokens=1)
-    n_batches = -(-len(examples) // args.batch_size)
+    model = loaded[0].get_base_model() if hasattr(loaded[0], "get_base_model") else loaded[0]  # what generate calls
+    timer = {"start": 0.0, "total": 0.0}
+
+    def before(module, args, kwargs):
+        timer["start"] = time.perf_counter()
+
+    def after(module, args, kwargs, output):
+        timer["total"] += time.perf_counter() - timer["start"]
+
+    model.register_forward_pre_hook(before, with_kwargs=True)
+    model.register_forward_hook(after, with_kwargs=True)
     results = {}
     for decoding in ("greedy", "constrained"):
+        timer["total"] = 0.0
         stats = run(decoding, data, decoding)
-        stats["s_per_step"] = stats["seconds"] / max(stats["steps"], 1)
-        stats["decode_s_per_step"] = (stats["seconds"] - prefill["seconds"]) / max(stats["steps"] - n_batches, 1)
+        steps = max(stats["steps"], 1)
+        stats["s_per_step"] = stats["seconds"] / steps
+        stats["forward_s_per_step"] = timer["total"] / steps
+        stats["outside_forward_s_per_step"] = (stats["seconds"] - timer["total"]) / steps
         results[decoding] = stats
     greedy_preds = load_predictions(os.path.join(work, "greedy.jsonl"))
     start = time.perf_counter()
@@ -87,27 +99,29 @@ def main(argv=None) -> int:
     figures = {
         "n": len(examples), "data": args.bfcl or data, "model": args.model, "adapter": args.adapter,
         "prompt_style": args.prompt_style, "batch_size": args.batch_size, "threads": args.threads,
-        "prefill_s": prefill["seconds"],
         "greedy": {k: g[k] for k in ("seconds", "steps", "new_tokens", "examples_per_s", "s_per_step",
-                                     "decode_s_per_step")},
+                                     "forward_s_per_step", "outside_forward_s_per_step")},
         "constrained": {k: c[k] for k in ("seconds", "steps", "new_tokens", "examples_per_s", "s_per_step",
-                                          "decode_s_per_step",
+                                          "forward_s_per_step", "outside_forward_s_per_step",
                                           "constraint_s", "grammar_compile_s", "grammars_compiled")},
         "repair": {"repair_s_total": round(repair_s, 4), "repair_ms_per_example": round(1e3 * repair_s / len(examples), 3),
                    "examples_per_s": round(len(examples) / (g["seconds"] + repair_s), 4)},
         "ratios": {
-            "constraint_share_of_greedy_step": round(c["constraint_s"] / c["steps"] / g["decode_s_per_step"], 4),
-            "constrained_over_greedy_decode_step": round(c["decode_s_per_step"] / g["decode_s_per_step"], 4),
+            "constraint_share_of_greedy_step": round(c["constraint_s"] / c["steps"] / g["s_per_step"], 4),
+            "decoding_overhead_share_of_greedy_step": round(
+                (c["outside_forward_s_per_step"] - g["outside_forward_s_per_step"]) / g["s_per_step"], 4),
             "constrained_over_greedy_examples_per_s": round(c["examples_per_s"] / g["examples_per_s"], 4),
             "repair_over_greedy_examples_per_s": round(len(examples) / (g["seconds"] + repair_s) / g["examples_per_s"], 4),
         },
     }
     print(json.dumps(figures, indent=2))
     r = figures["ratios"]
-    print(f"\nper decode step (prompt pass excluded): greedy {1e3 * g['decode_s_per_step']:.1f} ms, constrained "
-          f"{1e3 * c['decode_s_per_step']:.1f} ms (x{r['constrained_over_greedy_decode_step']:.3f}); time inside the constraint "
-          f"{1e3 * c['constraint_s'] / c['steps']:.2f} ms/step = {100 * r['constraint_share_of_greedy_step']:.2f}% "
-          f"of a greedy step", file=sys.stderr)
+    print(f"\nper step: greedy {1e3 * g['s_per_step']:.1f} ms ({1e3 * g['outside_forward_s_per_step']:.2f} ms outside "
+          f"the model), constrained {1e3 * c['s_per_step']:.1f} ms ({1e3 * c['outside_forward_s_per_step']:.2f} ms outside "
+          f"the model); constrained decoding's extra cost per step = "
+          f"{100 * r['decoding_overhead_share_of_greedy_step']:.2f}% of a greedy step; time inside the constraint "
+          f"{1e3 * c['constraint_s'] / c['steps']:.2f} ms/step = {100 * r['constraint_share_of_greedy_step']:.2f}%",
+          file=sys.stderr)
     print(f"examples/s: greedy {g['examples_per_s']:.3f}, constrained {c['examples_per_s']:.3f} "
           f"(x{r['constrained_over_greedy_examples_per_s']:.2f}), repair {figures['repair']['examples_per_s']:.3f} "
           f"(x{r['repair_over_greedy_examples_per_s']:.3f}; {figures['repair']['repair_ms_per_example']:.2f} ms "

@@ -160,17 +160,65 @@ def closing_margin(tools: list[Tool], tokenizer) -> int:
     return longest + 4
 
 
-def closer_bonus(tokenizer, n_vocab: int) -> torch.Tensor:
-    """(vocab,) logit bonuses used in closing mode: tokens holding a quote (ends a string),
-    `}` or `]` (ends an object or array) or `,` (ends a number), additively, so a token that
-    closes more wins. Tokens with a backslash (escapes) get none."""
-    bonus = torch.zeros(n_vocab)
-    for token_id in range(min(n_vocab, len(tokenizer))):
-        text = tokenizer.decode([token_id])
-        if "\\" in text:
-            continue
-        bonus[token_id] = 3e4 * ('"' in text) + 2e4 * ("}" in text or "]" in text) + 1e4 * ("," in text)
-    return bonus
+def in_string_after(text: str, in_string: bool) -> bool:
+    """Whether a JSON text that starts inside (or outside) a string ends inside one."""
+    escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+    return in_string
+
+
+def _structure_score(text: str) -> float:
+    """How much a token outside a string brings the call towards closing: +2 per `}`/`]`,
+    +0.5 for a comma (ends a number), -5 per `{`/`[`, -3 if it opens a string."""
+    closers, openers = text.count("}") + text.count("]"), text.count("{") + text.count("[")
+    return 2 * closers + 0.5 * ("," in text) - 5 * openers - 3 * (text.count('"') % 2)
+
+
+class ClosingPolicy:
+    """The tokens preferred when a call must close soon. Inside a string: a token with a quote
+    (ending the string), then what follows the quote, by `_structure_score`. Outside: by
+    `_structure_score`, so `}]` beats `}, {"` (which closes an array item only to open the next)
+    and `[]` beats `["`. Ties go to the lowest token id. Scores are (vocab,) tensors."""
+
+    def __init__(self, tokenizer, n_vocab: int):
+        self.texts = [tokenizer.decode([i]) if i < len(tokenizer) else "" for i in range(n_vocab)]
+        inside, outside = torch.full((n_vocab,), -1e9), torch.full((n_vocab,), -1e9)
+        for i, text in enumerate(self.texts):
+            if not text or "\\" in text:  # escapes: never needed to close
+                continue
+            outside[i] = _structure_score(text)
+            quote = text.find('"')
+            inside[i] = 100 + _structure_score(text[quote + 1:]) if quote >= 0 else 0.0
+        self.inside, self.outside = inside, outside
+
+    def path(self, matcher, text: str, limit: int, llt) -> tuple[int, int | None]:
+        """Simulate the policy from the matcher's state (`text`: what was generated so far) on a
+        copy: (tokens needed to complete the call, the first of them), or (limit + 1, None)."""
+        sim = matcher.deep_copy()
+        scratch = llt.allocate_token_bitmask(1, self.inside.numel())
+        in_string = in_string_after(text, False)
+        first = None
+        for steps in range(limit + 1):
+            if sim.is_accepting():
+                return steps, first
+            llt.fill_next_token_bitmask(sim, scratch, 0)
+            allowed = _allowed(scratch[0], self.inside.numel())
+            scores = self.inside if in_string else self.outside
+            token = int(torch.where(allowed, scores, torch.tensor(float("-inf"))).argmax())
+            if not allowed[token] or not sim.consume_token(token):
+                break
+            first = token if first is None else first
+            in_string = in_string_after(self.texts[token], in_string)
+        return limit + 1, None
 
 
 @dataclass
@@ -189,27 +237,6 @@ def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
     return bits[:n_vocab].bool()
 
 
-def closing_path(matcher, bonus: torch.Tensor, limit: int, llt) -> tuple[int, int | None]:
-    """Simulate the closing policy (the highest-bonus allowed token; ties to the lowest id) on a
-    copy of the matcher: returns (tokens it needs to complete the call, its first token), or
-    (limit + 1, None) when it needs more than `limit`."""
-    sim = matcher.deep_copy()
-    scratch = llt.allocate_token_bitmask(1, bonus.numel())
-    first = None
-    for steps in range(limit + 1):
-        if sim.is_accepting():
-            return steps, first
-        llt.fill_next_token_bitmask(sim, scratch, 0)
-        allowed = _allowed(scratch[0], bonus.numel())
-        if not allowed.any():
-            break
-        token = int(torch.where(allowed, bonus, torch.tensor(float("-inf"))).argmax())
-        first = token if first is None else first
-        if not sim.consume_token(token):
-            break
-    return limit + 1, None
-
-
 class GrammarCache:
     """Compiled matchers, one per distinct (tool set, no-call option); `row()` hands out fresh copies."""
 
@@ -222,13 +249,14 @@ class GrammarCache:
         self.on_unsupported = on_unsupported
         self.compiled: dict[str, tuple[object, int]] = {}  # key -> (matcher, closing margin)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
-        self._bonus = None
+        self._policy = None
 
     @property
-    def bonus(self) -> torch.Tensor:
-        if self._bonus is None:
-            self._bonus = closer_bonus(self.tokenizer, self.n_vocab)
-        return self._bonus
+    def policy(self) -> ClosingPolicy:
+        """Built on first use (decodes the vocabulary once: about a second for 49k tokens)."""
+        if self._policy is None:
+            self._policy = ClosingPolicy(self.tokenizer, self.n_vocab)
+        return self._policy
 
     def row(self, tools: list[Tool], allow_no_call: bool = True) -> RowConstraint | None:
         """A fresh constraint for one sequence, or None when this tool set falls back to unconstrained."""
@@ -270,18 +298,19 @@ class ToolCallConstraint(LogitsProcessor):
     `rows[i]` is None for an unconstrained row. Tokens are fed to the matchers
     one step late: at step t the processor first consumes the token chosen at
     step t-1 (the last column of `input_ids`), then masks. Rows whose remaining
-    budget is within their closing margin get `bonus` added before masking.
+    budget is within their closing margin may be steered onto `policy`'s closing path.
     """
 
     def __init__(self, rows: list[RowConstraint | None], prompt_len: int, max_new_tokens: int,
-                 bonus: torch.Tensor):
+                 policy: ClosingPolicy, tokenizer):
         import llguidance.torch as llt
 
         self.llt = llt
         self.rows = rows
         self.prompt_len = prompt_len
         self.max_new_tokens = max_new_tokens
-        self.bonus = bonus
+        self.policy = policy
+        self.tokenizer = tokenizer
         self.bitmask = None
         self.seconds = 0.0  # time spent here, for benchmarks/decoding.py
 
@@ -304,7 +333,8 @@ class ToolCallConstraint(LogitsProcessor):
             self.llt.fill_next_token_bitmask(matcher, self.bitmask, i)
             if remaining <= row.close_margin and remaining <= row.watch and not matcher.is_accepting():
                 # near the end of the budget: how many tokens would closing take from here?
-                needed, first = closing_path(matcher, self.bonus, remaining, self.llt)
+                text = self.tokenizer.decode(input_ids[i, self.prompt_len:].tolist())
+                needed, first = self.policy.path(matcher, text, remaining, self.llt)
                 row.watch = needed + 2 * CLOSE_SLACK  # estimate again once the budget gets this low
                 if first is not None and remaining <= needed + CLOSE_SLACK:
                     # follow the closing path (one model token can open a structure that needs

@@ -320,7 +320,10 @@ def run_experiment(cfg: ExperimentConfig, out: str, progress: bool = True, confi
     sets = eval_sets(cfg, data)
     decodings = [d for d in ("greedy", "constrained", "repair") if d in cfg.decodings]  # repair after greedy
     results, trained = [], {}
-    for method, scale in model_cells(cfg):
+    cells = model_cells(cfg)
+    if not cells:
+        raise CalltuneError("the experiment has no cells: add a method (and a scale for trained methods)")
+    for done, (method, scale) in enumerate(cells):
         name = cell_name(method, scale)
         adapter = None
         if scale is not None:
@@ -343,7 +346,9 @@ def run_experiment(cfg: ExperimentConfig, out: str, progress: bool = True, confi
         del loaded
         gc.collect()
         torch.cuda.empty_cache() if torch.cuda.is_available() else None
-    summary = {"config": dataclasses.asdict(cfg), "results": results, "trained": trained}
-    write_json(os.path.join(out, "results.json"), summary)
-    write_report(out)
+        # the report so far, after every model: a long matrix shows its finished rows early
+        pending = [cell_name(m, s) for m, s in cells[done + 1:]]
+        summary = {"config": dataclasses.asdict(cfg), "results": results, "trained": trained, "pending": pending}
+        write_json(os.path.join(out, "results.json"), summary)
+        write_report(out)
     return summary

@@ -59,7 +59,8 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
         from calltune.constrain import ToolCallConstraint
 
         rows, grammars = constraint
-        processors = LogitsProcessorList([ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.bonus)])
+        processors = LogitsProcessorList([
+            ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.policy, tokenizer)])
     out = model.generate(
         **enc, do_sample=False, max_new_tokens=max_new_tokens, logits_processor=processors,
         stopping_criteria=StoppingCriteriaList([JsonObjectClosed(tokenizer, prompt_len)]),

@@ -266,6 +266,9 @@ def build_blocks(out: str, summary: dict) -> list[tuple]:
                         f"{cfg['max_new_tokens']}. Cells: {len({r['model'] for r in results})} models x "
                         f"{len(cfg['decodings'])} decodings. Brackets are 95% Wilson intervals. The synthetic dev "
                         f"set holds tools that never occur in training; BFCL is evaluation data only."))
+    if summary.get("pending"):
+        blocks.append(("p", f"Still running or not yet run (a rerun of the same command resumes): "
+                            f"{', '.join(summary['pending'])}."))
     header, body = main_table(results)
     blocks += [("h2", "Main table"), ("table", header, body)]
     if any(r["set"].startswith("stress_") for r in results):
