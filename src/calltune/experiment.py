@@ -64,7 +64,7 @@ class ExperimentConfig:
     scale_overrides: dict = field(default_factory=dict)
     """Scale name -> training overrides for every method at that scale (a method's own overrides win)."""
     cells: list | None = None
-    """Trained cells to run, as `method@scale` (null: every method at every scale)."""
+    """Trained cells to run, in this order, as `method@scale` (null: every method at every scale)."""
     decodings: list = field(default_factory=lambda: ["greedy", "repair", "constrained"])
     """Decodings evaluated for every model."""
     evals: dict = field(default_factory=lambda: {name: None for name in EVAL_SETS})
@@ -187,12 +187,14 @@ def prepare_data(cfg: ExperimentConfig, out: str) -> dict:
 # ---- cells ---------------------------------------------------------------------------------------
 
 def model_cells(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:
-    """(method, scale) pairs in run order: prompt-only first, then by scale, then by method."""
+    """(method, scale) pairs in run order: prompt-only first, then the trained cells in the order
+    `cells` lists them (or by scale, then by method)."""
     cells = [(m, None) for m, spec in cfg.methods.items() if spec is None]
-    wanted = None if cfg.cells is None else set(cfg.cells)
+    if cfg.cells is not None:
+        return cells + [tuple(str(c).split("@", 1)) for c in cfg.cells if cfg.methods[str(c).split("@")[0]]]
     for scale in cfg.scales:
         for method, spec in cfg.methods.items():
-            if spec is not None and (wanted is None or f"{method}@{scale}" in wanted):
+            if spec is not None:
                 cells.append((method, scale))
     return cells
 
