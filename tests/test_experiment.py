@@ -25,7 +25,7 @@ def _write_config(tmp_path, model: str) -> str:
         "scales": {"seed14": "seed:train"},
         "methods": {"prompt-only": None, "lora": {"config": str(train_cfg)}},
         "decodings": ["greedy", "repair", "constrained"],
-        "evals": {"seed_dev": None, "synth_dev": 3, "stress": 2},
+        "evals": {"seed_dev": None, "synth_dev": 3, "stress": 2, "bfcl_simple_python": 2, "bfcl_irrelevance": 2},
         "quick": {"evals": {"seed_dev": None}},
     }
     path = tmp_path / "exp.yaml"
@@ -51,7 +51,7 @@ def test_experiment_end_to_end_and_cache(long_gpt2, tmp_path, monkeypatch):
 
     models = {"prompt-only", "lora@seed14"}
     decodings = {"greedy", "repair", "constrained"}
-    sets = {"seed_dev", "synth_dev"} | {f"stress_{c}" for c in CONDITIONS}
+    sets = {"seed_dev", "synth_dev", "bfcl_simple_python", "bfcl_irrelevance"} | {f"stress_{c}" for c in CONDITIONS}
     cells = {(r["model"], r["decoding"], r["set"]) for r in summary["results"]}
     assert cells == {(m, d, s) for m in models for d in decodings for s in sets}
     for r in summary["results"]:
@@ -63,6 +63,7 @@ def test_experiment_end_to_end_and_cache(long_gpt2, tmp_path, monkeypatch):
             assert f"| {model} | {decoding} |" in report
     for condition in CONDITIONS:
         assert f"### Stress: {condition} (n=" in report
+    assert "BFCL simple_python (n=2)" in report and "BFCL irrelevance (n=2)" in report
     assert "charts/training_curves.png" in report and os.path.exists(os.path.join(out, "charts", "training_curves.png"))
     assert os.path.exists(os.path.join(out, "report.html"))
     assert "lr: 0.001" in report  # the exact config is in the report

@@ -285,6 +285,7 @@ def eval_cell(cfg: ExperimentConfig, out: str, model_name: str, model_key: str, 
                              loaded=loaded, progress=progress)
         write_jsonl(os.path.join(directory, "checks.jsonl"), bfcl["calltune"].pop("per_example"))
         result.update(calltune=bfcl["calltune"], bfcl={"n": bfcl["n"], "accuracy": bfcl["accuracy"],
+                                                       "correct": bfcl["bfcl"]["correct"],
                                                        "errors": bfcl["bfcl"].get("errors")},
                       predict=bfcl["predict"], examples=os.path.join(directory, "examples.jsonl"))
     else:

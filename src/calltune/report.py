@@ -45,7 +45,11 @@ def _bfcl(result: dict | None, ci: bool = True) -> str:
     if result is None or not result.get("bfcl"):
         return "-"
     b = result["bfcl"]
-    return _pct(b["accuracy"], wilson_interval(b["correct"], b["n"]) if ci else None)
+    return _pct(b["accuracy"], wilson_interval(_correct(b), b["n"]) if ci else None)
+
+
+def _correct(bfcl: dict) -> int:
+    return bfcl["correct"] if "correct" in bfcl else round(bfcl["accuracy"] * bfcl["n"])
 
 
 def _index(results: list[dict]) -> tuple[list[tuple[str, str]], dict]:
@@ -204,7 +208,7 @@ def charts(out: str, results: list[dict], trained: dict) -> list[tuple[str, str]
         values, errs = [], [[], []]
         for _, r in points:
             if key == "bfcl":
-                value, (lo, hi) = r["bfcl"]["accuracy"], wilson_interval(r["bfcl"]["correct"], r["bfcl"]["n"])
+                value, (lo, hi) = r["bfcl"]["accuracy"], wilson_interval(_correct(r["bfcl"]), r["bfcl"]["n"])
             else:
                 value, (lo, hi) = r["calltune"][key] or 0.0, r["calltune"]["intervals"][key]
             values.append(100 * value)
