@@ -227,18 +227,21 @@ def apply_override(values: dict, override: str) -> None:
     values[section][name] = yaml.safe_load(raw) if raw else None
 
 
+def read_yaml(path: str):
+    """Parse a YAML file; unreadable files and YAML errors are `CalltuneError`s naming file and line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except OSError as err:
+        raise CalltuneError(f"{path}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise CalltuneError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', err)}") from None
+
+
 def load_config(path: str | None, overrides: list[str] = ()) -> RunConfig:
-    values: dict = {}
-    if path is not None:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                values = yaml.safe_load(handle) or {}
-        except OSError as err:
-            raise CalltuneError(f"{path}: cannot read: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise CalltuneError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    values: dict = (read_yaml(path) or {}) if path is not None else {}
     for override in overrides:
         apply_override(values, override)
     return config_from_dict(values, source=path or "config")

@@ -28,8 +28,6 @@ import shutil
 import typing
 from dataclasses import dataclass, field
 
-import yaml
-
 from calltune.errors import CalltuneError
 from calltune.jsonl import write_json, write_jsonl
 
@@ -95,14 +93,9 @@ class ExperimentConfig:
 
 def load_experiment(path: str, quick: bool = False) -> ExperimentConfig:
     """Read an experiment YAML; errors name the file and the key."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            values = yaml.safe_load(handle) or {}
-    except OSError as err:
-        raise CalltuneError(f"{path}: cannot read: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise CalltuneError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML") from None
+    from calltune.config import read_yaml
+
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise CalltuneError(f"{path}: expected a mapping at the top level")
     hints = typing.get_type_hints(ExperimentConfig)
