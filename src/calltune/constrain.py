@@ -42,6 +42,7 @@ from transformers import LogitsProcessor
 
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
+from calltune.extract import string_step
 
 CLOSE_SLACK = 6  # tokens of budget kept beyond the simulated closing path
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -164,15 +165,7 @@ def in_string_after(text: str, in_string: bool) -> bool:
     """Whether a JSON text that starts inside (or outside) a string ends inside one."""
     escaped = False
     for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
+        in_string, escaped = string_step(ch, in_string, escaped)
     return in_string
 
 

@@ -99,7 +99,7 @@ def load_experiment(path: str, quick: bool = False) -> ExperimentConfig:
     if not isinstance(values, dict):
         raise CalltuneError(f"{path}: expected a mapping at the top level")
     hints = typing.get_type_hints(ExperimentConfig)
-    for key, value in values.items():
+    for key in values:
         if key not in hints:
             raise CalltuneError(f"{path}: unknown key '{key}' (known: {', '.join(hints)})")
     if quick:

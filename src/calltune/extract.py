@@ -37,6 +37,17 @@ class Extraction:
         return self.obj is not None and self.error is None and self.call is None
 
 
+def string_step(ch: str, in_string: bool, escaped: bool) -> tuple[bool, bool]:
+    """Advance the JSON string state `(in_string, escaped)` over one character."""
+    if not in_string:
+        return ch == '"', False
+    if escaped:
+        return True, False
+    if ch == "\\":
+        return True, True
+    return ch != '"', False
+
+
 def top_level_spans(text: str):
     """Yield `(start, end)` of each balanced top-level `{...}` span, scanning strings
     inside braces properly. Stops at a span that never closes (truncated output)."""
@@ -46,15 +57,8 @@ def top_level_spans(text: str):
             if ch == "{":
                 depth, start = 1, i
             continue
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
+        if in_string or ch == '"':
+            in_string, escaped = string_step(ch, in_string, escaped)
         elif ch in "{[":
             depth += 1
         elif ch in "}]":
