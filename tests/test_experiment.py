@@ -61,6 +61,10 @@ def test_experiment_end_to_end_and_cache(long_gpt2, tmp_path, monkeypatch):
     for model in models:
         for decoding in decodings:
             assert f"| {model} | {decoding} |" in report
+        # rows follow the fixed decoding order, not the order cells were evaluated in
+        main = report.split("## Main table")[1].split("##")[0]
+        spots = [main.index(f"| {model} | {d} |") for d in ("greedy", "repair", "constrained")]
+        assert spots == sorted(spots)
     for condition in CONDITIONS:
         assert f"### Stress: {condition} (n=" in report
     assert "BFCL simple_python (n=2)" in report and "BFCL irrelevance (n=2)" in report

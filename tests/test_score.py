@@ -5,7 +5,7 @@ import json
 import pytest
 
 from calltune.examples import parse_example
-from calltune.score import canonical, check_all, check_prediction, summarize, wilson_interval
+from calltune.score import canonical, check_all, check_prediction, mcnemar_exact, summarize, wilson_interval
 from calltune.errors import CalltuneError
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city.",
@@ -121,3 +121,11 @@ def test_check_all_requires_matching_ids():
         check_all([ex], {})
     with pytest.raises(CalltuneError, match="unknown example id 'zzz'"):
         check_all([ex], {"e1": "x", "zzz": "y"})
+
+
+def test_mcnemar_exact_known_values():
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)  # all six discordant pairs one way
+    assert mcnemar_exact(9, 1) == pytest.approx(2 * 11 / 1024)  # symmetric in its arguments
+    assert mcnemar_exact(1, 9) == mcnemar_exact(9, 1)
+    assert mcnemar_exact(5, 5) == 1.0

@@ -18,7 +18,8 @@ import yaml
 
 from calltune.errors import CalltuneError
 from calltune.jsonl import atomic_write_text
-from calltune.score import wilson_interval
+from calltune.predict import DECODINGS
+from calltune.score import mcnemar_exact, wilson_interval
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 METRICS = ("json_validity", "schema_adherence", "exact_match")
@@ -53,12 +54,16 @@ def _correct(bfcl: dict) -> int:
 
 
 def _index(results: list[dict]) -> tuple[list[tuple[str, str]], dict]:
-    rows, by = [], {}
+    """Rows in the order models were run, decodings in a fixed order (greedy, repair,
+    constrained) whatever order they were evaluated in."""
+    models, by = [], {}
     for r in results:
-        row = (r["model"], r["decoding"])
-        if row not in rows:
-            rows.append(row)
+        if r["model"] not in models:
+            models.append(r["model"])
         by[(r["model"], r["decoding"], r["set"])] = r
+    order = {d: i for i, d in enumerate(DECODINGS)}
+    decodings = sorted({d for (_, d, _) in by}, key=lambda d: (order.get(d, len(order)), d))
+    rows = [(m, d) for m in models for d in decodings if any(k[:2] == (m, d) for k in by)]
     return rows, by
 
 
@@ -156,6 +161,103 @@ def failures(results: list[dict], set_name: str, per_model: int = 3) -> list[str
             lines.append(f"    expected: {json.dumps(ex.get('target'))[:200]}")
             lines.append(f"    got:      {pred.get('repaired') or pred.get('raw', '')[:200]!r}")
     return lines
+
+
+COMPARE_SETS = ("synth_dev", "bfcl_simple_python", "bfcl_multiple")
+BASELINE_VALUE = {"data.loss": "full", "model.quantization": "nf4"}  # the "A" side of a one-setting pair
+
+
+def _outcomes(r: dict) -> dict[str, bool]:
+    """Per-example right/wrong of one evaluated cell: BFCL's checker on BFCL sets, exact match elsewhere."""
+    directory = os.path.dirname(r["predictions"])
+    if r["set"].startswith("bfcl_"):
+        return {e["id"]: bool(e["correct"]) for e in _read_jsonl(os.path.join(directory, "bfcl_per_example.jsonl"))}
+    checks = _read_jsonl(os.path.join(directory, "checks.jsonl"))
+    return {c["id"]: bool(c["exact"]) for c in checks if c.get("exact") is not None}
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def comparison_pairs(results: list[dict], trained: dict, scales: list[str]) -> list[tuple[str, tuple, tuple]]:
+    """(what changes, cell A, cell B) with cells as (model, decoding): greedy against repair and
+    constrained for every model; trained models at one scale whose resolved training configs differ
+    in exactly one setting; one method at consecutive data scales."""
+    rows, _ = _index(results)
+    decodings = [d for d in DECODINGS if any(d == row[1] for row in rows)]
+    models = list(dict.fromkeys(m for m, _ in rows))
+    meta = {r["model"]: (r.get("method"), r.get("scale")) for r in results}
+    pairs = []
+    if "greedy" in decodings:
+        for decoding in decodings[1:]:
+            pairs += [(f"decoding: greedy -> {decoding}", (m, "greedy"), (m, decoding)) for m in models]
+    configs = {}
+    for name, run_dir in trained.items():
+        path = os.path.join(run_dir, "config.yaml")
+        if name in meta and os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                configs[name] = _flat(yaml.safe_load(handle) or {})
+    model_decodings = [d for d in decodings if d != "repair"]  # repair follows greedy
+    names = [m for m in models if m in configs]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if meta[a][1] != meta[b][1]:
+                continue
+            diff = sorted(k for k in set(configs[a]) | set(configs[b]) if configs[a].get(k) != configs[b].get(k))
+            if len(diff) != 1:
+                continue
+            key = diff[0]
+            sides = sorted([(configs[a].get(key), a), (configs[b].get(key), b)],
+                           key=lambda side: (side[0] != BASELINE_VALUE.get(key), str(side[0])))
+            (va, x), (vb, y) = sides
+            pairs += [(f"{key}: {va} -> {vb}", (x, d), (y, d)) for d in model_decodings]
+    order = {s: i for i, s in enumerate(scales)}
+    by_method: dict[str, list[str]] = {}
+    for m in names:
+        by_method.setdefault(meta[m][0], []).append(m)
+    for method, members in by_method.items():
+        members = sorted(members, key=lambda m: order.get(meta[m][1], len(order)))
+        for a, b in zip(members, members[1:]):
+            pairs += [(f"data: {meta[a][1]} -> {meta[b][1]}", (a, d), (b, d)) for d in model_decodings]
+    return [(label, a, b) for label, a, b in pairs if a in rows and b in rows]
+
+
+def paired_comparisons(results: list[dict], trained: dict, scales: list[str]) -> tuple[list[str], list[list[str]]]:
+    """One row per pair of cells that differ in one thing, with the score of each on the same examples
+    and the exact McNemar p-value of the difference (per set in COMPARE_SETS)."""
+    _, by = _index(results)
+    sets = [s for s in COMPARE_SETS if any(r["set"] == s for r in results)]
+    header = ["what changes", "A", "B"] + [f"{s} (A -> B, p)" for s in sets]
+    body, cache = [], {}
+    for label, cell_a, cell_b in comparison_pairs(results, trained, scales):
+        line = [label, f"{cell_a[0]} / {cell_a[1]}", f"{cell_b[0]} / {cell_b[1]}"]
+        for s in sets:
+            ra, rb = by.get((*cell_a, s)), by.get((*cell_b, s))
+            if ra is None or rb is None:
+                line.append("-")
+                continue
+            for r in (ra, rb):
+                key = (r["model"], r["decoding"], s)
+                if key not in cache:
+                    cache[key] = _outcomes(r)
+            oa, ob = cache[(*cell_a, s)], cache[(*cell_b, s)]
+            ids = [i for i in oa if i in ob]
+            if not ids:
+                line.append("-")
+                continue
+            only_a = sum(oa[i] and not ob[i] for i in ids)
+            only_b = sum(ob[i] and not oa[i] for i in ids)
+            pa, pb = 100 * sum(oa[i] for i in ids) / len(ids), 100 * sum(ob[i] for i in ids) / len(ids)
+            line.append(f"{pa:.1f} -> {pb:.1f}, p={mcnemar_exact(only_a, only_b):.2g}")
+        body.append(line)
+    return header, body
 
 
 def training_rows(out: str, trained: dict) -> tuple[list[str], list[list[str]]]:
@@ -275,6 +377,15 @@ def build_blocks(out: str, summary: dict) -> list[tuple]:
                             f"{', '.join(summary['pending'])}."))
     header, body = main_table(results)
     blocks += [("h2", "Main table"), ("table", header, body)]
+    header, body = paired_comparisons(results, trained, list(cfg.get("scales") or []))
+    if body:
+        blocks += [("h2", "Paired comparisons"),
+                   ("p", f"Each row compares two cells on the same examples (exact match; BFCL: its AST checker) "
+                         f"that differ in one thing: the decoding, one training setting at the same data scale, or "
+                         f"the data scale of one method. p is the two-sided exact McNemar test on the examples only "
+                         f"one of the two got right. With {len(body)} rows and up to {len(body) * (len(header) - 3)} "
+                         f"tests, a few p < 0.05 are expected by chance alone."),
+                   ("table", header, body)]
     if any(r["set"].startswith("stress_") for r in results):
         header, body = stress_summary(results)
         blocks += [("h2", "Stress suite: exact match per condition"), ("table", header, body)]
@@ -337,7 +448,13 @@ def update_readme(readme: str, summary: dict, out: str) -> None:
     if summary.get("pending"):
         pending = (f"\n\nNot run yet (the same `calltune experiment` command resumes the matrix): "
                    f"{', '.join(summary['pending'])}.")
+    scales = list((summary.get("config") or {}).get("scales") or [])
+    pair_header, pair_body = paired_comparisons(summary["results"], summary.get("trained") or {}, scales)
+    pairs = ""
+    if pair_body:
+        pairs = (f"\n\nPaired comparisons (same examples; p: exact McNemar test on the examples only one side "
+                 f"got right):\n\n{_md_table(pair_header, pair_body)}")
     section = (f"{README_START}\n<!-- generated by `calltune report {out} --readme {readme}`; do not edit -->\n\n"
-               f"{_md_table(header, body)}{pending}\n\nFull report: `{out}/report.md`.\n{README_END}")
+               f"{_md_table(header, body)}{pending}{pairs}\n\nFull report: `{out}/report.md`.\n{README_END}")
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
     atomic_write_text(readme, text[:start] + section + text[end:])

@@ -145,6 +145,16 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value for paired right/wrong outcomes: ONLY_A examples right under
+    A alone, ONLY_B under B alone (a binomial test on the discordant pairs); 1.0 when there are none."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
 def summarize(checks: list[Check]) -> dict:
     """Aggregate checks into the metrics dictionary written by `calltune eval`."""
     n = len(checks)
