@@ -236,18 +236,16 @@ def paired_comparisons(results: list[dict], trained: dict, scales: list[str]) ->
     sets = [s for s in COMPARE_SETS if any(r["set"] == s for r in results)]
     header = ["what changes", "A", "B"] + [f"{s} (A -> B, p)" for s in sets]
     body, cache = [], {}
+
+    def outcomes(key: tuple) -> dict[str, bool]:
+        if key not in cache:
+            cache[key] = _outcomes(by[key]) if key in by else {}
+        return cache[key]
+
     for label, cell_a, cell_b in comparison_pairs(results, trained, scales):
         line = [label, f"{cell_a[0]} / {cell_a[1]}", f"{cell_b[0]} / {cell_b[1]}"]
         for s in sets:
-            ra, rb = by.get((*cell_a, s)), by.get((*cell_b, s))
-            if ra is None or rb is None:
-                line.append("-")
-                continue
-            for r in (ra, rb):
-                key = (r["model"], r["decoding"], s)
-                if key not in cache:
-                    cache[key] = _outcomes(r)
-            oa, ob = cache[(*cell_a, s)], cache[(*cell_b, s)]
+            oa, ob = outcomes((*cell_a, s)), outcomes((*cell_b, s))
             ids = [i for i in oa if i in ob]
             if not ids:
                 line.append("-")
@@ -258,6 +256,12 @@ def paired_comparisons(results: list[dict], trained: dict, scales: list[str]) ->
             line.append(f"{pa:.1f} -> {pb:.1f}, p={mcnemar_exact(only_a, only_b):.2g}")
         body.append(line)
     return header, body
+
+
+def summary_comparisons(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """`paired_comparisons` for an experiment summary (results.json)."""
+    scales = list((summary.get("config") or {}).get("scales") or [])
+    return paired_comparisons(summary["results"], summary.get("trained") or {}, scales)
 
 
 def training_rows(out: str, trained: dict) -> tuple[list[str], list[list[str]]]:
@@ -377,7 +381,7 @@ def build_blocks(out: str, summary: dict) -> list[tuple]:
                             f"{', '.join(summary['pending'])}."))
     header, body = main_table(results)
     blocks += [("h2", "Main table"), ("table", header, body)]
-    header, body = paired_comparisons(results, trained, list(cfg.get("scales") or []))
+    header, body = summary_comparisons(summary)
     if body:
         blocks += [("h2", "Paired comparisons"),
                    ("p", f"Each row compares two cells on the same examples (exact match; BFCL: its AST checker) "
@@ -448,8 +452,7 @@ def update_readme(readme: str, summary: dict, out: str) -> None:
     if summary.get("pending"):
         pending = (f"\n\nNot run yet (the same `calltune experiment` command resumes the matrix): "
                    f"{', '.join(summary['pending'])}.")
-    scales = list((summary.get("config") or {}).get("scales") or [])
-    pair_header, pair_body = paired_comparisons(summary["results"], summary.get("trained") or {}, scales)
+    pair_header, pair_body = summary_comparisons(summary)
     pairs = ""
     if pair_body:
         pairs = (f"\n\nPaired comparisons (same examples; p: exact McNemar test on the examples only one side "
