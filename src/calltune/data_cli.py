@@ -17,8 +17,11 @@ import dataclasses
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples
 from calltune.importers import FORMATS, ON_ERROR, import_file
-from calltune.jsonl import write_json, write_jsonl
+from calltune.jsonl import check_output_file, read_text, write_json, write_jsonl
 from calltune.splits import SPLIT_BY, dedup, find_leaks, split
+
+# The options of each command that name a file it writes; checked before any work is done.
+OUTPUT_FILES = {"import": ("out",), "split": ("train", "dev"), "dedup": ("out",), "leaks": ("out",)}
 
 
 def add_parsers(dsub: argparse._SubParsersAction) -> None:
@@ -57,7 +60,11 @@ def add_parsers(dsub: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    records, report = import_file(args.input, args.format, args.on_error)
+    try:
+        records, report = import_file(args.input, args.format, args.on_error)
+    except UnicodeDecodeError:  # the importers decode the whole file at once: read it again for file and line
+        read_text(args.input)
+        raise
     if not records:
         raise CalltuneError(f"no records imported\n{report.summary()}")
     write_jsonl(args.out, records)
@@ -107,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         from calltune.synth import cli as synth_cli
 
         return synth_cli.run(args)
+    for dest in OUTPUT_FILES.get(args.data_command, ()):
+        check_output_file(getattr(args, dest), f"--{dest}")
     if args.data_command == "import":
         return cmd_import(args)
     if args.data_command == "split":

@@ -25,6 +25,9 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import referencing
+import referencing.exceptions
+from referencing.jsonschema import DRAFT202012
 
 from calltune.errors import CalltuneError, located
 from calltune.jsonl import read_jsonl
@@ -82,15 +85,54 @@ class Prediction:
         return out
 
 
+# Keywords whose value is a subschema, a {name: subschema} map, or a list of subschemas (the places a
+# `$ref` can be; `$ref`-looking objects inside `enum`, `const` or `default` are data, not references).
+_SUBSCHEMA = ("additionalProperties", "items", "contains", "not", "if", "then", "else", "propertyNames",
+              "unevaluatedItems", "unevaluatedProperties", "contentSchema", "additionalItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+
+
+def _subschemas(schema: dict, at: str):
+    """Yield `(path, subschema)` for `schema`'s direct subschemas."""
+    for key, value in schema.items():
+        if key in _SUBSCHEMA and isinstance(value, dict):
+            yield f"{at}/{key}", value
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            yield from ((f"{at}/{key}/{k}", v) for k, v in value.items() if isinstance(v, dict))
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            yield from ((f"{at}/{key}/{i}", v) for i, v in enumerate(value) if isinstance(v, dict))
+
+
+def _unresolved_ref(schema: dict) -> str | None:
+    """The first `$ref` in `schema` that does not resolve within it (nothing is fetched), as a message."""
+    registry = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl()
+    stack = [("", schema, registry.resolver(""))]
+    while stack:
+        at, node, resolver = stack.pop()
+        if "$id" in node and node is not schema:  # a nested resource: its refs are relative to it
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except referencing.exceptions.Unresolvable:
+                return f" at {at.lstrip('/') or '/'}: $ref '{ref}' does not resolve"
+        stack += [(path, sub, resolver) for path, sub in reversed(list(_subschemas(node, at)))]
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def _schema_problem(schema_json: str) -> str | None:
-    """Check a schema once per distinct JSON text (data files repeat the same tools many times)."""
+    """Check a schema once per distinct JSON text (data files repeat the same tools many times):
+    it must be a valid JSON Schema whose every `$ref` resolves."""
+    schema = json.loads(schema_json)
     try:
-        jsonschema.Draft202012Validator.check_schema(json.loads(schema_json))
+        jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as err:
         at = "/".join(str(p) for p in err.path)
         return f"{' at ' + at if at else ''}: {err.message}"
-    return None
+    return _unresolved_ref(schema)
 
 
 def parse_tool(obj: Any, where: tuple[str | None, int | None], field_name: str) -> Tool:

@@ -17,7 +17,7 @@ import os
 import yaml
 
 from calltune.errors import CalltuneError
-from calltune.jsonl import atomic_write_text
+from calltune.jsonl import atomic_write_text, read_text
 from calltune.predict import DECODINGS
 from calltune.score import mcnemar_exact, wilson_interval
 
@@ -426,10 +426,13 @@ def build_blocks(out: str, summary: dict) -> list[tuple]:
 
 
 def write_report(out: str, readme: str | None = None) -> str:
-    """(Re)write OUT/report.md and OUT/report.html from OUT/results.json; returns the Markdown."""
+    """(Re)write OUT/report.md and OUT/report.html from OUT/results.json; returns the Markdown.
+    A `readme` that cannot be updated is an error before anything is written."""
     path = os.path.join(out, "results.json")
     if not os.path.exists(path):
         raise CalltuneError(f"{path}: not found (run `calltune experiment` first)")
+    if readme:
+        read_readme(readme)
     with open(path, encoding="utf-8") as handle:
         summary = json.load(handle)
     blocks = build_blocks(out, summary)
@@ -441,12 +444,17 @@ def write_report(out: str, readme: str | None = None) -> str:
     return text
 
 
-def update_readme(readme: str, summary: dict, out: str) -> None:
-    """Replace the README's results section with the main table."""
-    with open(readme, encoding="utf-8") as handle:
-        text = handle.read()
+def read_readme(readme: str) -> str:
+    """The README's text, checked to hold a results section; errors name the file."""
+    text = read_text(readme)
     if README_START not in text or README_END not in text:
         raise CalltuneError(f"{readme}: no '{README_START}' ... '{README_END}' section to replace")
+    return text
+
+
+def update_readme(readme: str, summary: dict, out: str) -> None:
+    """Replace the README's results section with the main table."""
+    text = read_readme(readme)
     header, body = main_table(summary["results"])
     pending = ""
     if summary.get("pending"):

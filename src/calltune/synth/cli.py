@@ -45,6 +45,9 @@ def add_parsers(data_subparsers) -> None:
 
 def run(args) -> int:
     """Run `synth` or `stats` (dispatch on `args.data_command`)."""
+    from calltune.jsonl import check_output_file
+
+    check_output_file(args.out)
     if args.data_command == "synth":
         from calltune.jsonl import write_jsonl
         from calltune.synth.generator import SynthConfig, generate
