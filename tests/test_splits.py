@@ -9,7 +9,8 @@ import pytest
 from calltune.data_cli import add_parsers, run
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples, parse_example, resolve_data_path
-from calltune.splits import dedup, find_leaks, normalize_text, split_by_tool, tool_names
+from calltune.splits import dedup, find_leaks, normalize_text, split_by_tool
+from calltune.tool_identity import fingerprint
 
 TOOLS = [f"tool_{i}" for i in range(12)]
 
@@ -33,6 +34,15 @@ def corpus(n: int = 120) -> list:
     return examples
 
 
+def idents(ex) -> frozenset[str]:
+    """The identities of an example's tools (these tools have no description: one per name)."""
+    return frozenset(fingerprint(t) for t in ex.tools)
+
+
+def ident(*names: str) -> set[str]:
+    return set().union(*(idents(make_example("x", "x", [name], None)) for name in names))
+
+
 def data_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers(dest="data_command", required=True))
@@ -43,8 +53,8 @@ def data_main(argv: list[str]) -> int:
 def test_by_tool_split_shares_no_tool_including_distractors(seed):
     examples = corpus()
     train, dev, report = split_by_tool(examples, 0.2, seed)
-    train_tools = set().union(*(tool_names(ex) for ex in train))
-    dev_tools = set().union(*(tool_names(ex) for ex in dev))
+    train_tools = set().union(*(idents(ex) for ex in train))
+    dev_tools = set().union(*(idents(ex) for ex in dev))
     assert train and dev and not train_tools & dev_tools
     assert dev_tools <= set(report.held_out) and not train_tools & set(report.held_out)
     assert len(train) + len(dev) + report.dropped_train + report.dropped_dev == len(examples)
@@ -59,9 +69,9 @@ def test_by_tool_split_drops_and_counts_examples_offering_a_held_out_distractor(
     for seed in range(20):
         train, dev, report = split_by_tool(examples, 0.1, seed)
         held = set(report.held_out)
-        assert not any(tool_names(ex) & held for ex in train)
-        assert all(tool_names(ex) <= held for ex in dev)
-        straddles = {"c", "d"} & held and not {"c", "d"} <= held
+        assert not any(idents(ex) & held for ex in train)
+        assert all(idents(ex) <= held for ex in dev)
+        straddles = ident("c", "d") & held and not ident("c", "d") <= held
         assert (report.dropped_train + report.dropped_dev == 1) == bool(straddles)
 
 
@@ -85,7 +95,7 @@ def test_null_target_examples_go_by_their_offered_tools():
     for seed, fraction in itertools.product(range(8), (0.25, 0.5)):
         train, dev, report = split_by_tool(examples, fraction, seed)
         held = set(report.held_out)
-        expected = "dev" if {"a", "b"} <= held else "train" if not {"a", "b"} & held else "dropped"
+        expected = "dev" if ident("a", "b") <= held else "train" if not ident("a", "b") & held else "dropped"
         dev_ids, train_ids = {ex.id for ex in dev}, {ex.id for ex in train}
         place = "dev" if "none" in dev_ids else "train" if "none" in train_ids else "dropped"
         assert place == expected
@@ -154,8 +164,8 @@ def test_split_command_by_tool_dedups_and_reports(tmp_path, capsys):
                       "--by", "tool", "--seed", "4"]) == 0
     printed = capsys.readouterr().out
     assert "removed 1 duplicate(s)" in printed and "split by tool" in printed and "leak check" in printed
-    train_tools = set().union(*(tool_names(ex) for ex in load_examples(str(train))))
-    assert not train_tools & set().union(*(tool_names(ex) for ex in load_examples(str(dev))))
+    train_tools = set().union(*(idents(ex) for ex in load_examples(str(train))))
+    assert not train_tools & set().union(*(idents(ex) for ex in load_examples(str(dev))))
     assert data_main(["split", "--data", str(data), "--train", str(train), "--dev", str(dev),
                       "--no-dedup"]) == 0
     assert "copy" in {ex.id for ex in load_examples(str(train)) + load_examples(str(dev))}

@@ -113,7 +113,7 @@ def test_domain_and_tool_filters(tmp_path):
     assert synth("synth", "--n", "100", "--out", str(out), "--domains", "weather,math", "--irrelevant-rate", "0") == 0
     for ex in load_examples(str(out)):
         assert {BY_NAME[n].domain for n in ex.meta["tools"]} <= {"weather", "math"}
-    held_in = ("calculate_mean", "get_stock_price", "send_email")
+    held_in = ("calculate_mean", "stock_quote", "compose_email")
     records = generate(SynthConfig(n=150, seed=0, tools=held_in, irrelevant_rate=0.3))
     assert {n for r in records for n in r["meta"]["tools"]} <= set(held_in)
     assert any(r["target"] is None for r in records)

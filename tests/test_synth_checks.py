@@ -14,14 +14,14 @@ def check(tool, instruction, arguments):
 
 
 def test_accepts_a_recoverable_call():
-    result = check("get_current_weather", "What's the weather in Paris in Fahrenheit?",
-                   {"location": "Paris", "unit": "fahrenheit"})
+    result = check("current_weather_report", "What's the weather in Paris in Fahrenheit?",
+                   {"location": "Paris", "temperature_unit": "fahrenheit"})
     assert result.ok and result.error_type is None
 
 
 def test_rejects_a_value_the_instruction_does_not_state():
     # hand-made ambiguous example: which city?
-    result = check("get_current_weather", "What's the weather like today?", {"location": "Paris"})
+    result = check("current_weather_report", "What's the weather like today?", {"location": "Paris"})
     assert not result.ok and result.error_type == "unrecoverable" and "location" in result.detail
 
 
@@ -32,14 +32,14 @@ def test_rejects_two_arguments_with_the_same_value():
 
 
 def test_rejects_an_optional_value_stated_but_omitted():
-    result = check("get_current_weather", "What's the weather in Paris in Fahrenheit?", {"location": "Paris"})
+    result = check("current_weather_report", "What's the weather in Paris in Fahrenheit?", {"location": "Paris"})
     assert result.error_type == "stated_but_omitted"
 
 
 def test_unknown_and_missing_arguments():
-    result = check("get_local_time", "What time is it in Oslo?", {"city": "Oslo", "tz": "CET"})
+    result = check("local_clock_time", "What time is it in Oslo?", {"city": "Oslo", "tz": "CET"})
     assert result.error_type == "unknown_argument"
-    assert check("get_local_time", "What time is it in Oslo?", {}).error_type == "missing_required"
+    assert check("local_clock_time", "What time is it in Oslo?", {}).error_type == "missing_required"
     result = check("set_device_power", "Turn on the TV in the kitchen.", {"device": "TV", "room": "kitchen"})
     assert result.error_type == "missing_required"
 
@@ -48,14 +48,14 @@ def test_unknown_and_missing_arguments():
     ("What is three factorial?", 3, True), ("What's 12! equal to?", 12, True), ("What is three factorial?", 4, False),
     ("Compute twenty factorial.", 20, True), ("What is 13 factorial?", 3, False)])
 def test_numbers_as_digits_or_words(text, n, ok):
-    assert check("calculate_factorial", text, {"n": n}).ok is ok
+    assert check("factorial_of_integer", text, {"n": n}).ok is ok
 
 
 def test_thousands_separators_and_percentages():
     args = {"principal": 12500, "annual_rate": 0.045, "years": 10}
-    assert check("calculate_compound_interest", "What does 12,500 become in 10 years at 4.5%?", args).ok
-    assert check("calculate_compound_interest", "What does 12500 become in ten years at 4.5 percent?", args).ok
-    assert check("calculate_compound_interest", "What does 12500 become in ten years at 5%?",
+    assert check("compound_interest_growth", "What does 12,500 become in 10 years at 4.5%?", args).ok
+    assert check("compound_interest_growth", "What does 12500 become in ten years at 4.5 percent?", args).ok
+    assert check("compound_interest_growth", "What does 12500 become in ten years at 5%?",
                  args).error_type == "unrecoverable"
 
 
@@ -86,8 +86,8 @@ def test_enum_synonyms_and_longest_match():
     assert check("search_flights", text, {**base, "cabin_class": "premium"}).ok
     # "economy" inside "premium economy" does not state economy
     assert check("search_flights", text, {**base, "cabin_class": "economy"}).error_type == "unrecoverable"
-    assert check("convert_currency", "Convert 20 euros to yen.",
-                 {"amount": 20, "from_currency": "EUR", "to_currency": "JPY"}).ok
+    assert check("exchange_money", "Convert 20 euros to yen.",
+                 {"amount": 20, "currency_from": "EUR", "currency_to": "JPY"}).ok
 
 
 def test_boolean_cues():
@@ -101,8 +101,8 @@ def test_arrays_and_objects_element_by_element():
     assert check("calculate_mean", "Average 3, 4.5 and 10.", {"numbers": [3, 4.5, 10]}).ok
     assert not check("calculate_mean", "Average 3, 4.5 and 10.", {"numbers": [3, 4.5, 11]}).ok
     address = {"street": "12 Oak Street", "city": "Lyon", "zip": "69001"}
-    assert check("geocode_address", "Geocode 12 Oak Street, Lyon 69001.", {"address": address}).ok
-    assert not check("geocode_address", "Geocode 12 Oak Street, Lyon.", {"address": address}).ok
+    assert check("address_to_coordinates", "Geocode 12 Oak Street, Lyon 69001.", {"address": address}).ok
+    assert not check("address_to_coordinates", "Geocode 12 Oak Street, Lyon.", {"address": address}).ok
 
 
 def test_every_generated_call_passes_the_check():

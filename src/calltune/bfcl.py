@@ -29,6 +29,8 @@ from calltune.examples import Example, parse_call
 from calltune.jsonl import read_jsonl
 
 CATEGORIES = ("simple_python", "multiple", "irrelevance")
+# The categories calltune reports; the overlap check reads the functions of all of them.
+OVERLAP_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 VERSION_PREFIX = "BFCL_v4"
 # BFCL's checker looks the model up in its model table to learn whether dots in function names were
 # rewritten to underscores; calltune keeps BFCL's names as they are, so it registers itself with "no".
@@ -86,6 +88,14 @@ def _data_file(*parts: str):
         return resources.files("bfcl_eval").joinpath("data", *parts)
     except ModuleNotFoundError:
         raise CalltuneError("BFCL needs the bfcl_eval package (pip install bfcl-eval --no-deps)") from None
+
+
+def load_raw(category: str) -> list[dict]:
+    """BFCL's own records of one of `OVERLAP_CATEGORIES` (`id`, `question`, `function`), unconverted:
+    for checks that need only the functions and questions (`calltune.overlap`)."""
+    if category not in OVERLAP_CATEGORIES:
+        raise CalltuneError(f"unknown BFCL category '{category}' (choose from {', '.join(OVERLAP_CATEGORIES)})")
+    return [obj for _, obj in read_jsonl(_data_file(f"{VERSION_PREFIX}_{category}.json"))]
 
 
 def _instruction(question: list, ex_id: str) -> tuple[str, str | None]:

@@ -4,7 +4,7 @@
     calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--dev-fraction 0.2]
         [--seed 11711] [--by example|tool] [--dedup|--no-dedup]
     calltune data dedup --data all.jsonl --out deduped.jsonl
-    calltune data leaks --train train.jsonl --dev dev.jsonl [--out leaks.json]
+    calltune data leaks --train train.jsonl --dev dev.jsonl|bfcl:all|bfcl:CAT[,CAT] [--out leaks.json]
 
 `cli.py` calls `add_parsers` on its `data` subparsers and `run` for any `data` command.
 """
@@ -18,6 +18,7 @@ from calltune.errors import CalltuneError
 from calltune.examples import load_examples
 from calltune.importers import FORMATS, ON_ERROR, import_file
 from calltune.jsonl import check_output_file, read_text, write_json, write_jsonl
+from calltune.overlap import check_overlap, eval_examples, eval_functions
 from calltune.splits import SPLIT_BY, dedup, find_leaks, split
 
 # The options of each command that name a file it writes; checked before any work is done.
@@ -51,9 +52,11 @@ def add_parsers(dsub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True, help="examples JSONL to write")
 
-    p = dsub.add_parser("leaks", help="report dev instructions that also occur in train")
+    p = dsub.add_parser("leaks", help="report dev instructions that also occur in train, and tools that "
+                                      "overlap (name, normalized name, parameter-name set)")
     p.add_argument("--train", required=True)
-    p.add_argument("--dev", required=True)
+    p.add_argument("--dev", required=True,
+                   help="an eval file, seed:dev, or bfcl:all / bfcl:CATEGORY[,CATEGORY] (BFCL's questions and functions)")
     p.add_argument("--out", default=None, help="leak report JSON to write")
     p.add_argument("--ngram", type=int, default=8, help="word n-gram size for near-duplicates")
     p.add_argument("--threshold", type=float, default=0.5, help="Jaccard similarity that counts as a leak")
@@ -100,11 +103,14 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 def cmd_leaks(args: argparse.Namespace) -> int:
     if args.ngram < 1 or not 0.0 < args.threshold <= 1.0:
         raise CalltuneError("--ngram must be at least 1 and --threshold in (0, 1]")
-    report = find_leaks(load_examples(args.train), load_examples(args.dev), args.ngram, args.threshold,
-                        keep=None)
+    train = load_examples(args.train)
+    report = find_leaks(train, eval_examples(args.dev), args.ngram, args.threshold, keep=None)
     print(report.summary())
+    label, functions = eval_functions(args.dev)
+    tools = check_overlap(train, functions, label)
+    print(tools.summary())
     if args.out:
-        write_json(args.out, dataclasses.asdict(report))
+        write_json(args.out, {**dataclasses.asdict(report), "tool_overlap": tools.to_json()})
     return 0
 
 

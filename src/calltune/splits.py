@@ -3,8 +3,10 @@
 - `split_by_example`: `calltune.examples.split_examples`, unchanged (the shipped seed split).
 - `split_by_tool`: the "unseen tools" condition. A seeded random set of tools (co-offered tools
   taken together) is held out so that about `dev_fraction` of the examples land in dev; no tool,
-  distractors included, is offered in both train and dev. Examples that would straddle the two
-  are dropped and counted.
+  distractors included, is offered in both train and dev. Tools are compared by identity
+  (`calltune.tool_identity`: catalogue origin, else description + parameter structure), not by
+  name, so a renamed copy of a training tool is never "held out". Examples that would straddle
+  the two are dropped and counted.
 - `dedup`: removes exact duplicates of (normalized instruction, tool names, target).
 - `find_leaks`: dev instructions that also occur in train, exactly (after normalization) or nearly
   (word n-gram Jaccard similarity at or above a threshold).
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 from calltune.errors import CalltuneError
 from calltune.examples import Example, split_examples
+from calltune.tool_identity import ToolIdentities
 
 SPLIT_BY = ("example", "tool")
 
@@ -100,21 +103,24 @@ def split_by_example(examples: list, dev_fraction: float, seed: int) -> tuple[li
     return train, dev, SplitReport("example", len(train), len(dev))
 
 
-def _key_tools(example: Example) -> frozenset[str]:
-    """The tools an example is filed under: its target's, or all offered ones when it calls none."""
-    return frozenset([example.target["name"]]) if example.target else tool_names(example)
+def _key_tools(example: Example, offered: tuple[str, ...]) -> frozenset[str]:
+    """The tool identities an example is filed under: its target's, or all offered ones when it
+    calls none. `offered` holds the identity of each offered tool, in offer order."""
+    if example.target:
+        names = [t.name for t in example.tools]
+        return frozenset([offered[names.index(example.target["name"])]])
+    return frozenset(offered)
 
 
-def _tool_order(examples: list[Example], seed: int) -> list[str]:
-    """All tool names in a seeded order that visits co-offered tools together.
+def _tool_order(offered: list[frozenset[str]], seed: int) -> list[str]:
+    """All tool identities in a seeded order that visits co-offered tools together.
 
     A breadth-first walk of the graph linking tools offered in the same example, from seeded
     random starts: holding out tools in this order completes whole neighbourhoods, so fewer
     examples straddle train and dev than with a plain shuffle.
     """
     neighbours: dict[str, set[str]] = defaultdict(set)
-    for ex in examples:
-        names = tool_names(ex)
+    for names in offered:
         for name in names:
             neighbours[name] |= names - {name}
     rng = random.Random(seed)
@@ -136,27 +142,27 @@ def _tool_order(examples: list[Example], seed: int) -> list[str]:
     return order
 
 
-def choose_held_out(examples: list[Example], dev_fraction: float, seed: int) -> frozenset[str]:
-    """Add tools in `_tool_order` until at least `round(n * dev_fraction)` examples have their own
-    tool (the target's, or every offered tool for a null target) held out.
+def choose_held_out(offered: list[frozenset[str]], own: list[frozenset[str]], dev_fraction: float,
+                    seed: int) -> frozenset[str]:
+    """Add tool identities in `_tool_order` until at least `round(n * dev_fraction)` examples have
+    their own tool (`own`: the target's, or every offered tool for a null target) held out.
 
     Counting by the example's own tool keeps the held-out share of tools near `dev_fraction`;
     counting only examples whose every offered tool is held out would, on data with distractors,
     hold out most of the catalogue and leave training few tools.
     """
-    want = max(1, round(len(examples) * dev_fraction))
+    want = max(1, round(len(offered) * dev_fraction))
     owning: dict[str, list[int]] = defaultdict(list)
-    for i, ex in enumerate(examples):
-        for name in _key_tools(ex):
-            owning[name].append(i)
     offering: dict[str, list[int]] = defaultdict(list)
-    for i, ex in enumerate(examples):
-        for name in tool_names(ex):
+    for i, (names, own_names) in enumerate(zip(offered, own)):
+        for name in own_names:
+            owning[name].append(i)
+        for name in names:
             offering[name].append(i)
-    remaining = [len(_key_tools(ex)) for ex in examples]  # own tools not yet held out
-    unheld = [len(tool_names(ex)) for ex in examples]  # offered tools not yet held out
+    remaining = [len(names) for names in own]  # own tools not yet held out
+    unheld = [len(names) for names in offered]  # offered tools not yet held out
     held, n_own, n_all = set(), 0, 0
-    for name in _tool_order(examples, seed):
+    for name in _tool_order(offered, seed):
         held.add(name)
         for i in owning[name]:
             remaining[i] -= 1
@@ -171,22 +177,25 @@ def choose_held_out(examples: list[Example], dev_fraction: float, seed: int) -> 
 
 def split_by_tool(examples: list[Example], dev_fraction: float, seed: int
                   ) -> tuple[list[Example], list[Example], SplitReport]:
-    """Hold out a seeded set of tools; train and dev offer disjoint tool sets.
+    """Hold out a seeded set of tool identities; train and dev offer disjoint sets of tools.
 
     Dev gets the examples whose offered tools are all held out; train those that offer none.
-    Input order is kept within each split.
+    Input order is kept within each split. `SplitReport.held_out` lists the held-out identities.
     """
     if not 0.0 < dev_fraction < 1.0:
         raise CalltuneError(f"dev fraction must be between 0 and 1, got {dev_fraction}")
-    held = choose_held_out(examples, dev_fraction, seed)
+    identities = ToolIdentities(examples)
+    per_tool = [identities.of(i) for i in range(len(examples))]
+    offered = [frozenset(ids) for ids in per_tool]
+    own = [_key_tools(ex, ids) for ex, ids in zip(examples, per_tool)]
+    held = choose_held_out(offered, own, dev_fraction, seed)
     train, dev, dropped_train, dropped_dev = [], [], 0, 0
-    for ex in examples:
-        offered = tool_names(ex)
-        if offered <= held:
+    for ex, names, own_names in zip(examples, offered, own):
+        if names <= held:
             dev.append(ex)
-        elif not offered & held:
+        elif not names & held:
             train.append(ex)
-        elif _key_tools(ex) <= held:
+        elif own_names <= held:
             dropped_dev += 1
         else:
             dropped_train += 1

@@ -14,8 +14,9 @@ and `meta.stress` names the condition.
   is renamed to match. The instruction is unchanged, so the model must read the
   names from the schema.
 - `reorder_properties`: the order of `properties` reversed, at every level.
-- `unseen_tools`: only examples none of whose offered tools occurs in `--train`
-  (skipped when no training file is given).
+- `unseen_tools`: only examples none of whose offered tools occurs in `--train`, compared by
+  identity (`calltune.tool_identity`: catalogue origin, else description + parameter structure),
+  so a renamed copy of a training tool is not unseen (skipped when no training file is given).
 - `underspecified`: the value of one required argument is cut out of the
   instruction (with the preposition before it); the expected answer is no call.
   Only values that occur exactly once, verbatim, are cut.
@@ -37,6 +38,7 @@ import re
 from calltune.errors import CalltuneError
 from calltune.examples import Example, Tool, load_examples, parse_example
 from calltune.jsonl import write_json, write_jsonl
+from calltune.tool_identity import seen_keys, unseen
 
 CONDITIONS = ("original", "rename_params", "reorder_properties", "unseen_tools", "underspecified",
               "distractors", "paraphrase", "irrelevant")
@@ -214,7 +216,7 @@ def build_stress(examples: list[Example], train: list[Example] | None, seed: int
     rng = random.Random(seed)
     labeled = [ex for ex in examples if ex.labeled]
     pool = [t for ex in labeled for t in ex.tools]
-    train_tools = None if train is None else {t.name for ex in train for t in ex.tools}
+    train_tools = None if train is None else seen_keys(train)
     out: dict[str, tuple[list, list]] = {c: ([], []) for c in CONDITIONS}
     for ex in labeled:
         results = {
@@ -228,7 +230,7 @@ def build_stress(examples: list[Example], train: list[Example] | None, seed: int
         }
         if train_tools is None:
             results["unseen_tools"] = (None, "no --train file given")
-        elif any(t.name in train_tools for t in ex.tools):
+        elif not unseen(ex, train_tools):
             results["unseen_tools"] = (None, "a tool also occurs in train")
         else:
             results["unseen_tools"] = (_record(ex, "unseen_tools"), "")

@@ -1,7 +1,7 @@
 """Augmentations of a generated example: renaming, property shuffling and distractor choice.
 
 Renaming makes the model read the schema instead of memorizing names: a function becomes a plausible
-synonym (`get_current_weather` -> `fetch_current_weather`, `calculateMean`) or a random identifier
+synonym (`current_weather_report` -> `fetch_current_weather_report`, `calculateMean`) or a random identifier
 (`fn_x7k2`), parameters likewise (`location` -> `city`, `arg_q3z`). The target is renamed with the same
 maps; the instruction is unchanged. All functions take an explicit `random.Random`.
 """

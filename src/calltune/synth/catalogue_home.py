@@ -111,7 +111,7 @@ TOOLS = [
                    "pull up {league} rankings"],
          phrases=["Who's top of {league}?", "How are the teams ranked in {league}?"],
          clauses={"season": [" for the {season} season", " in {season}"]}),
-    tool("get_player_stats", "sports", "Get a player's season statistics.",
+    tool("player_season_stats", "sports", "Get a player's season statistics.",
          {"player": text("Player full name", pools.ATHLETES),
           "season": integer("Season start year", 2010, 2024, words=False,
                                                                                required=False)},
