@@ -31,6 +31,13 @@ def call(name, **arguments):
     return json.dumps({"name": name, "arguments": arguments})
 
 
+def replaced(text, old, new):
+    """`text.replace(old, new)`, refusing a no-op: a table row must really perturb its input."""
+    changed = text.replace(old, new)
+    assert changed != text, f"replacing {old!r} by {new!r} leaves {text!r} unchanged"
+    return changed
+
+
 @pytest.mark.parametrize("raw, valid, schema_ok, exact, error", [
     (call("get_weather", location="Paris", days=3, unit="celsius"), True, True, True, None),
     # key order, int/float equality and whitespace do not matter for exact match
@@ -51,8 +58,9 @@ def call(name, **arguments):
     ('{"name": null, "arguments": {}}', True, True, False, "no_call_when_should"),
     (call("get_time", city="Paris"), True, True, False, "wrong_function"),
     (call("get_weather", location="Paris", days=3), True, True, False, "missing_argument"),
-    (call("get_weather", location="Paris", days=3, unit="celsius") .replace('"celsius"}', '"celsius"}'),
-     True, True, True, None),
+    # the call followed by prose: the first JSON object is the answer
+    (replaced(call("get_weather", location="Paris", days=3, unit="celsius"), '"celsius"}}',
+              '"celsius"}} I hope this helps, {name}!'), True, True, True, None),
     (call("get_weather", location="London", days=3, unit="celsius"), True, True, False, "wrong_value"),
 ])
 def test_check_prediction_table(raw, valid, schema_ok, exact, error):

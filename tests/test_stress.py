@@ -46,6 +46,7 @@ def _by_source(records):
 def test_every_condition_is_built_and_parses(built):
     assert set(built) == set(CONDITIONS)
     for condition, (records, _) in built.items():
+        assert records, f"{condition} built no example"  # else the loop below checks nothing
         for i, record in enumerate(records):
             parse_example(record, "stress", i + 1)  # target validates against the perturbed tools
             assert record["meta"]["stress"] == condition and record["id"].endswith(f"~{condition}")
@@ -74,20 +75,23 @@ def test_underspecified_removes_a_required_value_and_expects_no_call(built):
 
 
 def test_distractors_add_other_tools_and_keep_target(built):
+    assert set(_by_source(built["distractors"][0])) == {"w1", "f1", "c1"}
     for record in built["distractors"][0]:
         names = [t["name"] for t in record["tools"]]
         assert len(names) == 3 and len(set(names)) == 3 and record["target"]["name"] in names
 
 
 def test_paraphrase_keeps_every_value(built):
+    assert set(_by_source(built["paraphrase"][0])) == {"w1", "f1", "c1"}
     for record in built["paraphrase"][0]:
         source = next(ex for ex in _examples() if ex.id == record["meta"]["source_id"])
-        assert record["instruction"] != source.instruction
+        assert record["instruction"] != source.instruction and record["target"]["arguments"]
         for value in record["target"]["arguments"].values():
             assert str(value).lower() in record["instruction"].lower()
 
 
 def test_irrelevant_expects_no_call_and_avoids_tool_words(built):
+    assert set(_by_source(built["irrelevant"][0])) == {"w1", "f1", "c1"}
     for record in built["irrelevant"][0]:
         assert record["target"] is None
         assert "weather" not in record["instruction"].lower() and "flight" not in record["instruction"].lower()
@@ -104,6 +108,8 @@ def test_run_stress_writes_files_and_manifest(tmp_path):
     for condition in CONDITIONS:
         info = manifest["conditions"][condition]
         assert info["n"] <= 2
+        if condition != "unseen_tools":  # every seed:dev tool also occurs in seed:train (checked below)
+            assert info["n"] == 2, f"{condition} wrote {info['n']} examples"  # none comes out empty
         if info["n"]:
             assert len(load_examples(info["path"])) == info["n"]
     saved = json.loads((tmp_path / "manifest.json").read_text())

@@ -15,11 +15,11 @@ from calltune.examples import parse_example
 from calltune.render import labels_from, render_example
 
 SEED_TRAIN = "seed:train"
+TINY_RUN = ["data.max_length=1024", "train.batch_size=2", "train.lr=1e-2", "train.seed=3", "eval.generate=false"]
 
 
 def cfg_for(model_dir, *overrides):
-    return load_config(None, [f"model.name={model_dir}", "data.max_length=1024", "train.batch_size=2",
-                              "train.lr=1e-2", "train.seed=3", "eval.generate=false", *overrides])
+    return load_config(None, [f"model.name={model_dir}", *TINY_RUN, *overrides])
 
 
 def read_log(out):
@@ -68,32 +68,48 @@ def test_run_plan_is_deterministic_and_covers_each_epoch():
 # --- training ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fixture, module", [("tiny_gpt2", "c_attn"), ("tiny_llama", "q_proj")])
-def test_lora_keeps_base_bit_identical_and_trains_the_adapter(fixture, module, request, tmp_path):
+def test_lora_keeps_base_bit_identical_and_trains_the_adapter(fixture, module, request, tmp_path, monkeypatch):
+    from peft import get_peft_model_state_dict
     from safetensors.torch import load_file
 
+    from calltune import lora
     from calltune.train import train
 
+    real_add_lora, seen = lora.add_lora, {}
+
+    def add_lora_and_snapshot(model, *args, **kwargs):
+        seen["base"] = {k: v.detach().clone() for k, v in model.state_dict().items()}  # before training
+        seen["model"] = real_add_lora(model, *args, **kwargs)
+        seen["init"] = {k: v.detach().clone() for k, v in get_peft_model_state_dict(seen["model"]).items()}
+        return seen["model"]
+
+    monkeypatch.setattr(lora, "add_lora", add_lora_and_snapshot)  # train() imports it when called
     model_dir = request.getfixturevalue(fixture)
     out = str(tmp_path / "run")
     summary = train(cfg_for(model_dir, "train.max_steps=3"), out, progress=False)
     assert summary["steps"] == 3 and os.path.exists(os.path.join(out, "adapter", "adapter_config.json"))
-    base = load_file(os.path.join(model_dir, "model.safetensors"))
+    on_disk = load_file(os.path.join(model_dir, "model.safetensors"))
+    assert on_disk and all(torch.equal(seen["base"][k], v) for k, v in on_disk.items())  # the snapshot is the base
+
+    # the trained model in memory, not a reload: every base tensor is bit-identical to before training
+    after = {k.replace("base_layer.", ""): v for k, v in seen["model"].get_base_model().state_dict().items()
+             if "lora_" not in k}
+    assert after.keys() == seen["base"].keys()
+    for name, before in seen["base"].items():
+        assert torch.equal(after[name], before), f"training changed base weight {name}"
+
+    # the adapter holds LoRA weights only, as trained in memory, and every one of them moved from its init
     adapter = load_file(os.path.join(out, "adapter", "adapter_model.safetensors"))
+    trained = get_peft_model_state_dict(seen["model"])
+    assert adapter.keys() == trained.keys() == seen["init"].keys()
+    assert all(".lora_A." in k or ".lora_B." in k for k in adapter)
     assert any(module in k for k in adapter)
     assert not any("mlp" in k for k in adapter)  # `attention` leaves GPT-2's mlp.c_proj alone
-    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())  # B starts at 0
-    from transformers import AutoModelForCausalLM
-
-    reloaded = AutoModelForCausalLM.from_pretrained(model_dir).state_dict()
-    for name, tensor in base.items():
-        assert torch.equal(reloaded[name], tensor)
-    # the training loop never wrote into the base weights
-    from calltune.models import load_model
-
-    tuned, _, _ = load_model(model_dir, os.path.join(out, "adapter"))
-    for name, param in tuned.get_base_model().named_parameters():
-        if "lora_" not in name and name.replace("base_layer.", "") in base:
-            assert torch.equal(param.detach(), base[name.replace("base_layer.", "")]), name
+    for name, tensor in adapter.items():
+        assert torch.equal(tensor, trained[name]), name
+        assert not torch.equal(tensor, seen["init"][name]), f"adapter weight {name} never trained"
+        if "lora_B" in name:
+            assert not seen["init"][name].any()  # B starts at 0, so the adapter starts as a no-op
 
 
 def test_resume_reproduces_the_uninterrupted_loss_curve(tiny_llama, tmp_path, monkeypatch):
@@ -163,22 +179,72 @@ def test_merged_model_equals_base_plus_adapter(tiny_gpt2, tmp_path):
     assert torch.allclose(a, m, atol=1e-5) and not torch.allclose(a, b, atol=1e-3)
 
 
-def test_two_process_data_parallel_run(tiny_gpt2, tmp_path):
-    out = str(tmp_path / "ddp")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "calltune.cli", "train", "--out", out, "--no-progress", f"model.name={tiny_gpt2}",
-           "data.max_length=1024", "train.batch_size=2", "train.max_steps=3", "train.threads=1",
-           "eval.generate=false"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+# Runs `calltune.cli` under torchrun and saves each rank's in-memory adapter to argv[1]/rank-N.safetensors
+# (rank 0 alone writes the run directory, so a rank that drifted away would go unseen there).
+DDP_DRIVER = """
+import os, sys
+from peft import get_peft_model_state_dict
+from safetensors.torch import save_file
+from calltune import lora
+from calltune.cli import main
+
+models, real_add_lora = [], lora.add_lora
+lora.add_lora = lambda *args, **kwargs: models.append(real_add_lora(*args, **kwargs)) or models[-1]
+code = main(sys.argv[2:])
+state = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(models[0]).items()}
+save_file(state, os.path.join(sys.argv[1], "rank-" + os.environ["RANK"] + ".safetensors"))
+sys.exit(code)
+"""
+
+
+def test_two_process_data_parallel_run(tiny_llama, tmp_path, monkeypatch):
+    """Ranks see different data yet end with one adapter: the one a single process gets from the whole
+    global batches, not the one from rank 0's share alone (what a rank without gradient sync holds)."""
+    from safetensors.torch import load_file
+
+    from calltune import train as train_module
+
+    # a Llama without LoRA dropout has no dropout at all (GPT-2 has its own): same batches, same gradients
+    common = ["train.max_steps=3", "lora.dropout=0.0"]
+    out, ranks, driver = tmp_path / "ddp", tmp_path / "ranks", tmp_path / "driver.py"
+    ranks.mkdir()
+    driver.write_text(DDP_DRIVER)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(driver),
+           str(ranks), "train", "--out", str(out), "--no-progress", f"model.name={tiny_llama}", *TINY_RUN, *common,
+           "train.threads=1"]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    with open(os.path.join(out, "data_seen.json")) as handle:
-        seen = json.load(handle)
+    seen = json.loads((out / "data_seen.json").read_text())
     assert len(seen) == 2 and len(seen[0]) == len(seen[1]) == 6
     assert seen[0] != seen[1] and not set(seen[0][:2]) & set(seen[1][:2])  # different data per step
-    from calltune.models import load_model
+    rank0, rank1 = load_file(ranks / "rank-0.safetensors"), load_file(ranks / "rank-1.safetensors")
+    saved = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert rank0 and rank0.keys() == rank1.keys() == saved.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), f"ranks disagree on {key}: gradients were not synced"
+        assert torch.equal(rank0[key], saved[key]), key
 
-    load_model(tiny_gpt2, out)  # the saved adapter loads
+    real_plan = train_module.run_plan
+
+    def one_process(name, share):
+        """Train in this process on the first `share` of each 2-rank global batch of the run above."""
+        def plan(lengths, _batch_size, _world_size, *rest):
+            return [batch[:share] for batch in real_plan(lengths, 2, 2, *rest)]
+
+        monkeypatch.setattr(train_module, "run_plan", plan)
+        train_module.train(cfg_for(tiny_llama, *common, f"train.batch_size={share}"), str(tmp_path / name),
+                           progress=False)
+        return (json.loads((tmp_path / name / "data_seen.json").read_text())[0],
+                load_file(tmp_path / name / "adapter" / "adapter_model.safetensors"))
+
+    both_seen, both = one_process("both-shares", 4)
+    assert both_seen == [i for lo in (0, 2, 4) for i in seen[0][lo: lo + 2] + seen[1][lo: lo + 2]]
+    for key in rank0:
+        assert torch.allclose(rank0[key], both[key], atol=1e-5), key
+    own_seen, own = one_process("rank0-share", 2)
+    assert own_seen == seen[0]
+    assert max((rank0[k] - own[k]).abs().max().item() for k in rank0) > 1e-3  # rank 1's data counted
 
 
 # --- bad input ---------------------------------------------------------------------------------
