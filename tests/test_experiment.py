@@ -71,6 +71,12 @@ def test_experiment_end_to_end_and_cache(long_gpt2, tmp_path, monkeypatch):
     assert "charts/training_curves.png" in report and os.path.exists(os.path.join(out, "charts", "training_curves.png"))
     assert os.path.exists(os.path.join(out, "report.html"))
     assert "lr: 0.001" in report  # the exact config is in the report
+    # the decontaminated catalogue: the synthetic split and the trained cell overlap BFCL nowhere
+    assert "Benchmark overlap of the synthetic training split with BFCL" in report
+    assert "0 tools share a name, 0 a normalized name, 0 a parameter-name set" in report
+    training = report.split("## Training runs")[1].split("##")[0]
+    # the seed data is the report's own: its book_flight shares a name with BFCL parallel's
+    assert "BFCL overlap" in training and "| 1 / 8 |" in training
 
     # a second run reuses every cell: nothing may train or generate
     def refuse(*args, **kwargs):

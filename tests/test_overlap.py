@@ -47,7 +47,7 @@ def test_each_kind_of_match_is_found_and_counted():
         example("e", [tool("fn_x7k2", "s")], "fn_x7k2", meta={"tools": ["get_thing"]}),
     ]
     report = check_overlap(train, FUNCTIONS, "test")
-    assert report.tools == {"name": 2, "normalized_name": 3, "params": 1}
+    assert report.tools == {"name": 2, "normalized_name": 3, "params": 1} and report.total == 4
     assert (report.examples_offering, report.examples_targeting) == (4, 3)
     kinds = {(m.kind, m.train_name, m.eval_name) for m in report.matches}
     assert ("name", "get_thing", "get_thing") in kinds and ("normalized_name", "Factorial", "math.factorial") in kinds
@@ -93,3 +93,27 @@ def test_leaks_command_against_bfcl(tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert saved["exact"] == 0 and saved["tool_overlap"]["tools"]["name"] == 1
     assert saved["tool_overlap"]["examples_targeting"] == 1
+
+
+def test_training_prints_and_records_the_benchmark_overlap(tiny_gpt2, tmp_path, capsys):
+    from calltune.config import load_config
+    from calltune.train import train
+
+    data = tmp_path / "train.jsonl"
+    rows = [{"id": f"t{i}", "instruction": f"area of a triangle, base {i} height 2",
+             "tools": [tool("calculate_triangle_area", "base", "height")],
+             "target": {"name": "calculate_triangle_area", "arguments": {"base": str(i), "height": "2"}}}
+            for i in range(4)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = load_config(None, [f"model.name={tiny_gpt2}", f"data.train={data}", "data.dev=null",
+                             "train.max_steps=1", "train.batch_size=2", "eval.generate=false"])
+    train(cfg, str(tmp_path / "run"), progress=False)
+    assert "benchmark overlap vs BFCL" in capsys.readouterr().err
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())["data"]["benchmark_overlap"]
+    assert saved["tools"]["name"] == 1 and saved["examples_targeting"] == 4
+    # `calltune bfcl --adapter` reports its figures with the adapter's overlap
+    from calltune.bfcl_run import training_overlap
+
+    for adapter in (tmp_path / "run", tmp_path / "run" / "adapter"):
+        assert training_overlap(str(adapter))["total"] == 1
+    assert training_overlap(None) is None

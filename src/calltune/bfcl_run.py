@@ -7,6 +7,7 @@ OUT/bfcl_per_example.jsonl. BFCL is evaluation data only.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict
 
@@ -26,6 +27,21 @@ def score_predictions(category: str, examples_path: str, pred_path: str) -> dict
     return {"calltune": calltune_metrics, "bfcl": bfcl.score(examples, calls, category)}
 
 
+def training_overlap(adapter: str | None) -> dict | None:
+    """How many tools of the adapter's training data overlap BFCL (`calltune.overlap`), from its run's
+    run.json: a BFCL figure is reported with it. None for no adapter or a run that did not record it."""
+    if adapter is None:
+        return None
+    for run_dir in (adapter, os.path.dirname(os.path.normpath(adapter))):
+        path = os.path.join(run_dir, "run.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                overlap = json.load(handle).get("data", {}).get("benchmark_overlap")
+            if overlap:
+                return {k: overlap[k] for k in ("against", "tools", "total", "examples_targeting", "n_train")}
+    return None
+
+
 def run_bfcl_cell(category: str, out_dir: str, predict: PredictConfig | None, limit: int | None,
                   pred_path: str | None = None, loaded=None, progress: bool = True) -> dict:
     """Export, predict (unless `pred_path` is given) and score one BFCL category into `out_dir`."""
@@ -41,6 +57,7 @@ def run_bfcl_cell(category: str, out_dir: str, predict: PredictConfig | None, li
     report = scores["bfcl"]
     write_jsonl(os.path.join(out_dir, "bfcl_per_example.jsonl"), report.pop("per_example"))
     result = {"category": category, "n": report["n"], "accuracy": report["accuracy"],
+              "training_overlap": training_overlap(predict.adapter if predict else None),
               "bfcl": report, "calltune": scores["calltune"], "predict": stats,
               "predict_config": asdict(predict) if predict else None, "predictions": pred_path,
               "limit": limit}

@@ -19,7 +19,7 @@
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
     calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
     calltune report runs/report [--readme README.md]
-    calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume]
+    calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume [--force]]
     calltune merge --adapter runs/paper --out runs/paper-merged
 """
 
@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("overrides", nargs="*", help="section.key=value (value parsed as YAML)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue even if the config differs from the checkpoint's")
     p.add_argument("--show-example", type=int, default=None, metavar="N",
                    help="print training example N with its supervised tokens marked, then exit")
     p.add_argument("--no-progress", action="store_true")
@@ -210,7 +212,9 @@ def cmd_bfcl(args) -> int:
     from calltune.bfcl_run import run_bfcl
 
     result = run_bfcl(args)
-    print(json.dumps({k: result[k] for k in ("category", "n", "accuracy")}))
+    overlap = result["training_overlap"]
+    print(json.dumps({k: result[k] for k in ("category", "n", "accuracy")}
+                     | ({"training_tools_overlapping_bfcl": overlap["total"]} if overlap else {})))
     return 0
 
 
@@ -232,7 +236,7 @@ def cmd_train(args) -> int:
     from calltune.train import train
 
     try:
-        summary = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+        summary = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, force=args.force)
     except KeyboardInterrupt:
         print("interrupted: checkpoint saved; continue with the same command plus --resume", file=sys.stderr)
         return 130

@@ -17,7 +17,7 @@ import dataclasses
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples
 from calltune.importers import FORMATS, ON_ERROR, import_file
-from calltune.jsonl import check_output_file, read_text, write_json, write_jsonl
+from calltune.jsonl import check_output_file, write_json, write_jsonl
 from calltune.overlap import check_overlap, eval_examples, eval_functions
 from calltune.splits import SPLIT_BY, dedup, find_leaks, split
 
@@ -63,11 +63,7 @@ def add_parsers(dsub: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    try:
-        records, report = import_file(args.input, args.format, args.on_error)
-    except UnicodeDecodeError:  # the importers decode the whole file at once: read it again for file and line
-        read_text(args.input)
-        raise
+    records, report = import_file(args.input, args.format, args.on_error)
     if not records:
         raise CalltuneError(f"no records imported\n{report.summary()}")
     write_jsonl(args.out, records)

@@ -146,13 +146,18 @@ def _start_cell(directory: str, key: str, description: dict) -> None:
 def prepare_data(cfg: ExperimentConfig, out: str) -> dict:
     """Synthetic data, its held-out-tools split, the scale files and the stress sets (cached)."""
     from calltune.examples import load_examples
+    from calltune.overlap import benchmark_overlap
     from calltune.splits import dedup, split
     from calltune.stress import run_stress
+    from calltune.synth.catalogue import all_tools
     from calltune.synth.generator import SynthConfig, generate
 
     data_dir = os.path.join(out, "data")
+    # the catalogue and the split's notion of a tool are part of the key: data made before the
+    # catalogue was decontaminated or before tools were held out by identity is made again
     key = _key({"n": cfg.synth_n, "seed": cfg.synth_seed, "dev_fraction": cfg.dev_fraction,
-                "split_seed": cfg.split_seed, "scales": cfg.scales, "stress": cfg.evals.get("stress", "off")})
+                "split_seed": cfg.split_seed, "scales": cfg.scales, "stress": cfg.evals.get("stress", "off"),
+                "catalogue": _key([t.to_json() for t in all_tools()]), "split_by": "tool identity"})
     paths = {"synth": os.path.join(data_dir, "synth.jsonl"), "train": os.path.join(data_dir, "synth_train.jsonl"),
              "dev": os.path.join(data_dir, "synth_dev.jsonl"), "stress": os.path.join(data_dir, "stress")}
     scale_paths = {name: (spec if isinstance(spec, str) else os.path.join(data_dir, f"{name}.jsonl"))
@@ -164,6 +169,10 @@ def prepare_data(cfg: ExperimentConfig, out: str) -> dict:
         train, dev, _ = split(dedup(load_examples(paths["synth"]))[0], "tool", cfg.dev_fraction, cfg.split_seed)
         write_jsonl(paths["train"], [ex.record for ex in train])
         write_jsonl(paths["dev"], [ex.record for ex in dev])
+        overlap = benchmark_overlap(train)
+        if overlap is not None:
+            print(overlap.summary())
+            write_json(os.path.join(data_dir, "benchmark_overlap.json"), overlap.to_json())
         for name, spec in cfg.scales.items():
             if isinstance(spec, int):
                 if spec > len(train):

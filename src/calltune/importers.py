@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 from calltune.errors import CalltuneError, located
 from calltune.examples import parse_example
+from calltune.jsonl import read_text
 
 FORMATS = ("openai", "glaive", "xlam", "sharegpt")
 ON_ERROR = ("stop", "skip")
@@ -91,10 +92,7 @@ def read_records(path: str) -> Iterator[tuple[int, int | None, Any]]:
 
     A JSON Lines line that is not JSON is yielded as a `RecordProblem` so it can be skipped.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise CalltuneError(f"{path}: cannot read: {err.strerror}") from None
+    text = read_text(path)  # unreadable or not UTF-8: a located error
     if text.lstrip().startswith("["):
         try:
             records = json.loads(text)

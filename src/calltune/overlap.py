@@ -66,7 +66,8 @@ class OverlapReport:
 
     @property
     def total(self) -> int:
-        return sum(self.tools.values())
+        """Distinct training tools that overlap in any way."""
+        return len({m.train_name for m in self.matches})
 
     def summary(self, max_examples: int = 5) -> str:
         lines = [f"benchmark overlap vs {self.against} ({self.n_functions} functions): "
@@ -80,11 +81,12 @@ class OverlapReport:
             lines.append(f"  ... {len(self.matches) - max_examples} more")
         return "\n".join(lines)
 
-    def to_json(self) -> dict:
+    def to_json(self, max_matches: int | None = None) -> dict:
+        """Counts and the first `max_matches` matches (all when None)."""
         return {"against": self.against, "n_functions": self.n_functions, "n_train": self.n_train,
                 "tools": dict(self.tools), "total": self.total, "examples_offering": self.examples_offering,
                 "examples_targeting": self.examples_targeting,
-                "matches": [m.__dict__ | {"sources": list(m.sources)} for m in self.matches]}
+                "matches": [m.__dict__ | {"sources": list(m.sources)} for m in self.matches[:max_matches]]}
 
 
 def normalize_name(name: str) -> str:

@@ -265,7 +265,8 @@ def summary_comparisons(summary: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def training_rows(out: str, trained: dict) -> tuple[list[str], list[list[str]]]:
-    header = ["model", "steps", "train s", "tokens/s", "peak RSS MB", "final loss"]
+    header = ["model", "steps", "train s", "tokens/s", "peak RSS MB", "final loss",
+              "BFCL overlap: tools / examples calling one"]
     body = []
     for name, run_dir in trained.items():
         path = os.path.join(run_dir, "run.json")
@@ -275,8 +276,29 @@ def training_rows(out: str, trained: dict) -> tuple[list[str], list[list[str]]]:
             run = json.load(handle)
         log = _read_jsonl(os.path.join(run_dir, "train_log.jsonl"))
         body.append([name, str(run["steps"]), f"{run['train_seconds']:.0f}", f"{run['tokens_per_s']:.0f}",
-                     f"{run.get('peak_rss_mb') or 0:.0f}", f"{log[-1]['loss']:.3f}" if log else "-"])
+                     f"{run.get('peak_rss_mb') or 0:.0f}", f"{log[-1]['loss']:.3f}" if log else "-",
+                     _overlap_cell(run.get("data", {}).get("benchmark_overlap"))])
     return header, body
+
+
+def _overlap_cell(overlap: dict | None) -> str:
+    if not overlap:
+        return "not checked"
+    return f"{overlap['total']} / {overlap['examples_targeting']}"
+
+
+def overlap_note(out: str) -> str | None:
+    """One sentence on the synthetic training split's overlap with BFCL, when it was checked."""
+    path = os.path.join(out, "data", "benchmark_overlap.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        overlap = json.load(handle)
+    tools = overlap["tools"]
+    return (f"Benchmark overlap of the synthetic training split with {overlap['against']} "
+            f"({overlap['n_functions']} functions; `calltune data leaks --dev bfcl:all`): {tools['name']} tools share "
+            f"a name, {tools['normalized_name']} a normalized name, {tools['params']} a parameter-name set; "
+            f"{overlap['examples_targeting']} of {overlap['n_train']} training examples call one.")
 
 
 def charts(out: str, results: list[dict], trained: dict) -> list[tuple[str, str]]:
@@ -381,6 +403,9 @@ def build_blocks(out: str, summary: dict) -> list[tuple]:
                             f"{', '.join(summary['pending'])}."))
     header, body = main_table(results)
     blocks += [("h2", "Main table"), ("table", header, body)]
+    note = overlap_note(out)
+    if note:
+        blocks.append(("p", note))
     header, body = summary_comparisons(summary)
     if body:
         blocks += [("h2", "Paired comparisons"),

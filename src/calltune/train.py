@@ -35,6 +35,7 @@ from calltune.batching import collate, rank_slice, run_plan
 from calltune.config import RunConfig, dump_config
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples, resolve_data_path
+from calltune.overlap import benchmark_overlap
 from calltune.jsonl import atomic_write_text, dumps_line, write_json
 from calltune.render import Rendered, render_example
 
@@ -385,6 +386,10 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
                 "base_model_bytes": base_bytes,
                 "trainable_params": sum(p.numel() for p in trainable)}
     if dist_info.main:
+        overlap = benchmark_overlap(load_examples(cfg.data.train))
+        if overlap is not None:  # training on a benchmark's own tools would inflate its figures
+            print(overlap.summary(), file=sys.stderr)
+            run_info["data"]["benchmark_overlap"] = overlap.to_json(max_matches=20)
         os.makedirs(out, exist_ok=True)
         atomic_write_text(os.path.join(out, "config.yaml"), dump_config(cfg))
         if dropped:
