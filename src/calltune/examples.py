@@ -5,9 +5,16 @@ Tool: OpenAI function-tool form `{"type": "function", "function": {"name",
 "parameters"}` form; `parameters` is a JSON Schema object.
 
 Example (one JSON object per line): `{"id", "instruction", "system"?,
-"tools": [tool, ...], "target": {"name", "arguments"} | null, "meta"?}`.
+"tools": [tool, ...], "target": call | [call, ...] | null, "meta"?}`, or
+`"messages": [...]` (an OpenAI chat: system, user, assistant with `content`
+and/or `tool_calls`, tool with `tool_call_id`) in place of `instruction` and
+`system`. A call is `{"name", "arguments"}`; `arguments` may be a JSON string,
+parsed into an object. A list target is parallel calls (order does not matter);
 `target: null` means the right answer is to call no tool; a missing `target`
-means unlabeled. `meta` is free-form and carried through untouched.
+means unlabeled. Optional: `target_content` (the expected text answer),
+`tool_choice` ("auto" | "required" | "none" | {"type": "function",
+"function": {"name"}}), `parallel_tool_calls` (default true). `meta` is
+free-form and carried through untouched.
 
 Prediction (one per line): `{"id", "raw", "call": {"name", "arguments"} | null,
 "error": null | error_type, "repaired"?: str | null}`. `raw` is the model's text;
@@ -33,6 +40,9 @@ from calltune.errors import CalltuneError, located
 from calltune.jsonl import read_jsonl
 
 SEED_SPLITS = ("all", "train", "dev")
+ROLES = ("system", "user", "assistant", "tool")
+TOOL_CHOICES = ("auto", "required", "none")
+_CALL_SHAPE = '{"name": str, "arguments": object or JSON string}'
 
 
 @dataclass(frozen=True)
@@ -50,19 +60,44 @@ class Tool:
 
 @dataclass
 class Example:
-    """One instruction with the tools offered and, when labeled, the right call."""
+    """One request (an instruction or a conversation) with the tools offered and, when labeled,
+    the right answer: one call, parallel calls or none."""
 
     id: str
     instruction: str
+    """The request; for a `messages` example, the last user message's text."""
     tools: list[Tool]
-    target: dict | None = None
+    target: dict | list[dict] | None = None
+    """One call, a list of parallel calls or None (no call); arguments always parsed to dicts."""
     labeled: bool = False
     system: str | None = None
+    """The system text; for a `messages` example, the content of its leading system message."""
     meta: dict = field(default_factory=dict)
     record: dict = field(default_factory=dict, repr=False)  # the line as read, for lossless rewrites
+    messages: list[dict] | None = None
+    """The normalized conversation (None for an `instruction` example); see `parse_messages`."""
+    target_content: str | None = None
+    """The expected text answer, when the file gives one."""
+    tool_choice: str | dict = "auto"
+    """One of "auto", "required", "none", or {"type": "function", "function": {"name": N}}."""
+    parallel_tool_calls: bool = True
 
     def tool(self, name: str) -> Tool | None:
         return next((t for t in self.tools if t.name == name), None)
+
+    @property
+    def calls(self) -> list[dict]:
+        """The target as a list of calls: [] for no call (and for an unlabeled example)."""
+        if self.target is None:
+            return []
+        return self.target if isinstance(self.target, list) else [self.target]
+
+    def conversation(self) -> list[dict]:
+        """The messages to render: `messages` (a shallow copy), or the system and instruction."""
+        if self.messages is not None:
+            return list(self.messages)
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return system + [{"role": "user", "content": self.instruction}]
 
 
 @dataclass
@@ -168,21 +203,182 @@ def parse_call(obj: Any) -> dict | None:
     return None
 
 
+def _arguments(value: Any, where: tuple, field_name: str, ex_id: str) -> dict:
+    """A call's arguments as a dict: an object, or a JSON string holding one (OpenAI's form)."""
+    path, line = where
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise located(path, line, field_name, f"example '{ex_id}': arguments are not valid JSON "
+                          f"({err.msg})") from None
+    if not isinstance(value, dict):
+        raise located(path, line, field_name, f"example '{ex_id}': arguments must be a JSON object, "
+                      f"got {type(value).__name__}")
+    return value
+
+
+def _offered(name: str, tools: list[Tool], where: tuple, field_name: str, ex_id: str) -> Tool:
+    tool = next((t for t in tools if t.name == name), None)
+    if tool is None:
+        raise located(*where, field_name, f"example '{ex_id}': '{name}' is not one of the offered tools "
+                      f"{[t.name for t in tools]}")
+    return tool
+
+
+def _target_call(obj: Any, tools: list[Tool], where: tuple, at: str, ex_id: str) -> dict:
+    """One target call, checked against its tool's schema; string arguments are parsed."""
+    if not (isinstance(obj, dict) and set(obj) == {"name", "arguments"} and isinstance(obj["name"], str)):
+        shape = "must be" if at == "target" else "each parallel call must be"
+        alternatives = " or a non-empty list of calls, or null" if at == "target" else ""
+        raise located(*where, at, f"example '{ex_id}': {shape} {_CALL_SHAPE}{alternatives}")
+    tool = _offered(obj["name"], tools, where, at + ".name", ex_id)
+    args = _arguments(obj["arguments"], where, at + ".arguments", ex_id)
+    problem = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(tool.parameters).iter_errors(args))
+    if problem is not None:
+        sub = ".".join(str(p) for p in problem.path)
+        raise located(*where, f"{at}.arguments" + (f".{sub}" if sub else ""),
+                      f"example '{ex_id}': target does not satisfy the schema of '{tool.name}': "
+                      f"{problem.message}")
+    return obj if args is obj["arguments"] else {"name": obj["name"], "arguments": args}
+
+
+def parse_target(value: Any, tools: list[Tool], where: tuple, ex_id: str) -> dict | list[dict] | None:
+    """A file's `target` normalized: None, one call, or a non-empty list of calls (parallel)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        if not value:
+            raise located(*where, "target", f"example '{ex_id}': a list of parallel calls must not be "
+                          "empty (use null for no call)")
+        return [_target_call(c, tools, where, f"target[{i}]", ex_id) for i, c in enumerate(value)]
+    return _target_call(value, tools, where, "target", ex_id)
+
+
+def _message_call(obj: Any, tools: list[Tool], where: tuple, at: str, ex_id: str, ids: set) -> dict:
+    """One assistant `tool_calls` item, normalized to `{"id", "type", "function": {"name", "arguments"}}`."""
+    fn = obj.get("function") if isinstance(obj, dict) else None
+    if not isinstance(fn, dict) or obj.get("type", "function") != "function":
+        raise located(*where, at, f"example '{ex_id}': a tool call must be "
+                      '{"id": str, "type": "function", "function": {"name", "arguments"}}')
+    call_id = obj.get("id")
+    if not isinstance(call_id, str) or not call_id or call_id in ids:
+        raise located(*where, at + ".id", f"example '{ex_id}': a tool call needs a string id unique "
+                      "in the conversation")
+    if not isinstance(fn.get("name"), str):
+        raise located(*where, at + ".function.name", f"example '{ex_id}': must be a string")
+    _offered(fn["name"], tools, where, at + ".function.name", ex_id)
+    args = _arguments(fn.get("arguments"), where, at + ".function.arguments", ex_id)
+    ids.add(call_id)
+    return {"id": call_id, "type": "function", "function": {"name": fn["name"], "arguments": args}}
+
+
+def parse_messages(raw: Any, tools: list[Tool], where: tuple, ex_id: str) -> list[dict]:
+    """A file's `messages` normalized to `{"role", "content"}` (system, user), `{"role": "assistant",
+    "content": str | None, "tool_calls"?: [...]}` and `{"role": "tool", "tool_call_id", "content"}`.
+
+    A system message may only come first; each tool message answers an earlier assistant call;
+    calls name offered tools and their arguments are objects (JSON strings are parsed).
+    """
+    if not isinstance(raw, list) or not raw:
+        raise located(*where, "messages", f"example '{ex_id}': must be a non-empty list of messages")
+    out: list[dict] = []
+    ids: set[str] = set()  # ids of the calls made so far
+    for i, msg in enumerate(raw):
+        at = f"messages[{i}]"
+        if not isinstance(msg, dict):
+            raise located(*where, at, f"example '{ex_id}': a message must be a JSON object")
+        role, content = msg.get("role"), msg.get("content")
+        if role not in ROLES:
+            raise located(*where, at + ".role", f"example '{ex_id}': {role!r} is not one of {', '.join(ROLES)}")
+        if role == "system" and i > 0:
+            raise located(*where, at + ".role", f"example '{ex_id}': a system message may only come first")
+        if role == "assistant":
+            if content is not None and not isinstance(content, str):
+                raise located(*where, at + ".content", f"example '{ex_id}': must be a string or null")
+            raw_calls = msg.get("tool_calls") or []
+            if not isinstance(raw_calls, list):
+                raise located(*where, at + ".tool_calls", f"example '{ex_id}': must be a list")
+            calls = [_message_call(c, tools, where, f"{at}.tool_calls[{j}]", ex_id, ids)
+                     for j, c in enumerate(raw_calls)]
+            if content is None and not calls:
+                raise located(*where, at, f"example '{ex_id}': an assistant message needs content or tool_calls")
+            out.append({"role": role, "content": content, **({"tool_calls": calls} if calls else {})})
+            continue
+        if not isinstance(content, str) or (role == "user" and not content.strip()):
+            kind = "a non-empty string" if role == "user" else "a string"
+            raise located(*where, at + ".content", f"example '{ex_id}': must be {kind}")
+        if role == "tool":
+            ref = msg.get("tool_call_id")
+            if not isinstance(ref, str) or ref not in ids:
+                raise located(*where, at + ".tool_call_id", f"example '{ex_id}': {ref!r} answers no earlier "
+                              "assistant tool call")
+            out.append({"role": role, "tool_call_id": ref, "content": content})
+        else:
+            out.append({"role": role, "content": content})
+    if not any(m["role"] == "user" for m in out):
+        raise located(*where, "messages", f"example '{ex_id}': needs a user message")
+    return out
+
+
+def parse_tool_choice(value: Any, tools: list[Tool], where: tuple, ex_id: str) -> str | dict:
+    """`tool_choice`: "auto" (also for a missing or null value), "required", "none", or a named tool."""
+    if value is None:
+        return "auto"
+    if isinstance(value, str) and value in TOOL_CHOICES:
+        return value
+    fn = value.get("function") if isinstance(value, dict) and value.get("type") == "function" else None
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise located(*where, "tool_choice", f"example '{ex_id}': must be one of {', '.join(TOOL_CHOICES)} "
+                      'or {"type": "function", "function": {"name": str}}')
+    _offered(fn["name"], tools, where, "tool_choice.function.name", ex_id)
+    return {"type": "function", "function": {"name": fn["name"]}}
+
+
+def _check_target_choice(calls: list[dict], choice: str | dict, parallel: bool, where: tuple,
+                         ex_id: str) -> None:
+    """The target must be an answer that `tool_choice` and `parallel_tool_calls` allow."""
+    problem = None
+    if choice == "none" and calls:
+        problem = "tool_choice 'none' allows no call"
+    elif choice == "required" and not calls:
+        problem = "tool_choice 'required' needs at least one call"
+    elif isinstance(choice, dict):
+        name = choice["function"]["name"]
+        if not calls or any(c["name"] != name for c in calls):
+            problem = f"tool_choice names '{name}': every target call must call it (at least one)"
+    if problem is None and not parallel and len(calls) > 1:
+        problem = f"{len(calls)} parallel calls but parallel_tool_calls is false"
+    if problem is not None:
+        raise located(*where, "target", f"example '{ex_id}': {problem}")
+
+
 def parse_example(obj: dict, path: str | None = None, line: int | None = None) -> Example:
-    """Check one example record and build an `Example`; errors name path, line and field."""
+    """Check one example record and build an `Example`; errors name path, line and field.
+
+    `obj` is kept untouched as `Example.record`; normalized values (string arguments parsed)
+    live in the other fields.
+    """
+    where = (path, line)
     ex_id = obj.get("id")
     if not isinstance(ex_id, str) or not ex_id:
         raise located(path, line, "id", "missing or not a non-empty string")
-    instruction = obj.get("instruction")
-    if not isinstance(instruction, str) or not instruction.strip():
-        raise located(path, line, "instruction", f"example '{ex_id}': missing or empty")
+    raw_messages, instruction = obj.get("messages"), obj.get("instruction")
+    if raw_messages is not None and instruction is not None:
+        raise located(path, line, "messages", f"example '{ex_id}': give 'instruction' or 'messages', not both")
+    if raw_messages is None and (not isinstance(instruction, str) or not instruction.strip()):
+        raise located(path, line, "instruction", f"example '{ex_id}': missing or empty (or give 'messages')")
     system = obj.get("system")
     if system is not None and not isinstance(system, str):
         raise located(path, line, "system", f"example '{ex_id}': must be a string")
+    if system is not None and raw_messages is not None:
+        raise located(path, line, "system", f"example '{ex_id}': with 'messages', put the system text in a "
+                      "leading system message")
     raw_tools = obj.get("tools")
     if not isinstance(raw_tools, list) or not raw_tools:
         raise located(path, line, "tools", f"example '{ex_id}': needs a non-empty list of tools")
-    tools = [parse_tool(t, (path, line), f"tools[{i}]") for i, t in enumerate(raw_tools)]
+    tools = [parse_tool(t, where, f"tools[{i}]") for i, t in enumerate(raw_tools)]
     names = [t.name for t in tools]
     if len(set(names)) != len(names):
         raise located(path, line, "tools", f"example '{ex_id}': duplicate tool names {names}")
@@ -190,24 +386,31 @@ def parse_example(obj: dict, path: str | None = None, line: int | None = None) -
     if not isinstance(meta, dict):
         raise located(path, line, "meta", f"example '{ex_id}': must be an object")
     labeled = "target" in obj
-    target = obj.get("target")
-    if target is not None:
-        if parse_call(target) is None:
-            raise located(path, line, "target", f"example '{ex_id}': must be null or "
-                          '{"name": str, "arguments": object}')
-        tool = next((t for t in tools if t.name == target["name"]), None)
-        if tool is None:
-            raise located(path, line, "target.name", f"example '{ex_id}': '{target['name']}' "
-                          f"is not one of the offered tools {names}")
-        problem = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(tool.parameters).iter_errors(target["arguments"]))
-        if problem is not None:
-            at = ".".join(str(p) for p in problem.path)
-            raise located(path, line, "target.arguments" + (f".{at}" if at else ""),
-                          f"example '{ex_id}': target does not satisfy the schema of "
-                          f"'{tool.name}': {problem.message}")
-    return Example(id=ex_id, instruction=instruction, tools=tools, target=target, labeled=labeled,
-                   system=system, meta=meta, record=obj)
+    messages = None
+    if raw_messages is not None:
+        messages = parse_messages(raw_messages, tools, where, ex_id)
+        instruction = [m for m in messages if m["role"] == "user"][-1]["content"]
+        system = messages[0]["content"] if messages[0]["role"] == "system" else None
+        if labeled and messages[-1]["role"] not in ("user", "tool"):
+            raise located(path, line, f"messages[{len(messages) - 1}].role", f"example '{ex_id}': a labeled "
+                          "conversation must end with a user or tool message (the target answers it)")
+    target = parse_target(obj.get("target"), tools, where, ex_id)
+    tool_choice = parse_tool_choice(obj.get("tool_choice"), tools, where, ex_id)
+    parallel = obj.get("parallel_tool_calls", True)
+    if not isinstance(parallel, bool):
+        raise located(path, line, "parallel_tool_calls", f"example '{ex_id}': must be true or false")
+    target_content = obj.get("target_content")
+    if target_content is not None and not isinstance(target_content, str):
+        raise located(path, line, "target_content", f"example '{ex_id}': must be a string or null")
+    if target_content is not None and not labeled:
+        raise located(path, line, "target_content", f"example '{ex_id}': needs a 'target' (null for a text "
+                      "answer)")
+    example = Example(id=ex_id, instruction=instruction, tools=tools, target=target, labeled=labeled,
+                      system=system, meta=meta, record=obj, messages=messages, target_content=target_content,
+                      tool_choice=tool_choice, parallel_tool_calls=parallel)
+    if labeled:
+        _check_target_choice(example.calls, tool_choice, parallel, where, ex_id)
+    return example
 
 
 def resolve_data_path(spec: str) -> str:

@@ -1,18 +1,23 @@
 """Import tool-calling data from common public formats into calltune example records.
 
 Formats (`--format`):
-- `openai`: `{"messages": [...], "tools": [...]}`; the target is the first assistant message's
-  `tool_calls` (arguments as a JSON string), or null when that message is plain text.
+- `openai`: `{"messages": [...], "tools": [...]}` (or legacy `functions` / `function_call`);
+  `tool_calls` arguments are JSON strings.
 - `glaive`: Glaive function-calling-v2 `{"system": "SYSTEM: ... -\\n{fn}\\n\\n{fn}", "chat": "USER: ...
-  ASSISTANT: <functioncall> {...} <|endoftext|> ..."}`; arguments are a single-quoted JSON string.
+  ASSISTANT: <functioncall> {...} <|endoftext|> FUNCTION RESPONSE: ..."}`; arguments are a
+  single-quoted JSON string.
 - `xlam`: Salesforce xLAM / APIGen `{"query", "tools", "answers"}` (JSON strings or lists), Python
-  type names converted to JSON Schema; empty `answers` means no call.
+  type names converted to JSON Schema; empty `answers` means no call, several mean parallel calls.
 - `sharegpt`: ShareGPT / Hermes `{"conversations": [{"from", "value"}]}` with `<tools>` in the
-  system turn and `<tool_call>` blocks in the first `gpt` turn.
+  system turn, `<tool_call>` blocks in `gpt` turns and `<tool_response>` blocks in `tool` turns.
 
-Input is JSON Lines or one JSON array. Only the first answer to the first user turn is used and it
-must hold at most one call. Every record either becomes an example that passes `parse_example` or
-is reported with its file, line or index, field and a reason from `REASONS`:
+Input is JSON Lines or one JSON array. The last assistant turn is the answer: its calls are the
+target (one call, a list of parallel calls, or null with its text as `target_content`). When only
+a user turn comes before it the record is `{"instruction", "system"?, "tools", "target"}` as it
+always was; otherwise the turns before it become `messages`, calls without ids numbered `call_0`,
+`call_1`, ... and tool results answering the calls still open, in order. Tool-listing system
+prompts (Glaive, Hermes) are not carried over. Every record either becomes an example that passes
+`parse_example` or is reported with its file, line or index, field and a reason from `REASONS`:
 
     records, report = import_file("glaive.jsonl", "glaive", on_error="skip")
     print(report.summary())
@@ -35,8 +40,7 @@ from calltune.jsonl import read_text
 FORMATS = ("openai", "glaive", "xlam", "sharegpt")
 ON_ERROR = ("stop", "skip")
 REASONS = ("malformed record", "missing field", "bad field", "no tools offered", "malformed call",
-           "multiple calls not supported", "unsupported type", "invalid tool", "target fails schema",
-           "invalid example", "duplicate id")
+           "unsupported type", "invalid tool", "target fails schema", "invalid example", "duplicate id")
 
 
 class RecordProblem(Exception):
@@ -184,12 +188,6 @@ def _call(obj: Any, field: str) -> dict:
     return {"name": obj["name"], "arguments": args}
 
 
-def _one(calls: list, field: str) -> Any:
-    if len(calls) > 1:
-        raise RecordProblem("multiple calls not supported", field, f"{len(calls)} calls in one answer")
-    return calls[0] if calls else None
-
-
 def _as_tool(fn: Any, field: str) -> dict:
     if not isinstance(fn, dict):
         raise RecordProblem("invalid tool", field, "a tool must be a JSON object")
@@ -205,27 +203,41 @@ def _text(content: Any) -> str:
 
 
 def convert_openai(obj: dict) -> dict:
-    """An OpenAI chat record: first user message, first assistant answer after it."""
+    """An OpenAI chat record: leading system (or developer) messages, then the conversation."""
     messages = _get(obj, "messages", list)
     tools = obj.get("tools") or [{"type": "function", "function": f} for f in obj.get("functions") or []]
     if not tools:
         raise RecordProblem("no tools offered", "tools", "no 'tools' (or 'functions') list")
-    system, user = [], None
+    system, turns = [], []
     for i, msg in enumerate(messages):
+        field = f"messages[{i}]"
         role = msg.get("role") if isinstance(msg, dict) else None
-        if role in ("system", "developer") and user is None:
+        if role in ("system", "developer") and not turns:
             system.append(_text(msg.get("content")).strip())
-        elif role == "user" and user is None:
-            user = _text(msg.get("content"))
-        elif role == "assistant" and user is not None:
-            field = f"messages[{i}]"
-            if msg.get("function_call"):
-                return _example(user, tools, _call(msg["function_call"], field + ".function_call"),
-                                "\n\n".join(system))
-            calls = [_call(c.get("function") if isinstance(c, dict) else None, f"{field}.tool_calls[{j}]")
-                     for j, c in enumerate(msg.get("tool_calls") or [])]
-            return _example(user, tools, _one(calls, field + ".tool_calls"), "\n\n".join(system))
-    raise RecordProblem("missing field", "messages", "no user message followed by an assistant message")
+        elif role == "user":
+            turns.append({"role": "user", "content": _text(msg.get("content")), "field": field})
+        elif role == "assistant":
+            turns.append(_openai_assistant(msg, field))
+        elif role in ("tool", "function"):  # `function`: the legacy result of a `function_call`
+            content = msg.get("content")
+            content = _text(content) if isinstance(content, (str, list)) else json.dumps(content)
+            ref = msg.get("tool_call_id") if role == "tool" else None
+            turns.append({"role": "tool", "content": content, "id": ref, "field": field})
+        else:
+            raise RecordProblem("bad field", field + ".role", f"unexpected role {role!r}")
+    return _conversation(turns, tools, "\n\n".join(system), "messages")
+
+
+def _openai_assistant(msg: dict, field: str) -> dict:
+    content = None if msg.get("content") is None else _text(msg["content"])
+    if msg.get("function_call"):
+        calls, ids = [_call(msg["function_call"], field + ".function_call")], [None]
+    else:
+        items = msg.get("tool_calls") or []
+        calls = [_call(c.get("function") if isinstance(c, dict) else None, f"{field}.tool_calls[{j}]")
+                 for j, c in enumerate(items)]
+        ids = [c.get("id") if isinstance(c.get("id"), str) else None for c in items]
+    return {"role": "assistant", "content": content, "calls": calls, "ids": ids, "field": field}
 
 
 # ---- glaive --------------------------------------------------------------------------------------
@@ -249,21 +261,27 @@ def _glaive_call(text: str, field: str) -> dict:
 
 
 def convert_glaive(obj: dict) -> dict:
-    """A Glaive v2 record: functions from `system`, first USER/ASSISTANT pair of `chat`."""
+    """A Glaive v2 record: functions from `system`, the conversation from `chat`."""
     system = _get(obj, "system", str)
     start = system.find("{")
     if start < 0:
         raise RecordProblem("no tools offered", "system", "no function definitions in the system prompt")
     tools = [_as_tool(fn, f"system.functions[{i}]") for i, fn in enumerate(_values(system[start:], "system"))]
     parts = _GLAIVE_TURN.split(_get(obj, "chat", str))
-    turns = list(zip(parts[1::2], (p.strip() for p in parts[2::2])))
-    if len(turns) < 2 or turns[0][0] != "USER" or turns[1][0] != "ASSISTANT":
+    turns = []
+    for role, text in zip(parts[1::2], parts[2::2]):
+        text = text.replace("<|endoftext|>", "").strip()
+        if role == "USER":
+            turns.append({"role": "user", "content": text, "field": "chat"})
+        elif role == "FUNCTION RESPONSE":
+            turns.append({"role": "tool", "content": text, "field": "chat"})
+        else:
+            said, *calls = text.split("<functioncall>")
+            turns.append({"role": "assistant", "content": said.strip() or None, "field": "chat",
+                          "calls": [_glaive_call("<functioncall>" + c, "chat") for c in calls]})
+    if not turns or turns[0]["role"] != "user" or all(t["role"] != "assistant" for t in turns):
         raise RecordProblem("bad field", "chat", "expected 'USER: ...' followed by 'ASSISTANT: ...'")
-    answer = turns[1][1]
-    if answer.count("<functioncall>") > 1:
-        raise RecordProblem("multiple calls not supported", "chat", "several <functioncall>s in one answer")
-    target = _glaive_call(answer, "chat") if "<functioncall>" in answer else None
-    return _example(turns[0][1], tools, target)
+    return _conversation(turns, tools, "", "chat")
 
 
 # ---- xlam ----------------------------------------------------------------------------------------
@@ -372,35 +390,40 @@ def convert_xlam(obj: dict) -> dict:
             "parameters": xlam_parameters(params, field + ".parameters")}})
     answers = _json_field(obj, "answers", list)
     calls = [_call(a, f"answers[{i}]") for i, a in enumerate(answers)]
-    return _example(query, tools, _one(calls, "answers"))
+    return _example(query, tools, _target(calls))
 
 
 # ---- sharegpt / hermes ---------------------------------------------------------------------------
 
-_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
+_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+          "tool": "tool"}
 
 
 def convert_sharegpt(obj: dict) -> dict:
-    """A ShareGPT / Hermes record: `<tools>` of the system turn, first human/gpt pair."""
-    turns = _get(obj, "conversations", list)
-    system = user = None
-    for i, turn in enumerate(turns):
+    """A ShareGPT / Hermes record: `<tools>` of the leading system turn, then the conversation."""
+    system, turns = None, []
+    for i, turn in enumerate(_get(obj, "conversations", list)):
         field = f"conversations[{i}]"
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
             raise RecordProblem("bad field", field, "a turn needs 'from' and a string 'value'")
-        role = _ROLES.get(turn.get("from"))
-        if role == "system" and user is None:
-            system = turn["value"]
-        elif role == "user" and user is None:
-            user = turn["value"]
-        elif role == "assistant" and user is not None:
-            blocks = re.findall(r"<tool_call>(.*?)</tool_call>", turn["value"], re.S)
-            if len(blocks) != turn["value"].count("<tool_call>"):
+        role, value = _ROLES.get(turn.get("from")), turn["value"]
+        if role == "system" and not turns:
+            system = value
+        elif role == "user":
+            turns.append({"role": "user", "content": value, "field": field})
+        elif role == "assistant":
+            blocks = re.findall(r"<tool_call>(.*?)</tool_call>", value, re.S)
+            if len(blocks) != value.count("<tool_call>"):
                 raise RecordProblem("malformed call", field, "<tool_call> without </tool_call>")
-            block = _one(blocks, field + ".value")
-            target = None if block is None else _call(_lenient_call(block, field), field + ".value")
-            return _example(user, _sharegpt_tools(obj, system), target)
-    raise RecordProblem("missing field", "conversations", "no human turn followed by a gpt turn")
+            said = re.sub(r"<tool_call>.*?</tool_call>", "", value, flags=re.S).strip()
+            calls = [_call(_lenient_call(b, field), field + ".value") for b in blocks]
+            turns.append({"role": "assistant", "content": said or None, "calls": calls, "field": field})
+        elif role == "tool":  # one result per <tool_response> block, or the whole value
+            results = re.findall(r"<tool_response>(.*?)</tool_response>", value, re.S) or [value]
+            turns += [{"role": "tool", "content": r.strip(), "field": field} for r in results]
+        else:
+            raise RecordProblem("bad field", field + ".from", f"unexpected role {turn.get('from')!r}")
+    return _conversation(turns, _sharegpt_tools(obj, system), "", "conversations")
 
 
 def _lenient_call(text: str, field: str) -> Any:
@@ -422,10 +445,55 @@ def _sharegpt_tools(obj: dict, system: str | None) -> list[dict]:
 
 # ---- driver --------------------------------------------------------------------------------------
 
-def _example(instruction: str, tools: list, target: dict | None, system: str = "") -> dict:
-    """The converted fields; tool-listing system prompts (Glaive, Hermes) are not carried over."""
+def _example(instruction: str, tools: list, target: dict | list | None, system: str = "") -> dict:
+    """The converted fields of a single-turn record."""
     return {"instruction": instruction, **({"system": system} if system.strip() else {}),
             "tools": tools, "target": target}
+
+
+def _target(calls: list[dict]) -> dict | list[dict] | None:
+    """No call, one call, or a list of parallel calls."""
+    return None if not calls else calls[0] if len(calls) == 1 else calls
+
+
+def _conversation(turns: list[dict], tools: list, system: str, field: str) -> dict:
+    """The converted fields of a conversation: the last assistant turn is the answer.
+
+    `turns`: `{"role": "user" | "tool" | "assistant", "content", "field"}`; an assistant turn also
+    has `calls` (`{"name", "arguments"}`) and maybe `ids` (None where the source has none), a tool
+    turn maybe `id` (the call it answers; None: the first call still open).
+    """
+    last = max((i for i, t in enumerate(turns) if t["role"] == "assistant"), default=-1)
+    if not any(t["role"] == "user" for t in turns[:last]):
+        raise RecordProblem("missing field", field, "no user message followed by an assistant message")
+    history, waiting, n_calls = [], [], 0
+    for turn in turns[:last]:
+        if turn["role"] == "user":
+            history.append({"role": "user", "content": turn["content"]})
+        elif turn["role"] == "assistant":
+            tool_calls = []
+            for call, call_id in zip(turn["calls"], turn.get("ids") or [None] * len(turn["calls"])):
+                tool_calls.append({"id": call_id or f"call_{n_calls}", "type": "function", "function": call})
+                n_calls += 1
+            waiting += [c["id"] for c in tool_calls]
+            history.append({"role": "assistant", "content": turn["content"],
+                            **({"tool_calls": tool_calls} if tool_calls else {})})
+        else:
+            call_id = turn.get("id") or (waiting[0] if waiting else None)
+            if call_id is None:
+                raise RecordProblem("bad field", turn["field"], "a tool result answers no earlier call")
+            waiting = [w for w in waiting if w != call_id]
+            history.append({"role": "tool", "tool_call_id": call_id, "content": turn["content"]})
+    answer = turns[last]
+    target = _target(answer["calls"])
+    if len(history) == 1:  # single-turn: the old, flat record
+        fields = _example(history[0]["content"], tools, target, system)
+    else:
+        fields = {"messages": [{"role": "system", "content": system}] * bool(system.strip()) + history,
+                  "tools": tools, "target": target}
+    if target is None and answer["content"] and answer["content"].strip():
+        fields["target_content"] = answer["content"]
+    return fields
 
 
 CONVERTERS = {"openai": convert_openai, "glaive": convert_glaive, "xlam": convert_xlam,
