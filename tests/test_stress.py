@@ -122,3 +122,18 @@ def test_stress_cli(tmp_path, capsys):
     assert main(["stress", "--data", "seed:dev", "--out", str(tmp_path / "s")]) == 0
     assert "rename_params" in capsys.readouterr().out
     assert main(["stress", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "t")]) == 2
+
+
+def test_conversations_and_parallel_targets_are_skipped_and_counted():
+    rows = [{"id": "m1", "messages": [{"role": "user", "content": "Book a flight from Paris to Rome."}],
+             "tools": [FLIGHT], "target": {"name": "book_flight", "arguments": {"origin": "Paris", "destination": "Rome"}}},
+            {"id": "p1", "instruction": "Book Paris to Rome and Rome to Oslo.", "tools": [FLIGHT],
+             "target": [{"name": "book_flight", "arguments": {"origin": "Paris", "destination": "Rome"}},
+                        {"name": "book_flight", "arguments": {"origin": "Rome", "destination": "Oslo"}}]}]
+    built = build_stress(_examples() + [parse_example(r) for r in rows], None, seed=3)
+    for condition in CONDITIONS:
+        records, skipped = built[condition]
+        assert not {r["meta"]["source_id"] for r in records} & {"m1", "p1"}
+        reasons = {s["id"]: s["reason"] for s in skipped}
+        assert reasons["m1"] == reasons["p1"] == "a conversation or parallel target"
+    assert len(built["original"][0]) == 3

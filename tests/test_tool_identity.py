@@ -119,3 +119,15 @@ def test_unseen_tools_is_not_fooled_by_renaming():
     records, skipped = build_stress(dev, train, seed=0)["unseen_tools"]
     assert [r["id"] for r in records] == ["s~unseen_tools"]
     assert skipped == [{"id": "r", "reason": "a tool also occurs in train"}]
+
+
+def test_parallel_targets_file_an_example_under_every_called_tool():
+    other = copy.deepcopy(WEATHER)
+    other["function"].update(name="get_air", description="Air quality for a city.")
+    both = parse_example({"id": "p", "instruction": "Weather and air in Oslo?", "tools": [WEATHER, other],
+                          "target": [{"name": "get_weather", "arguments": {"city": "Oslo"}},
+                                     {"name": "get_air", "arguments": {"city": "Oslo"}}]})
+    from calltune.splits import _key_tools
+
+    ids = ToolIdentities([both])
+    assert _key_tools(both, ids.of(0)) == frozenset(ids.of(0)) and len(set(ids.of(0))) == 2

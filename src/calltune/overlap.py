@@ -178,7 +178,7 @@ def check_overlap(train: list[Example], functions: list[Function], against: str)
                 pairs[(kind, name, fn.name)].add(fn.source)
                 offered_by[name].add(i)
                 offering.add(i)
-                if ex.target and ex.target["name"] == tool.name:
+                if ex.target and tool.name in {call["name"] for call in ex.calls}:
                     targeted_by[name].add(i)
                     targeting.add(i)
     matches = tuple(Match(kind, name, fn_name, tuple(sorted(sources)), len(offered_by[name]),

@@ -104,11 +104,12 @@ def split_by_example(examples: list, dev_fraction: float, seed: int) -> tuple[li
 
 
 def _key_tools(example: Example, offered: tuple[str, ...]) -> frozenset[str]:
-    """The tool identities an example is filed under: its target's, or all offered ones when it
-    calls none. `offered` holds the identity of each offered tool, in offer order."""
-    if example.target:
+    """The tool identities an example is filed under: its target calls' (one or, parallel, several),
+    or all offered ones when it calls none. `offered` holds the identity of each offered tool, in offer order."""
+    calls = example.calls if example.target else []
+    if calls:
         names = [t.name for t in example.tools]
-        return frozenset([offered[names.index(example.target["name"])]])
+        return frozenset(offered[names.index(call["name"])] for call in calls)
     return frozenset(offered)
 
 

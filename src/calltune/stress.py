@@ -2,6 +2,9 @@
 
     calltune stress --data DEV.jsonl --out DIR [--train TRAIN.jsonl] [--seed 11711] [--limit N]
 
+Examples with one request and at most one target call are perturbed; conversations (`messages`)
+and parallel targets are skipped, and counted, in every condition.
+
 Writes `DIR/<condition>.jsonl` for every condition below and `DIR/manifest.json`
 (counts, and for each example that a condition could not perturb, why). Every
 written example is parsed again with the normal loader, so its tools are valid
@@ -214,10 +217,18 @@ def irrelevant(ex: Example, rng: random.Random) -> tuple[dict | None, str]:
 def build_stress(examples: list[Example], train: list[Example] | None, seed: int) -> dict[str, tuple[list, list]]:
     """Return {condition: (records, skipped)}, skipped being `{"id", "reason"}` entries."""
     rng = random.Random(seed)
-    labeled = [ex for ex in examples if ex.labeled]
+    out: dict[str, tuple[list, list]] = {c: ([], []) for c in CONDITIONS}
+    labeled = []
+    for ex in examples:
+        if not ex.labeled:
+            continue
+        if ex.messages is not None or isinstance(ex.target, list):  # the perturbations read one request
+            for condition in CONDITIONS:  # and one call; conversations and parallel targets are counted
+                out[condition][1].append({"id": ex.id, "reason": "a conversation or parallel target"})
+            continue
+        labeled.append(ex)
     pool = [t for ex in labeled for t in ex.tools]
     train_tools = None if train is None else seen_keys(train)
-    out: dict[str, tuple[list, list]] = {c: ([], []) for c in CONDITIONS}
     for ex in labeled:
         results = {
             "original": (_record(ex, "original"), ""),
