@@ -137,3 +137,179 @@ def test_mcnemar_exact_known_values():
     assert mcnemar_exact(9, 1) == pytest.approx(2 * 11 / 1024)  # symmetric in its arguments
     assert mcnemar_exact(1, 9) == mcnemar_exact(9, 1)
     assert mcnemar_exact(5, 5) == 1.0
+
+
+# ---- hermes answers: calls as multisets, per-call counts, abstention ------------------------------
+
+from calltune.examples import Example, parse_tool  # noqa: E402
+from calltune.score import gold_calls, match_calls  # noqa: E402
+
+TOOLS = [parse_tool(t, (None, None), "tools") for t in (WEATHER, TIME)]
+
+
+def wcall(location, **extra):
+    return {"name": "get_weather", "arguments": {"location": location, **extra}}
+
+
+def tcall(city):
+    return {"name": "get_time", "arguments": {"city": city}}
+
+
+def hermes_example(target, ex_id="p1", labeled=True):
+    """An example built directly: list targets (parallel calls) need no loader support."""
+    return Example(id=ex_id, instruction="Weather in Paris and Rome?", tools=TOOLS, target=target, labeled=labeled)
+
+
+def answer(*calls, text=""):
+    blocks = [f"<tool_call>\n{c if isinstance(c, str) else json.dumps(c)}\n</tool_call>" for c in calls]
+    return text + "\n".join(blocks)
+
+
+PARALLEL = [wcall("Paris"), wcall("Rome"), tcall("Rome")]
+
+
+@pytest.mark.parametrize("raw, exact, matched, error", [
+    (answer(*PARALLEL), True, 3, None),
+    (answer(*reversed(PARALLEL)), True, 3, None),  # order does not matter
+    (answer(wcall(" Rome "), tcall("Rome"), {"arguments": {"location": "Paris"}, "name": "get_weather"}),
+     True, 3, None),  # canonical arguments, as for single calls
+    (answer(wcall("Paris"), tcall("Rome")), False, 2, "missing_call"),
+    (answer(*PARALLEL, wcall("Rome")), False, 3, "extra_call"),  # a duplicate is one call too many
+    (answer(wcall("Paris"), wcall("Rome"), wcall("Oslo")), False, 2, "wrong_function"),
+    (answer(wcall("Paris"), wcall("Oslo"), tcall("Rome")), False, 2, "wrong_value"),
+    (answer(wcall("Paris"), wcall("Rome", unit="celsius"), tcall("Rome")), False, 2, "unexpected_argument"),
+    (answer(wcall("Paris"), '{"name": "get_weather", "arguments": {"location": "Rome"', tcall("Rome")),
+     False, 2, "invalid_json"),  # a broken block is a call not made
+    ("Paris and Rome are both sunny.", False, 0, "no_call_when_should"),
+    (answer(*PARALLEL) + "\nDone.", True, 3, "text_after_call"),
+])
+def test_parallel_calls_match_as_multisets(raw, exact, matched, error):
+    check = check_prediction(hermes_example(PARALLEL), raw, style="hermes")
+    assert (check.exact, check.matched, check.expected, check.error_type) == (exact, matched, 3, error)
+
+
+def test_duplicate_target_calls_must_all_be_made():
+    ex = hermes_example([wcall("Paris"), wcall("Paris")])
+    once = check_prediction(ex, answer(wcall("Paris")), style="hermes")
+    twice = check_prediction(ex, answer(wcall("Paris"), wcall("Paris")), style="hermes")
+    assert (once.exact, once.matched, once.error_type) == (False, 1, "missing_call")
+    assert (twice.exact, twice.matched, twice.error_type) == (True, 2, None)
+
+
+def test_match_calls_reports_the_first_unmatched_target_call():
+    assert match_calls([tcall("Rome")], [wcall("Paris"), tcall("Rome")]) == \
+        (1, "missing_call", "'get_weather' not called")
+    assert match_calls([], []) == (0, None, "")
+    assert match_calls([wcall("Paris")], [])[1] == "extra_call"
+
+
+@pytest.mark.parametrize("raw, valid, schema_ok, counts, error", [
+    # (json_valid, schema_ok) per example; counts = (attempted, calls_valid, calls_ok)
+    (answer(*PARALLEL), True, True, (3, 3, 3), None),
+    ("No tool needed.", True, True, (0, 0, 0), "no_call_when_should"),
+    (answer(wcall("Paris"), "{oops}", tcall("Rome")), False, False, (3, 2, 2), "invalid_json"),
+    (answer(wcall("Paris"), {"name": "get_weather"}, tcall("Rome")), True, False, (3, 3, 2), "missing_keys"),
+    (answer(wcall("Paris"), wcall("Rome", unit="kelvin"), tcall("Rome")), True, False, (3, 3, 2), "enum_violation"),
+    (answer(wcall("Paris"), {"name": "get_forecast", "arguments": {}}, tcall("Rome")), True, False, (3, 3, 2),
+     "unknown_tool"),
+])
+def test_hermes_per_call_validity_and_adherence(raw, valid, schema_ok, counts, error):
+    check = check_prediction(hermes_example(PARALLEL), raw, style="hermes")
+    assert (check.json_valid, check.schema_ok, check.error_type) == (valid, schema_ok, error)
+    assert (check.attempted, check.calls_valid, check.calls_ok) == counts
+
+
+def test_null_target_in_hermes_wants_a_text_answer():
+    ex = hermes_example(None)
+    text = check_prediction(ex, "I can only tell you the weather.", style="hermes")
+    assert (text.exact, text.json_valid, text.schema_ok, text.no_call, text.error_type) == \
+        (True, True, True, True, None)
+    called = check_prediction(ex, answer(wcall("Paris")), style="hermes")
+    assert (called.exact, called.no_call, called.error_type) == (False, False, "called_when_should_not")
+    # a malformed block makes no call: right under the irrelevance rule, but still an error
+    broken = check_prediction(ex, answer("{oops}"), style="hermes")
+    assert (broken.exact, broken.no_call, broken.json_valid, broken.error_type) == (True, True, False, "invalid_json")
+
+
+def test_paper_text_read_as_hermes_makes_no_call():
+    raw = call("get_weather", location="Paris", days=3, unit="celsius")
+    assert check_prediction(example(), raw).exact is True
+    hermes = check_prediction(example(), raw, style="hermes")
+    assert hermes.exact is False and hermes.no_call and hermes.error_type == "no_call_when_should"
+
+
+def test_unknown_style_is_an_error():
+    with pytest.raises(CalltuneError, match="unknown prediction style"):
+        check_prediction(example(), "x", style="json")
+
+
+def test_gold_calls_normalizes_targets():
+    assert gold_calls(hermes_example(None)) == []
+    assert gold_calls(hermes_example(wcall("Paris"))) == [wcall("Paris")]
+    assert gold_calls(hermes_example(PARALLEL)) == PARALLEL
+    assert gold_calls(hermes_example(None, labeled=False)) is None
+
+
+def test_abstention_precision_and_recall():
+    # 6 labeled examples, 3 with target null; the model abstains on 4: 2 right, 2 wrong;
+    # it calls on one null-target example; one unlabeled abstention does not count
+    cases = [(None, "Nothing to call."), (None, answer("{oops}")), (None, answer(wcall("Paris"))),
+             ([wcall("Paris")], answer(wcall("Paris"))), ([wcall("Paris")], "It is sunny."),
+             (PARALLEL, "Let me think.")]
+    checks = [check_prediction(hermes_example(t, f"a{i}"), raw, style="hermes") for i, (t, raw) in enumerate(cases)]
+    checks.append(check_prediction(hermes_example(None, "u", labeled=False), "Hello.", style="hermes"))
+    metrics = summarize(checks)
+    assert metrics["abstention"] == {"precision": 0.5, "recall": pytest.approx(2 / 3), "n_predicted": 4,
+                                     "n_expected": 3, "n_correct": 2}
+    assert metrics["style"] == "hermes"
+    assert metrics["exact_match"] == pytest.approx(3 / 6)
+
+
+def test_summarize_per_call_counts():
+    ex = hermes_example(PARALLEL)
+    raws = [answer(*PARALLEL), answer(wcall("Paris"), "{oops}"), answer(wcall("Paris", unit="kelvin")), "prose"]
+    metrics = summarize([check_prediction(ex, r, style="hermes") for r in raws])
+    assert metrics["calls"] == {"attempted": 6, "json_valid": 5, "schema_ok": 4, "expected": 12, "matched": 4,
+                                "errors": {"enum_violation": 1, "invalid_json": 1}}
+    assert metrics["call_validity"] == pytest.approx(5 / 6) and metrics["call_adherence"] == pytest.approx(4 / 6)
+    assert metrics["json_validity"] == 0.75 and metrics["schema_adherence"] == 0.5
+    assert set(metrics["intervals"]) == {"json_validity", "schema_adherence", "exact_match"}
+
+
+def test_paper_predictions_get_the_new_keys_too():
+    ex = example()
+    raws = [call("get_weather", location="Paris", days=3, unit="celsius"), "prose", '{"name": null, "arguments": {}}',
+            '{"name": "get_weather"}']
+    metrics = summarize([check_prediction(ex, r) for r in raws])
+    assert metrics["style"] == "paper"
+    assert metrics["calls"] == {"attempted": 3, "json_valid": 2, "schema_ok": 1, "expected": 4, "matched": 1,
+                                "errors": {"invalid_json": 1, "missing_keys": 1}}
+    assert metrics["abstention"] == {"precision": 0.0, "recall": None, "n_predicted": 3, "n_expected": 0,
+                                     "n_correct": 0}
+
+
+def test_evaluate_reads_the_style_from_the_predictions(tmp_path):
+    from calltune.evaluate import evaluate, format_metrics
+    from calltune.examples import load_examples
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps({"id": i, "instruction": "q", "tools": [WEATHER], "target": t})
+                              for i, t in (("c", wcall("Paris")), ("n", None))) + "\n")
+    examples = load_examples(str(data))
+    texts = {"c": answer(wcall("Paris")), "n": "No tool fits."}
+
+    def write(name, with_calls):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"id": i, "raw": raw, "call": None, "error": None,
+                                            **({"calls": [], "content": ""} if with_calls(i) else {})}) + "\n"
+                                for i, raw in texts.items()))
+        return str(path)
+
+    hermes = evaluate(examples, write("h.jsonl", lambda i: True))
+    assert hermes["style"] == "hermes" and hermes["json_validity"] == 1.0 and hermes["exact_match"] == 1.0
+    assert "no-call: precision 100.0%" in format_metrics(hermes)
+    paper = evaluate(examples, write("p.jsonl", lambda i: False))  # the text answer is not JSON
+    assert paper["style"] == "paper" and paper["json_validity"] == 0.5
+    assert evaluate(examples, str(tmp_path / "p.jsonl"), style="hermes")["json_validity"] == 1.0
+    with pytest.raises(CalltuneError, match="mixes hermes predictions"):
+        evaluate(examples, write("m.jsonl", lambda i: i == "c"))

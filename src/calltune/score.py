@@ -1,21 +1,33 @@
-"""The three metrics of the report, per example and aggregated with 95% intervals.
+"""The metrics of the report, per example and aggregated with 95% intervals.
 
-- JSON validity: the output contains a JSON object that parses (`extract.py`).
-- Schema adherence: that object has exactly `name` and `arguments`, `name` is one
+Two prediction styles. `paper`: the answer is one JSON object (`extract.py`). `hermes`: text
+content plus `<tool_call>` blocks (`chat/parse.py`); a text answer without blocks is the "no call".
+
+- JSON validity: paper, the output contains a JSON object that parses; hermes, every block's body
+  parses (so a text answer is valid).
+- Schema adherence: paper, that object has exactly `name` and `arguments`, `name` is one
   of the offered tools (or null, the explicit "no call"), and `arguments`
   satisfies the tool's JSON Schema: required keys, types, enums, other keywords,
-  and no properties beyond those the schema lists (unless it allows them).
-- Exact match (labeled examples only): same function and equal canonical
-  arguments. Canonical form: key order ignored, 1 == 1.0 (but true != 1),
-  whitespace inside strings collapsed and trimmed, list order kept. For a
-  `target: null` example the right answer is no call: explicit, or any output
-  without a call.
+  and no properties beyond those the schema lists (unless it allows them); hermes, every block is
+  such a call (a null name is not allowed).
+- Exact match (labeled examples only): the calls made equal the target's calls as a multiset
+  (order ignored, duplicates counted): same functions and equal canonical arguments. Canonical
+  form: key order ignored, 1 == 1.0 (but true != 1), whitespace inside strings collapsed and
+  trimmed, list order kept. A malformed call is a call not made. For a `target: null` example
+  the right answer is no call: explicit, or any output without a well-formed call (BFCL's
+  irrelevance rule); its `target_content`, if any, is not compared.
+
+Per call (`call_validity`, `call_adherence`, `calls`): each hermes block, or each paper output
+other than the explicit no-call object, is one attempted call. Abstention (labeled examples):
+precision and recall of "no call" (no well-formed call made) against `target: null`.
 
 Each example gets one `error_type` (the first failure, in this order):
-invalid_json, missing_keys, extra_keys, bad_name, bad_arguments,
+invalid_json, not_object, missing_keys, extra_keys, bad_name, bad_arguments,
 called_when_should_not, unknown_tool, missing_required, extra_argument,
 type_mismatch, enum_violation, schema_violation, no_call_when_should,
-wrong_function, missing_argument, unexpected_argument, wrong_value.
+wrong_function, missing_argument, unexpected_argument, wrong_value, missing_call, extra_call,
+text_after_call, stray_close. In hermes answers the first block error counts, and the two layout
+errors come last because they do not change the calls.
 """
 
 from __future__ import annotations
@@ -27,8 +39,11 @@ from dataclasses import asdict, dataclass
 import jsonschema
 
 from calltune.errors import CalltuneError
+from calltune.chat.parse import parse_answer
 from calltune.examples import Example
 from calltune.extract import extract_call
+
+STYLES = ("paper", "hermes")
 
 SCHEMA_ERROR_ORDER = ("missing_required", "extra_argument", "type_mismatch", "enum_violation",
                       "schema_violation")
@@ -39,7 +54,7 @@ _KEYWORD_ERRORS = {"required": "missing_required", "additionalProperties": "extr
 
 @dataclass(frozen=True)
 class Check:
-    """The verdict on one prediction. `exact` is None for unlabeled examples."""
+    """The verdict on one prediction. `exact`, `expected` and `matched` are None for unlabeled examples."""
 
     id: str
     json_valid: bool
@@ -47,6 +62,21 @@ class Check:
     exact: bool | None
     error_type: str | None
     detail: str = ""
+    style: str = "paper"
+    attempted: int = 0
+    """Calls attempted: hermes blocks; paper, 1 unless the output is the explicit no-call object."""
+    calls_valid: int = 0
+    """Attempted calls whose JSON parses."""
+    calls_ok: int = 0
+    """Attempted calls that are well-formed calls of an offered tool obeying its schema."""
+    no_call: bool = False
+    """No well-formed call was made (the abstention prediction)."""
+    expected: int | None = None
+    """Calls in the target (0 for `target: null`)."""
+    matched: int | None = None
+    """Calls made that match a target call, counted as multisets."""
+    call_errors: tuple[str, ...] = ()
+    """The error type of each attempted call that is not a well-formed, schema-valid call."""
 
 
 def schema_errors(arguments: dict, schema: dict) -> list[tuple[str, str]]:
@@ -97,41 +127,104 @@ def compare_arguments(pred: dict, gold: dict) -> tuple[str | None, str]:
     return None, ""
 
 
-def check_prediction(example: Example, raw: str) -> Check:
-    """Score one generated text against its example."""
-    ext = extract_call(raw)
-    json_valid = ext.obj is not None
-    if ext.error is not None:  # no call was made; right only when none was wanted
-        exact = (example.target is None) if example.labeled else None
-        return Check(example.id, json_valid, False, exact, ext.error)
-    exact: bool | None = None
-    if ext.call is None:  # explicit "no call"
-        if example.labeled:
-            exact = example.target is None
-        error = "no_call_when_should" if exact is False else None
-        return Check(example.id, True, True, exact, error)
+def gold_calls(example: Example) -> list[dict] | None:
+    """The calls an example expects ([] for `target: null`); None when it is unlabeled."""
+    if not example.labeled:
+        return None
+    calls = getattr(example, "calls", None)  # `Example.calls` (issue 11); derived from `target` where absent
+    if isinstance(calls, list):
+        return calls
+    target = example.target
+    return [] if target is None else [target] if isinstance(target, dict) else list(target)
 
-    name, args = ext.call["name"], ext.call["arguments"]
-    tool = example.tool(name)
-    problems = [("unknown_tool", f"'{name}' is not an offered tool")] if tool is None \
-        else schema_errors(args, tool.parameters)
-    schema_ok = not problems
-    if example.labeled and example.target is None:
-        return Check(example.id, True, schema_ok, False, "called_when_should_not", f"called '{name}'")
-    if problems:
-        error, detail = problems[0]
-    else:
-        error, detail = None, ""
-    if example.labeled:
-        gold = example.target
-        if name != gold["name"]:
-            exact, mismatch = False, ("wrong_function", f"'{name}' instead of '{gold['name']}'")
+
+def _key(call: dict):
+    return call["name"], canonical(call["arguments"])
+
+
+def _unmatched(calls: list[dict], common: Counter) -> list[dict]:
+    left, out = Counter(common), []
+    for call in calls:
+        if left[_key(call)]:
+            left[_key(call)] -= 1
         else:
-            diff = compare_arguments(args, gold["arguments"])
-            exact, mismatch = diff[0] is None, diff
-        if error is None and not exact:
-            error, detail = mismatch
-    return Check(example.id, True, schema_ok, exact, error, detail)
+            out.append(call)
+    return out
+
+
+def match_calls(pred: list[dict], gold: list[dict]) -> tuple[int, str | None, str]:
+    """Compare calls as multisets; return `(matched, error_type, detail)`, error None when equal.
+
+    The error names the first target call left unmatched: `no_call_when_should` when nothing
+    was called, `wrong_function` when no unmatched call has its name, else the first argument
+    difference against the first unmatched call of that name; `missing_call` / `extra_call`
+    when every call made matches but some target call is left, or the reverse."""
+    common = Counter(map(_key, pred)) & Counter(map(_key, gold))
+    matched = sum(common.values())
+    left_pred, left_gold = _unmatched(pred, common), _unmatched(gold, common)
+    if not left_pred and not left_gold:
+        return matched, None, ""
+    if not pred:
+        return matched, "no_call_when_should", ""
+    if left_gold and left_pred:
+        want = left_gold[0]
+        same = next((c for c in left_pred if c["name"] == want["name"]), None)
+        if same is None:
+            return matched, "wrong_function", f"'{left_pred[0]['name']}' instead of '{want['name']}'"
+        return (matched, *compare_arguments(same["arguments"], want["arguments"]))
+    if left_gold:
+        return matched, "missing_call", f"'{left_gold[0]['name']}' not called"
+    return matched, "extra_call", f"'{left_pred[0]['name']}' is not in the target"
+
+
+def _verdict(example: Example, calls: list[dict], json_valid: bool, block_errors: list[str],
+             style: str, attempted: int, calls_valid: int, layout_error: str | None = None) -> Check:
+    """The shared part of both styles: schema checks of each call made, then the comparison."""
+    problems = []  # (error_type, detail) of the first problem of each call that has one
+    for call in calls:
+        tool = example.tool(call["name"])
+        found = ([("unknown_tool", f"'{call['name']}' is not an offered tool")] if tool is None
+                 else schema_errors(call["arguments"], tool.parameters))
+        if found:
+            problems.append(found[0])
+    format_error = block_errors[0] if block_errors else None
+    schema_ok = format_error is None and not problems
+    gold = gold_calls(example)
+    exact = matched = None
+    mismatch = (None, "")
+    if gold is not None:
+        matched, *mismatch = match_calls(calls, gold)
+        exact = mismatch[0] is None
+    if format_error is not None:
+        error, detail = format_error, ""
+    elif gold == [] and calls:
+        error, detail = "called_when_should_not", "called " + ", ".join(f"'{c['name']}'" for c in calls)
+    elif problems:
+        error, detail = problems[0]
+    elif mismatch[0] is not None:
+        error, detail = mismatch
+    else:
+        error, detail = layout_error, ""
+    return Check(example.id, json_valid, schema_ok, exact, error, detail, style, attempted, calls_valid,
+                 len(calls) - len(problems), not calls, None if gold is None else len(gold), matched,
+                 tuple(block_errors) + tuple(p[0] for p in problems))
+
+
+def check_prediction(example: Example, raw: str, style: str = "paper") -> Check:
+    """Score one generated text against its example, reading it in `style` (paper or hermes)."""
+    if style == "hermes":
+        parsed = parse_answer(raw)
+        valid = sum(b.error != "invalid_json" for b in parsed.blocks)
+        return _verdict(example, parsed.calls, valid == len(parsed.blocks),
+                        [b.error for b in parsed.blocks if b.error], style, len(parsed.blocks), valid,
+                        parsed.layout_error)
+    if style != "paper":
+        raise CalltuneError(f"unknown prediction style '{style}' (choose from {', '.join(STYLES)})")
+    ext = extract_call(raw)
+    attempted = 0 if ext.no_call else 1
+    calls = [ext.call] if ext.call is not None else []
+    return _verdict(example, calls, ext.obj is not None, [ext.error] if ext.error else [], style,
+                    attempted, int(ext.obj is not None and attempted == 1))
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -172,11 +265,33 @@ def summarize(checks: list[Check]) -> dict:
     metrics["errors"] = dict(sorted(Counter(c.error_type for c in checks if c.error_type).items()))
     metrics["intervals"] = {k: list(wilson_interval(h, t)) for k, (h, t) in counts.items()}
     metrics["interval_method"] = "wilson-95"
+    styles = sorted({c.style for c in checks})
+    metrics["style"] = styles[0] if len(styles) == 1 else "mixed" if styles else None
+    attempted = sum(c.attempted for c in checks)
+    valid_calls, ok_calls = sum(c.calls_valid for c in checks), sum(c.calls_ok for c in checks)
+    metrics["call_validity"] = valid_calls / attempted if attempted else None
+    metrics["call_adherence"] = ok_calls / attempted if attempted else None
+    metrics["calls"] = {
+        "attempted": attempted, "json_valid": valid_calls, "schema_ok": ok_calls,
+        "expected": sum(c.expected for c in labeled), "matched": sum(c.matched for c in labeled),
+        "errors": dict(sorted(Counter(e for c in checks for e in c.call_errors).items()))}
+    metrics["abstention"] = abstention(labeled)
     return metrics
 
 
-def check_all(examples: list[Example], raws: dict[str, str], source: str = "predictions") -> list[Check]:
-    """Check every example; predictions must cover exactly the examples' ids."""
+def abstention(labeled: list[Check]) -> dict:
+    """Precision and recall of "no call" on labeled checks (None where the denominator is 0)."""
+    predicted = sum(c.no_call for c in labeled)
+    expected = sum(c.expected == 0 for c in labeled)
+    correct = sum(c.no_call and c.expected == 0 for c in labeled)
+    return {"precision": correct / predicted if predicted else None,
+            "recall": correct / expected if expected else None,
+            "n_predicted": predicted, "n_expected": expected, "n_correct": correct}
+
+
+def check_all(examples: list[Example], raws: dict[str, str], source: str = "predictions",
+              style: str = "paper") -> list[Check]:
+    """Check every example, reading predictions in `style`; they must cover exactly the examples' ids."""
     ids = {ex.id for ex in examples}
     missing = [ex.id for ex in examples if ex.id not in raws]
     if missing:
@@ -184,7 +299,7 @@ def check_all(examples: list[Example], raws: dict[str, str], source: str = "pred
     extra = sorted(set(raws) - ids)
     if extra:
         raise CalltuneError(f"{source}: prediction for unknown example id '{extra[0]}'")
-    return [check_prediction(ex, raws[ex.id]) for ex in examples]
+    return [check_prediction(ex, raws[ex.id], style) for ex in examples]
 
 
 def check_to_json(check: Check) -> dict:
