@@ -13,7 +13,7 @@
     calltune repair --data seed:dev --pred pred.jsonl --out repaired.jsonl
     calltune data split --data all.jsonl --train train.jsonl --dev dev.jsonl [--by example|tool]
     calltune data import --format openai|glaive|xlam|sharegpt --in FILE --out OUT.jsonl
-    calltune render --data seed:dev [--prompt-style chat] [--index 0]
+    calltune render --data seed:dev [--prompt-style chat|hermes] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune demo --out runs/demo
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
@@ -96,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="print the prompt calltune builds for an example")
     p.add_argument("--data", required=True)
     p.add_argument("--index", type=int, default=0)
-    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat"])
-    p.add_argument("--model", default="embedded", help="tokenizer source for the chat style")
+    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat", "hermes"],
+                   help="hermes: the chat-template text up to the opening of the answer")
+    p.add_argument("--model", default="embedded", help="tokenizer source for the chat and hermes styles")
 
     p = sub.add_parser("bfcl", help="run and score a BFCL category with BFCL's AST checker")
     p.add_argument("--category", required=True, choices=["simple_python", "multiple", "irrelevance"])
@@ -200,7 +201,7 @@ def cmd_render(args) -> int:
     if not 0 <= args.index < len(examples):
         raise CalltuneError(f"--index {args.index} out of range (0..{len(examples) - 1})")
     tokenizer = None
-    if args.prompt_style == "chat":
+    if args.prompt_style in ("chat", "hermes"):
         from calltune.models import load_tokenizer, resolve_model_path
 
         tokenizer = load_tokenizer(resolve_model_path(args.model))

@@ -1,21 +1,32 @@
 """The one function that turns a labeled example into training tokens and a loss mask.
 
+Styles `paper` and `chat`:
+
     ids  = tokens(prompt) + tokens(answer) + [eos]
     mask = 1 where the token is supervised: every position for loss `full`
            (the report's), only the answer and its EOS for loss `completion`.
 
 Prompt and answer are tokenized separately and concatenated, which is exactly what
-the model sees at inference (the prompt, then its own tokens). Labels are -100
-where the mask is 0. The pad token of the embedded tokenizer is its EOS token, so
-masks are built by position here and the collator only pads; it never masks by id.
+the model sees at inference (the prompt, then its own tokens).
+
+Style `hermes`: the example's conversation plus one final assistant message (its target
+calls and text) go through the chat template in one piece (`chat.render`); loss `completion`
+supervises every assistant turn, history included, as the template's `{% generation %}`
+markers say, and `full` every token. The prompt (conversation + generation prompt) is
+tokenized on its own as well, to check that it is a prefix of the whole.
+
+Labels are -100 where the mask is 0. The pad token of the embedded tokenizer is its EOS
+token, so masks are built by position here and the collator only pads; it never masks by id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calltune.chat.render import render_conversation
+from calltune.errors import CalltuneError
 from calltune.examples import Example
-from calltune.prompts import format_call, render_prompt
+from calltune.prompts import answer_message, format_call, render_prompt
 
 
 @dataclass(frozen=True)
@@ -28,10 +39,28 @@ class Rendered:
     """True when tokenizing prompt+answer jointly would not keep the prompt's tokens as a prefix."""
 
 
+def render_hermes(example: Example, tokenizer, loss: str) -> Rendered:
+    """`render_example` for the `hermes` style (see the module docstring)."""
+    if loss not in ("full", "completion"):
+        raise ValueError(f"unknown loss '{loss}'")
+    messages = example.conversation()
+    ids, assistant = render_conversation(messages + [answer_message(example)], example.tools, tokenizer)
+    prompt_ids, _ = render_conversation(messages, example.tools, tokenizer, add_generation_prompt=True)
+    mask = assistant if loss == "completion" else [1] * len(ids)
+    return Rendered(example.id, ids, mask, len(prompt_ids), ids[: len(prompt_ids)] != prompt_ids)
+
+
 def render_example(example: Example, tokenizer, prompt_style: str, loss: str) -> Rendered:
     """Tokenize `example` (which must be labeled) into ids and a 0/1 loss mask."""
     if not example.labeled:
         raise ValueError(f"example '{example.id}' has no target to train on")
+    if prompt_style == "hermes":
+        return render_hermes(example, tokenizer, loss)
+    history = any(m["role"] in ("assistant", "tool") for m in example.conversation())
+    if history or isinstance(example.target, list):
+        raise CalltuneError(f"example '{example.id}': prompt style '{prompt_style}' cannot show "
+                            f"{'a conversation with earlier turns' if history else 'parallel calls'}; "
+                            "use prompt style hermes")
     prompt = render_prompt(example, prompt_style, tokenizer)
     answer = format_call(example.target)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]

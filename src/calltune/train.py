@@ -5,7 +5,9 @@
 A run directory holds config.yaml (resolved), run.json (data fingerprint, library
 versions, dropped examples, throughput, memory, dev evaluations), data_seen.json
 (example ids per rank, in training order), train_log.jsonl (loss per step), eval/
-(dev metrics), checkpoints/step-N/ and, once finished, adapter/ in PEFT's format.
+(dev metrics), checkpoints/step-N/ and, once finished, adapter/ in PEFT's format with
+the tokenizer and its chat template (for prompt style `hermes`, calltune's: the template
+the examples were rendered with travels with the weights).
 Under `torchrun --nproc_per_node N` the same command trains data-parallel (gloo on
 CPU, NCCL on GPUs); rank 0 writes everything.
 
@@ -32,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from calltune.batching import collate, rank_slice, run_plan
+from calltune.chat.template import ensure_chat_template
 from calltune.config import RunConfig, dump_config
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples, resolve_data_path
@@ -353,6 +356,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
         torch.set_num_threads(cfg.train.threads)
 
     model, tokenizer, model_path = load_base(cfg.model, dist_info.device)
+    if cfg.data.prompt_style == "hermes":
+        ensure_chat_template(tokenizer)  # what render_example renders with, and what adapter/ saves
     base_bytes = model.get_memory_footprint()
     train_items, dropped = render_dataset(cfg.data.train, tokenizer, cfg)
     dev_items = render_dataset(cfg.data.dev, tokenizer, cfg)[0] if cfg.data.dev else []
@@ -468,6 +473,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
 
         def write_adapter(tmp):
             model.save_pretrained(tmp)  # PEFT's format: adapter_config.json + adapter_model.safetensors
+            tokenizer.save_pretrained(tmp)  # with its chat template (chat_template.jinja)
             write_json(os.path.join(tmp, "calltune.json"), {k: run_info[k] for k in
                                                             ("config", "model_path", "data", "versions")})
 
