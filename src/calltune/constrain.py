@@ -1,9 +1,13 @@
-"""Grammar-constrained decoding: every generated token keeps the output a valid tool call.
+"""Grammar-constrained decoding: every generated token keeps the output a valid answer.
 
-The grammar for an example is built from its offered tools (`call_schema`): an
+Two grammars. `paper` (bare JSON): built from the offered tools (`call_schema`): an
 `anyOf` over one object per tool, `{"name": <that tool's name>, "arguments":
 <its parameters schema>}`, plus, unless forbidden, the explicit no-call object
-`{"name": null, "arguments": {}}`. Objects that do not say otherwise get
+`{"name": null, "arguments": {}}`. `hermes` (the chat format, `GrammarCache.chat_row`):
+`chat.grammar.chat_grammar`, a text answer or `<tool_call>` blocks per `tool_choice`
+and `parallel`; the answer then ends with the model's end token (`stop_ids`: EOS and
+`<|im_end|>`), allowed wherever the grammar may end and forced where it must.
+In both, objects that do not say otherwise get
 `additionalProperties: false`, so no argument outside the schema can appear.
 A degenerate model can loop inside a string or a number forever. So once a
 sequence's remaining budget falls to its closing margin (the token length of
@@ -12,13 +16,16 @@ simulates, on a copy of the matcher, a path to a complete call (preferring
 tokens that end a string, number, array or object), and once the budget is
 within `CLOSE_SLACK` tokens of that path's length, decoding follows the path,
 so the call closes within the budget. A normal call never gets there: the
-path is usually far shorter than the remaining budget.
+path is usually far shorter than the remaining budget. For hermes the path runs
+to the end of the open `<tool_call>` block (a text answer needs none), and a row
+that closes a block within its margin then stops instead of opening another.
 The engine is llguidance (JSON Schema compiled to a token-level parser; a
 mask costs well under a millisecond per token). Output is compact JSON with
 `json.dumps` separators, the format calltune trains on.
 
-A grammar is compiled once per distinct tool set (`GrammarCache`, keyed by the
-tools' JSON); each sequence gets a fresh copy of the compiled matcher.
+A grammar is compiled once per distinct tool set and mode (`GrammarCache`, keyed by
+the tools' JSON); each sequence gets a fresh copy of the compiled matcher. Batch rows
+of either kind (or None: unconstrained) go to one `ToolCallConstraint`.
 
 What is enforced: types, `enum`/`const`, `required`, nested objects and arrays
 (`items`, `minItems`/`maxItems`), `minimum`/`maximum` on integers and numbers,
@@ -40,12 +47,13 @@ from dataclasses import dataclass
 import torch
 from transformers import LogitsProcessor
 
+from calltune.chat.grammar import (JSON_OPTIONS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, callable_tools, chat_grammar,
+                                   tool_call_schema)
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
 from calltune.extract import string_step
 
 CLOSE_SLACK = 6  # tokens of budget kept beyond the simulated closing path
-JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 ON_UNSUPPORTED = ("error", "unconstrained")
 
 
@@ -53,34 +61,10 @@ class UnsupportedSchema(CalltuneError):
     """A tool schema the constraint engine cannot express."""
 
 
-def _closed(schema):
-    """Copy `schema` for the engine: add `additionalProperties: false` to every object schema
-    that leaves it (and `patternProperties`) unset, and drop `format` (an annotation in Draft
-    2020-12, as in calltune's scorer; llguidance would assert it, and its RFC 3339 `time`
-    contradicts the `HH:MM` patterns tool authors write next to it)."""
-    if isinstance(schema, list):
-        return [_closed(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _closed(v) for k, v in schema.items() if not (k == "format" and isinstance(v, str))}
-    is_object = out.get("type") == "object" or "properties" in out
-    if is_object and "additionalProperties" not in out and "patternProperties" not in out:
-        out["additionalProperties"] = False
-    return out
-
-
 NO_CALL_SCHEMA = {"type": "object", "properties": {
     "name": {"type": "null"},
     "arguments": {"type": "object", "properties": {}, "additionalProperties": False}},
     "required": ["name", "arguments"], "additionalProperties": False}
-
-
-def tool_call_schema(tool: Tool) -> dict:
-    """The schema of one call to `tool`."""
-    return {"type": "object", "properties": {
-        "name": {"const": tool.name},
-        "arguments": _closed(tool.parameters)},
-        "required": ["name", "arguments"], "additionalProperties": False}
 
 
 def call_schema(tools: list[Tool], allow_no_call: bool = True) -> dict:
@@ -104,21 +88,37 @@ def _problem(schema: dict, lltok) -> str | None:
     return messages[0] if is_error else None
 
 
+def stop_ids(tokenizer) -> list[int]:
+    """The tokens that end an answer: EOS, and `<|im_end|>` where the vocabulary has it (a
+    ChatML model whose EOS is `<|endoftext|>` still ends its turn with it)."""
+    ids = [tokenizer.eos_token_id]
+    im_end = tokenizer.get_added_vocab().get("<|im_end|>")
+    return ids + [im_end] if im_end is not None and im_end not in ids else ids
+
+
+def special_tags(tokenizer) -> frozenset[str]:
+    """The call tags the tokenizer holds as added tokens (llguidance treats them as special)."""
+    added = tokenizer.get_added_vocab()
+    return frozenset(tag for tag in (TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if tag in added)
+
+
 def _tokenizer_key(tokenizer) -> tuple:
-    return (getattr(tokenizer, "name_or_path", ""), len(tokenizer), tokenizer.eos_token_id)
+    return (getattr(tokenizer, "name_or_path", ""), len(tokenizer), *stop_ids(tokenizer))
 
 
 _LLTOKENIZERS: dict[tuple, object] = {}
 
 
 def ll_tokenizer(tokenizer, n_vocab: int):
-    """llguidance's view of a fast HF tokenizer (built once: ~0.3 s for the embedded model)."""
+    """llguidance's view of a fast HF tokenizer (built once: ~0.3 s for the embedded model), with
+    every `stop_ids` token as an end token: allowed wherever the grammar may end, forced where
+    it must."""
     from llguidance.hf import from_tokenizer
 
     key = (*_tokenizer_key(tokenizer), n_vocab)
     if key not in _LLTOKENIZERS:
         try:
-            _LLTOKENIZERS[key] = from_tokenizer(tokenizer, n_vocab=n_vocab)
+            _LLTOKENIZERS[key] = from_tokenizer(tokenizer, n_vocab=n_vocab, eos_token=stop_ids(tokenizer))
         except ValueError as err:
             raise CalltuneError(f"constrained decoding needs a fast tokenizer: {err}") from None
     return _LLTOKENIZERS[key]
@@ -154,11 +154,16 @@ def minimal_instance(schema):
     return None
 
 
-def closing_margin(tools: list[Tool], tokenizer) -> int:
-    """Tokens to reserve for closing a call to any of `tools` (see the module docstring)."""
-    longest = max(len(tokenizer(json.dumps({"name": t.name, "arguments": minimal_instance(t.parameters)}),
-                                add_special_tokens=False)["input_ids"]) for t in tools)
-    return longest + 4
+def closing_margin(tools: list[Tool], tokenizer, chat: bool = False) -> int:
+    """Tokens to reserve for closing a call to any of `tools` (see the module docstring); with
+    `chat`, a call in its `<tool_call>` block. 0 (never watch) without tools."""
+    def text(tool):
+        call = json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
+        return f"{TOOL_CALL_OPEN}\n{call}\n{TOOL_CALL_CLOSE}" if chat else call
+
+    if not tools:
+        return 0
+    return max(len(tokenizer(text(t), add_special_tokens=False)["input_ids"]) for t in tools) + 4
 
 
 def in_string_after(text: str, in_string: bool) -> bool:
@@ -217,11 +222,13 @@ class ClosingPolicy:
 @dataclass
 class RowConstraint:
     """One sequence's constraint: a fresh matcher, its closing margin in tokens (when to start
-    watching the budget), and the remaining-budget level at which to estimate again."""
+    watching the budget), the remaining-budget level at which to estimate again, and whether
+    it is a hermes answer (`chat_grammar`; else a bare `paper` call)."""
 
     matcher: object
     close_margin: int
     watch: int = 1 << 30
+    chat: bool = False
 
 
 def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
@@ -231,7 +238,9 @@ def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
 
 
 class GrammarCache:
-    """Compiled matchers, one per distinct (tool set, no-call option); `row()` hands out fresh copies."""
+    """Compiled matchers, one per distinct grammar: (tool set, no-call option) for `row()`,
+    (callable tools, tool_choice, parallel) for `chat_row()`; both hand out fresh copies.
+    `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
     def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error"):
         if on_unsupported not in ON_UNSUPPORTED:
@@ -239,6 +248,8 @@ class GrammarCache:
         self.tokenizer = tokenizer
         self.n_vocab = n_vocab
         self.lltok = ll_tokenizer(tokenizer, n_vocab)
+        self.stop_ids = stop_ids(tokenizer)
+        self.special_tags = special_tags(tokenizer)
         self.on_unsupported = on_unsupported
         self.compiled: dict[str, tuple[object, int]] = {}  # key -> (matcher, closing margin)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
@@ -252,22 +263,35 @@ class GrammarCache:
         return self._policy
 
     def row(self, tools: list[Tool], allow_no_call: bool = True) -> RowConstraint | None:
-        """A fresh constraint for one sequence, or None when this tool set falls back to unconstrained."""
+        """A fresh `paper` constraint (one bare JSON call, or the no-call object) for one sequence,
+        or None when this tool set falls back to unconstrained."""
+        return self._row(tools, str(allow_no_call), lambda: _grammar(call_schema(tools, allow_no_call)), False)
+
+    def chat_row(self, tools: list[Tool], tool_choice="auto", parallel: bool = True) -> RowConstraint | None:
+        """A fresh hermes constraint (`chat.grammar.chat_grammar`) for one sequence, or None when the
+        callable tools fall back to unconstrained. Raises `CalltuneError` for a bad `tool_choice`."""
+        callable_ = callable_tools(tools, tool_choice)
+        mode = f"chat|{json.dumps(tool_choice, sort_keys=True)}|{parallel}"
+        return self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags),
+                         True)
+
+    def _row(self, tools: list[Tool], mode: str, grammar, chat: bool) -> RowConstraint | None:
+        """Compile `grammar()` once per (tools, mode); a fresh matcher copy each call."""
         from llguidance import LLMatcher
 
         tools_key = json.dumps([[t.name, t.parameters] for t in tools], sort_keys=True)
         if tools_key in self.unsupported:
             return None
-        key = f"{tools_key}|{allow_no_call}"
+        key = f"{tools_key}|{mode}"
         if key not in self.compiled:
             if not self.check(tools, tools_key):
                 return None
-            matcher = LLMatcher(self.lltok, _grammar(call_schema(tools, allow_no_call)), log_level=0)
+            matcher = LLMatcher(self.lltok, grammar(), log_level=0)
             if matcher.is_error():
                 raise UnsupportedSchema(f"constrained decoding: {matcher.get_error()}")
-            self.compiled[key] = (matcher, closing_margin(tools, self.tokenizer))
+            self.compiled[key] = (matcher, closing_margin(tools, self.tokenizer, chat))
         matcher, margin = self.compiled[key]
-        return RowConstraint(matcher.deep_copy(), margin)
+        return RowConstraint(matcher.deep_copy(), margin, chat=chat)
 
     def check(self, tools: list[Tool], tools_key: str) -> bool:
         """True when the engine can express every tool's schema. Otherwise raise `UnsupportedSchema`
@@ -285,13 +309,22 @@ class GrammarCache:
         return True
 
 
+def _keep_only(scores: torch.Tensor, row: int, ids: list[int]) -> None:
+    """Leave only `ids` possible in `scores[row]` (their logits unchanged)."""
+    keep = scores[row, ids].clone()
+    scores[row] = float("-inf")
+    scores[row, ids] = keep
+
+
 class ToolCallConstraint(LogitsProcessor):
     """Masks the logits of each batch row to the tokens its matcher allows.
 
     `rows[i]` is None for an unconstrained row. Tokens are fed to the matchers
     one step late: at step t the processor first consumes the token chosen at
     step t-1 (the last column of `input_ids`), then masks. Rows whose remaining
-    budget is within their closing margin may be steered onto `policy`'s closing path.
+    budget is within their closing margin may be steered onto `policy`'s closing path;
+    a hermes row there that has just closed a call block ends (its stop tokens only)
+    rather than open another block that could not close in time.
     """
 
     def __init__(self, rows: list[RowConstraint | None], prompt_len: int, max_new_tokens: int,
@@ -304,8 +337,15 @@ class ToolCallConstraint(LogitsProcessor):
         self.max_new_tokens = max_new_tokens
         self.policy = policy
         self.tokenizer = tokenizer
+        self.stop_ids = stop_ids(tokenizer)
         self.bitmask = None
         self.seconds = 0.0  # time spent here, for benchmarks/decoding.py
+
+    def closed_block(self, ids: torch.Tensor) -> bool:
+        """Whether the generated part of one row (`ids`: (T,)) ends with `</tool_call>`."""
+        if not self.tokenizer.decode(ids[-1:]).endswith(">"):
+            return False
+        return self.tokenizer.decode(ids[self.prompt_len:].tolist()).endswith(TOOL_CALL_CLOSE)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         # scores: (B, vocab)
@@ -324,17 +364,22 @@ class ToolCallConstraint(LogitsProcessor):
                 self.bitmask[i] = -1  # all bits set: every token allowed (an unconstrained row)
                 continue
             self.llt.fill_next_token_bitmask(matcher, self.bitmask, i)
-            if remaining <= row.close_margin and remaining <= row.watch and not matcher.is_accepting():
+            if remaining > row.close_margin:
+                continue
+            if matcher.is_accepting():
+                if row.chat and self.closed_block(input_ids[i]):
+                    _keep_only(scores, i, self.stop_ids)  # near the end, after a block: stop
+            elif remaining <= row.watch:
                 # near the end of the budget: how many tokens would closing take from here?
                 text = self.tokenizer.decode(input_ids[i, self.prompt_len:].tolist())
+                if row.chat:  # string tracking starts at the open call (free text may hold quotes)
+                    text = text.rsplit(TOOL_CALL_OPEN, 1)[-1]
                 needed, first = self.policy.path(matcher, text, remaining, self.llt)
                 row.watch = needed + 2 * CLOSE_SLACK  # estimate again once the budget gets this low
                 if first is not None and remaining <= needed + CLOSE_SLACK:
                     # follow the closing path (one model token can open a structure that needs
                     # several more to close, hence the slack)
-                    keep = scores[i, first].clone()
-                    scores[i] = float("-inf")
-                    scores[i, first] = keep
+                    _keep_only(scores, i, [first])
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
         self.seconds += time.perf_counter() - start
         return scores

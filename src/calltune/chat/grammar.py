@@ -1,0 +1,105 @@
+"""The hermes answer as a grammar: what constrained decoding lets a model say in the chat format.
+
+`chat_grammar(tools, tool_choice, parallel)` writes an llguidance Lark grammar for one
+assistant answer: either a text answer (free text that never contains `<tool_call>`),
+or one or more blocks
+
+    <tool_call>
+    {"name": "<an offered tool>", "arguments": {...}}
+    </tool_call>
+
+separated by a newline, each holding a call that fits its tool's schema (`tool_call_schema`:
+compact `json.dumps` spacing, keys in schema order, objects closed with
+`additionalProperties: false`, `format` dropped). The answer ends where the grammar does;
+the engine then allows (after the last block of a `parallel=False` answer: forces) the
+model's end tokens (EOS, `<|im_end|>`), so the grammar itself names no end token.
+
+`tool_choice`: "auto" (text or calls), "none" (text only), "required" (at least one call),
+or {"type": "function", "function": {"name": N}} (calls to N only, at least one).
+`parallel=False` allows at most one block.
+"""
+
+from __future__ import annotations
+
+import json
+
+from calltune.errors import CalltuneError
+from calltune.examples import Tool
+
+TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
+# compact JSON as `json.dumps` (and the template's `tojson`) writes it
+JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+TOOL_CHOICES = ("auto", "none", "required")
+
+
+def closed_schema(schema):
+    """Copy `schema` for the engine: add `additionalProperties: false` to every object schema
+    that leaves it (and `patternProperties`) unset, and drop `format` (an annotation in Draft
+    2020-12, as in calltune's scorer; llguidance would assert it, and its RFC 3339 `time`
+    contradicts the `HH:MM` patterns tool authors write next to it)."""
+    if isinstance(schema, list):
+        return [closed_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed_schema(v) for k, v in schema.items() if not (k == "format" and isinstance(v, str))}
+    is_object = out.get("type") == "object" or "properties" in out
+    if is_object and "additionalProperties" not in out and "patternProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def tool_call_schema(tool: Tool) -> dict:
+    """The schema of one call to `tool`: `{"name": <its name>, "arguments": <its closed parameters>}`."""
+    return {"type": "object", "properties": {
+        "name": {"const": tool.name},
+        "arguments": closed_schema(tool.parameters)},
+        "required": ["name", "arguments"], "additionalProperties": False}
+
+
+def callable_tools(tools: list[Tool], tool_choice="auto") -> list[Tool]:
+    """The tools a call may name under `tool_choice` ([] for "none"). Raises `CalltuneError` for
+    an unknown choice, a named tool that is not offered, or "required" with no tools."""
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name")
+        if tool_choice.get("type") != "function" or not isinstance(name, str):
+            raise CalltuneError(f"tool_choice {json.dumps(tool_choice)}: expected "
+                                '{"type": "function", "function": {"name": ...}}')
+        named = [t for t in tools if t.name == name]
+        if not named:
+            raise CalltuneError(f"tool_choice names '{name}', which is not an offered tool")
+        return named[:1]
+    if tool_choice not in TOOL_CHOICES:
+        raise CalltuneError(f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or a named function, "
+                            f"not {tool_choice!r}")
+    if tool_choice == "required" and not tools:
+        raise CalltuneError('tool_choice "required" needs at least one tool')
+    return [] if tool_choice == "none" else list(tools)
+
+
+def _tag(tag: str, special: bool) -> str:
+    # llguidance holds every added `<...>` token as special: such a tag can only be matched
+    # as that token (`<tool_call>` in Lark), never as its spelling in bytes
+    return tag if special else json.dumps(tag)
+
+
+def chat_grammar(tools: list[Tool], tool_choice="auto", parallel: bool = True,
+                 special_tags: frozenset[str] = frozenset()) -> str:
+    """An llguidance Lark grammar for one hermes answer (see the module docstring).
+    `special_tags`: the tags (`<tool_call>`, `</tool_call>`) that the tokenizer holds as single
+    added tokens (Qwen, Hermes models), written as token references."""
+    callable_ = callable_tools(tools, tool_choice)
+    may_text = tool_choice in ("auto", "none")
+    lines = ["%llguidance {}", "start: " + " | ".join((["answer"] if may_text else [])
+                                                     + (["calls"] if callable_ else []))]
+    if may_text:
+        # any non-empty text without a call tag in it (a parser would read a call there);
+        # special tokens never match a terminal, so `<|im_end|>` cannot appear either
+        lines += ["answer: TEXT", f"TEXT: /(?s:.+)/ & ~/(?s:.*){TOOL_CALL_OPEN}(?s:.*)/"]
+    if callable_:
+        options = [tool_call_schema(t) for t in callable_]
+        schema = {**(options[0] if len(options) == 1 else {"anyOf": options}), "x-guidance": JSON_OPTIONS}
+        lines += ['calls: call ("\\n" call)*' if parallel else "calls: call",
+                  f"call: {_tag(TOOL_CALL_OPEN, TOOL_CALL_OPEN in special_tags)} \"\\n\" body "
+                  f"\"\\n\" {_tag(TOOL_CALL_CLOSE, TOOL_CALL_CLOSE in special_tags)}",
+                  f"body: %json {json.dumps(schema)}"]
+    return "\n".join(lines) + "\n"
