@@ -34,10 +34,20 @@ from calltune.errors import CalltuneError
 from calltune.jsonl import check_output_file
 
 
+def _yes_no(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1"):
+        return True
+    if text.lower() in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="embedded", help="`embedded`, a local HF model directory, or a hub id")
     p.add_argument("--adapter", default=None, help="PEFT adapter directory (or run directory with adapter/)")
-    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat"])
+    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat", "hermes"],
+                   help="paper: the report's template; chat: the model's chat template, one JSON call; "
+                        "hermes: the standard chat format with tools (text or <tool_call> blocks)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"],
@@ -48,6 +58,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help='constrained: may the model answer {"name": null, "arguments": {}}')
     p.add_argument("--on-unsupported", default="error", choices=["error", "unconstrained"],
                    help="constrained: a schema the engine cannot express is an error, or decoded unconstrained")
+    p.add_argument("--tool-choice", default=None, metavar="auto|required|none|NAME",
+                   help="hermes + constrained: for every example (default: each example's own, else auto)")
+    p.add_argument("--parallel-tool-calls", default=None, type=_yes_no, metavar="true|false",
+                   help="hermes + constrained: allow several calls per answer (default: each example's own, else true)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

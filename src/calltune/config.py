@@ -49,17 +49,18 @@ class DataConfig:
     dev: str | None = "seed:dev"
     """Dev examples for periodic evaluation, or null."""
     prompt_style: str = "paper"
-    """`paper` or `chat` (see prompts.py)."""
+    """`paper`, `chat` or `hermes` (the standard chat format with tools; see prompts.py, calltune.chat)."""
     loss: str = "completion"
-    """`full` (every token, the report's) or `completion` (only the call and its EOS)."""
+    """`full` (every token, the report's) or `completion` (only the answer: for `paper`/`chat` the
+    call and its EOS, for `hermes` every assistant turn of the conversation)."""
     max_length: int = 384
     """Longest tokenized prompt+answer; longer examples are dropped and reported, never cut."""
     overlong: str = "drop"
     """What to do with examples over max_length: `drop` (and report) or `error`."""
 
     def __post_init__(self):
-        if self.prompt_style not in ("paper", "chat"):
-            raise CalltuneError(f"data.prompt_style: '{self.prompt_style}' is not paper or chat")
+        if self.prompt_style not in ("paper", "chat", "hermes"):
+            raise CalltuneError(f"data.prompt_style: '{self.prompt_style}' is not paper, chat or hermes")
         if self.loss not in ("full", "completion"):
             raise CalltuneError(f"data.loss: '{self.loss}' is not full or completion")
         if self.overlong not in ("drop", "error"):

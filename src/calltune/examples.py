@@ -107,6 +107,10 @@ class Prediction:
     call: dict | None
     error: str | None
     repaired: str | None = None
+    calls: list[dict] | None = None
+    """hermes style: every call read from the answer's `<tool_call>` blocks (`call` is the first)."""
+    content: str | None = None
+    """hermes style: the answer's text outside the call blocks."""
 
     @property
     def text(self) -> str:
@@ -117,6 +121,8 @@ class Prediction:
         out = {"id": self.id, "raw": self.raw, "call": self.call, "error": self.error}
         if self.repaired is not None:
             out["repaired"] = self.repaired
+        if self.calls is not None:
+            out.update(content=self.content, calls=self.calls)
         return out
 
 
@@ -461,7 +467,14 @@ def load_predictions(path: str) -> list[Prediction]:
         repaired = obj.get("repaired")
         if repaired is not None and not isinstance(repaired, str):
             raise located(path, line, "repaired", f"prediction '{pid}': must be null or a string")
-        preds.append(Prediction(pid, raw, call, error, repaired))
+        calls = obj.get("calls")
+        if calls is not None and (not isinstance(calls, list) or any(parse_call(c) is None for c in calls)):
+            raise located(path, line, "calls", f"prediction '{pid}': must be null or a list of "
+                          '{"name": str, "arguments": object}')
+        content = obj.get("content")
+        if content is not None and not isinstance(content, str):
+            raise located(path, line, "content", f"prediction '{pid}': must be null or a string")
+        preds.append(Prediction(pid, raw, call, error, repaired, calls, content))
     return preds
 
 

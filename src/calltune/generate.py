@@ -1,9 +1,12 @@
-"""Batched greedy decoding that stops each sequence once its JSON object closes.
+"""Batched greedy decoding.
 
 Prompts are sorted by length and batched with left padding (less padding, same
-results); each sequence stops at EOS or as soon as the generated text contains a
-complete JSON object (`extract.first_json_object`), so no tokens are wasted
-after the closing brace.
+results). In the `paper`/`chat` styles (`stop="json"`) each sequence stops at EOS or
+as soon as the generated text contains a complete JSON object
+(`extract.first_json_object`), so no tokens are wasted after the closing brace. In the
+`hermes` style (`stop="turn"`) the answer is a whole assistant turn (text, or several
+`<tool_call>` blocks), which ends at EOS or at `<|im_end|>` (a token where the
+vocabulary has it, else the text: the tiny test models spell it out).
 """
 
 from __future__ import annotations
@@ -25,6 +28,27 @@ class Generation:
     ids: tuple[int, ...] = ()
 
 
+END_OF_TURN = "<|im_end|>"
+
+
+class TurnEnded(StoppingCriteria):
+    """Per-sequence stop for the hermes style: True once the generated text holds `<|im_end|>`."""
+
+    def __init__(self, tokenizer, prompt_len: int):
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_len:]  # (B, t)
+        done = [END_OF_TURN in self.tokenizer.decode(row[-8:], skip_special_tokens=False) for row in generated]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def cut_turn(text: str) -> str:
+    """A hermes answer up to (without) its end of turn."""
+    return text.split(END_OF_TURN, 1)[0]
+
+
 class JsonObjectClosed(StoppingCriteria):
     """Per-sequence stop: True once the generated part holds a complete JSON object."""
 
@@ -44,11 +68,13 @@ class JsonObjectClosed(StoppingCriteria):
 
 @torch.inference_mode()
 def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
-                   constraint: tuple[list, object] | None = None, timing: dict | None = None) -> list[Generation]:
+                   constraint: tuple[list, object] | None = None, timing: dict | None = None,
+                   stop: str = "json") -> list[Generation]:
     """Greedy-decode one batch of prompts (left padded). `constraint = (rows, grammars)`, with
     one `constrain.RowConstraint` (or None) per prompt and their `GrammarCache`, turns on
-    grammar-constrained decoding. `timing`, if given, accumulates `steps` (forward passes)
-    and `constraint_s` (seconds spent masking)."""
+    grammar-constrained decoding. `stop`: `json` (at the first complete JSON object) or `turn`
+    (at the end of the assistant turn: the hermes style). `timing`, if given, accumulates
+    `steps` (forward passes) and `constraint_s` (seconds spent masking)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items()}
     prompt_len = enc["input_ids"].shape[1]
@@ -61,10 +87,17 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
         rows, grammars = constraint
         processors = LogitsProcessorList([
             ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.policy, tokenizer)])
+    turn = stop == "turn"
+    stops = [tokenizer.eos_token_id]
+    if turn:
+        from calltune.constrain import stop_ids
+
+        stops = stop_ids(tokenizer)
+    criterion = TurnEnded(tokenizer, prompt_len) if turn else JsonObjectClosed(tokenizer, prompt_len)
     out = model.generate(
         **enc, do_sample=False, max_new_tokens=max_new_tokens, logits_processor=processors,
-        stopping_criteria=StoppingCriteriaList([JsonObjectClosed(tokenizer, prompt_len)]),
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        stopping_criteria=StoppingCriteriaList([criterion]),
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=stops if turn else stops[0],
         temperature=None, top_p=None, top_k=None)
     if timing is not None:
         timing["steps"] = timing.get("steps", 0) + out.shape[1] - prompt_len
@@ -73,16 +106,18 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
     for row in out[:, prompt_len:]:  # (B, new)
         ids = row.tolist()
         # tokens after EOS / the stop are padding (pad == eos for the embedded model)
-        if tokenizer.eos_token_id in ids:
-            ids = ids[: ids.index(tokenizer.eos_token_id)]
-        results.append(Generation(tokenizer.decode(ids, skip_special_tokens=True), len(ids), tuple(ids)))
+        end = next((i for i, tok in enumerate(ids) if tok in stops), None)
+        ids = ids if end is None else ids[:end]
+        # hermes keeps special tokens: a tokenizer may hold `<tool_call>` as one
+        text = tokenizer.decode(ids, skip_special_tokens=not turn)
+        results.append(Generation(cut_turn(text) if turn else text, len(ids), tuple(ids)))
     return results
 
 
 def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8,
                  skip: set[int] = frozenset(), on_batch: Callable[[list[int], list[Generation]], None] | None = None,
                  progress: bool = True, constrain: Callable[[int], object] | None = None,
-                 grammars=None) -> dict:
+                 grammars=None, stop: str = "json") -> dict:
     """Generate for every prompt index not in `skip`, longest first, calling `on_batch(indices,
     generations)` after each batch. For constrained decoding, `constrain(i)` gives prompt i's
     `RowConstraint` from `grammars` (a `GrammarCache`). Returns timing stats."""
@@ -95,7 +130,8 @@ def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
     for lo in range(0, len(todo), batch_size):
         idx = todo[lo: lo + batch_size]
         constraint = None if constrain is None else ([constrain(i) for i in idx], grammars)
-        gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, constraint, timing)
+        gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, constraint, timing,
+                              stop)
         new_tokens += sum(g.new_tokens for g in gens)
         if on_batch is not None:
             on_batch(idx, gens)

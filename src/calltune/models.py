@@ -194,7 +194,10 @@ def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "
     elif quantization != "none":
         raise CalltuneError(f"unknown quantization '{quantization}' (choose from auto, none, nf4)")
     try:
-        tokenizer = load_tokenizer(path)
+        # an adapter saved with its tokenizer carries the chat template it was trained with
+        saved = find_adapter_dir(adapter) if adapter is not None else None
+        has_tokenizer = saved is not None and (saved / "tokenizer_config.json").is_file()
+        tokenizer = load_tokenizer(str(saved) if has_tokenizer else path)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except CalltuneError:
         raise

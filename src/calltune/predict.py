@@ -38,7 +38,8 @@ class PredictConfig:
     adapter: str | None = None
     """A PEFT adapter directory (or a run directory with `adapter/`)."""
     prompt_style: str = "paper"
-    """`paper` (the report's template) or `chat` (the model's chat template)."""
+    """`paper` (the report's template), `chat` (the model's chat template, one JSON call) or `hermes`
+    (the standard chat format with tools: text or `<tool_call>` blocks; `calltune.chat`)."""
     max_new_tokens: int = 64
     """Generation budget per example."""
     batch_size: int = 8
@@ -53,6 +54,12 @@ class PredictConfig:
     on_unsupported: str = "error"
     """Constrained decoding, a schema the engine cannot express: `error`, or decode that
     example `unconstrained`."""
+    tool_choice: str | None = None
+    """hermes + constrained: `auto`, `required`, `none` or a tool's name for every example; None
+    keeps each example's own `tool_choice` (default auto)."""
+    parallel_tool_calls: bool | None = None
+    """hermes + constrained: allow several calls (True) or at most one (False) for every example;
+    None keeps each example's own setting (default True)."""
 
     def __post_init__(self):
         if self.prompt_style not in PROMPT_STYLES:
@@ -63,6 +70,12 @@ class PredictConfig:
             raise CalltuneError(f"no_call must be 'allow' or 'forbid', got '{self.no_call}'")
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise CalltuneError("--max-new-tokens and --batch-size must be at least 1")
+        if self.prompt_style == "hermes" and self.decoding == "repair":
+            raise CalltuneError("--decoding repair mends one JSON call (paper and chat styles); "
+                                "for hermes use greedy or constrained")
+        hermes_only = self.tool_choice is not None or self.parallel_tool_calls is not None
+        if hermes_only and self.prompt_style != "hermes":
+            raise CalltuneError("--tool-choice and --parallel-tool-calls apply to --prompt-style hermes")
 
     @classmethod
     def from_args(cls, args, data: str, out: str) -> "PredictConfig":
@@ -70,11 +83,27 @@ class PredictConfig:
         return cls(data=data, out=out, model=args.model, adapter=args.adapter, prompt_style=args.prompt_style,
                    max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                    quantization=args.quantization, decoding=args.decoding, no_call=args.no_call,
-                   on_unsupported=args.on_unsupported)
+                   on_unsupported=args.on_unsupported, tool_choice=getattr(args, "tool_choice", None),
+                   parallel_tool_calls=getattr(args, "parallel_tool_calls", None))
+
+    def choice_for(self, example: Example) -> tuple[str | dict, bool]:
+        """The `(tool_choice, parallel)` that constrain `example`'s answer (hermes)."""
+        choice = example.tool_choice if self.tool_choice is None else self.tool_choice
+        if isinstance(choice, str) and choice not in ("auto", "required", "none"):
+            choice = {"type": "function", "function": {"name": choice}}
+        parallel = example.parallel_tool_calls if self.parallel_tool_calls is None else self.parallel_tool_calls
+        return choice, parallel
 
 
-def prediction_for(example: Example, raw: str, decoding: str = "greedy") -> Prediction:
-    """The prediction record for one generated text (repaired first under `repair`)."""
+def prediction_for(example: Example, raw: str, decoding: str = "greedy", style: str = "paper") -> Prediction:
+    """The prediction record for one generated text (repaired first under `repair`); hermes
+    answers are read by `chat.parse_answer` into `calls` and `content`."""
+    if style == "hermes":
+        from calltune.chat.parse import parse_answer
+
+        parsed = parse_answer(raw)
+        return Prediction(example.id, raw, parsed.calls[0] if parsed.calls else None, parsed.error,
+                          calls=parsed.calls, content=parsed.content)
     repaired = None
     if decoding == "repair":
         from calltune.repair import repair_call
@@ -96,7 +125,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str]) -> str
                        "adapter_sha256": adapter_digest(cfg.adapter) if cfg.adapter else None,
                        "quantization": resolve_quantization(cfg.quantization, cfg.adapter),
                        "style": cfg.prompt_style, "max_new_tokens": cfg.max_new_tokens, "prompts": prompts,
-                       "decoding": decoding})
+                       "decoding": decoding, "tool_choice": cfg.tool_choice,
+                       "parallel_tool_calls": cfg.parallel_tool_calls})
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -160,14 +190,24 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             os.fsync(handle.fileno())
 
         skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
-        allow = cfg.no_call == "allow"
         stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                              skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
-                             constrain=None if grammars is None else (lambda i: grammars.row(examples[i].tools, allow)))
-    write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id], cfg.decoding).to_json() for ex in examples])
+                             constrain=None if grammars is None else (lambda i: row_for(grammars, examples[i], cfg)),
+                             stop="turn" if cfg.prompt_style == "hermes" else "json")
+    write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id], cfg.decoding, cfg.prompt_style).to_json()
+                          for ex in examples])
     os.unlink(partial)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
             "resumed": resumed, **stats, **compile_stats}
+
+
+def row_for(cache, example: Example, cfg: PredictConfig):
+    """The grammar row of one example: the paper/chat call grammar, or the hermes chat grammar
+    restricted by its tool_choice and parallel setting."""
+    if cfg.prompt_style == "hermes":
+        choice, parallel = cfg.choice_for(example)
+        return cache.chat_row(example.tools, choice, parallel)
+    return cache.row(example.tools, cfg.no_call == "allow")
 
 
 def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConfig):
@@ -180,11 +220,10 @@ def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConf
     start = time.perf_counter()
     n_vocab = model.get_output_embeddings().weight.shape[0]
     cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported)
-    allow = cfg.no_call == "allow"
     short = 0  # examples whose budget cannot fit their closing margin: a call may be cut off
     for ex in examples:
         try:
-            row = cache.row(ex.tools, allow)
+            row = row_for(cache, ex, cfg)
         except CalltuneError as err:
             raise CalltuneError(f"example '{ex.id}': {err}") from None
         short += row is not None and row.close_margin >= cfg.max_new_tokens

@@ -1,0 +1,96 @@
+"""`calltune predict --prompt-style hermes`: conversations in, text or `<tool_call>` blocks out,
+read back by the chat parser and scored with the hermes metrics (tiny random models)."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from calltune.cli import main
+from calltune.errors import CalltuneError
+from calltune.evaluate import run_eval
+from calltune.examples import load_examples, load_predictions
+from calltune.predict import PredictConfig, run_predict
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
+                          "required": ["city"]}}}
+TIME = {"type": "function", "function": {"name": "get_time", "description": "Local time in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string", "enum": ["Oslo", "Rome"]}},
+                       "required": ["city"]}}}
+ROWS = [
+    {"id": "single", "instruction": "Weather in Oslo?", "tools": [WEATHER], "target": {"name": "get_weather",
+                                                                                       "arguments": {"city": "Oslo"}}},
+    {"id": "parallel", "instruction": "Weather and time in Rome?", "tools": [WEATHER, TIME],
+     "target": [{"name": "get_weather", "arguments": {"city": "Rome"}}, {"name": "get_time", "arguments": {"city": "Rome"}}]},
+    {"id": "dialogue", "messages": [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "{\"sky\": \"sunny\"}"}],
+     "tools": [WEATHER], "target": None, "target_content": "It is sunny in Oslo."},
+    {"id": "chat", "instruction": "Tell me a joke.", "tools": [TIME], "target": None, "tool_choice": "none"},
+]
+SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in (WEATHER, TIME)}
+
+
+@pytest.fixture
+def data(write_jsonl_lines):
+    return write_jsonl_lines("hermes.jsonl", ROWS)
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])
+def test_constrained_hermes_answers_parse_and_obey_their_schemas(model, data, tmp_path, request):
+    out = str(tmp_path / "pred.jsonl")
+    stats = run_predict(PredictConfig(data=data, out=out, model=request.getfixturevalue(model),
+                                      prompt_style="hermes", decoding="constrained", max_new_tokens=48),
+                        progress=False)
+    assert stats["n"] == len(ROWS)
+    preds = {p.id: p for p in load_predictions(out)}
+    for pred in preds.values():
+        assert pred.calls is not None and pred.error is None, pred.raw  # every answer is well formed
+        for call in pred.calls:
+            jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
+    assert preds["chat"].calls == [] and preds["chat"].raw  # tool_choice none: a text answer
+    offered = {ex.id: {t.name for t in ex.tools} for ex in load_examples(data)}
+    assert all(c["name"] in offered[p.id] for p in preds.values() for c in p.calls)
+    metrics = run_eval(data, out, None)
+    assert metrics["style"] == "hermes" and metrics["json_validity"] == 1.0 and metrics["schema_adherence"] == 1.0
+
+
+def test_tool_choice_option_forces_calls_for_every_example(data, tmp_path, tiny_gpt2):
+    out = str(tmp_path / "pred.jsonl")
+    rows = [r for r in ROWS if r["id"] != "chat"]  # its own tool_choice none would conflict with required
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_predict(PredictConfig(data=str(path), out=out, model=tiny_gpt2, prompt_style="hermes",
+                              decoding="constrained", tool_choice="required", parallel_tool_calls=False,
+                              max_new_tokens=48), progress=False)
+    for pred in load_predictions(out):
+        assert len(pred.calls) == 1, pred.raw
+
+
+def test_greedy_hermes_writes_calls_and_content(data, tmp_path, tiny_gpt2):
+    out = str(tmp_path / "pred.jsonl")
+    run_predict(PredictConfig(data=data, out=out, model=tiny_gpt2, prompt_style="hermes", max_new_tokens=12),
+                progress=False)
+    records = [json.loads(line) for line in open(out, encoding="utf-8")]
+    assert [r["id"] for r in records] == [r["id"] for r in ROWS]
+    assert all("calls" in r and "content" in r and "<|im_end|>" not in r["raw"] for r in records)
+
+
+def test_hermes_option_errors(data):
+    with pytest.raises(CalltuneError, match="repair"):
+        PredictConfig(data=data, out="x", prompt_style="hermes", decoding="repair")
+    with pytest.raises(CalltuneError, match="--tool-choice"):
+        PredictConfig(data=data, out="x", prompt_style="paper", tool_choice="none")
+
+
+def test_cli_tool_choice_naming_no_offered_tool_is_an_error(data, tmp_path, tiny_gpt2, capsys):
+    code = main(["predict", "--data", data, "--out", str(tmp_path / "p.jsonl"), "--model", tiny_gpt2,
+                 "--prompt-style", "hermes", "--decoding", "constrained", "--tool-choice", "book_flight"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "book_flight" in err
+    assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "p.jsonl.partial").exists()
