@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import jsonschema
@@ -9,17 +10,18 @@ import pytest
 
 pytest.importorskip("bfcl_eval")
 
-from calltune.bfcl import (CATEGORIES, check_call, convert_function, convert_type,  # noqa: E402
-                           load_category, score)
+from calltune.bfcl import (CATEGORIES, PARALLEL_CATEGORIES, check_call, convert_function,  # noqa: E402
+                           convert_type, load_category, score)
 from calltune.errors import CalltuneError  # noqa: E402
 from calltune.examples import parse_example  # noqa: E402
 
-COUNTS = {"simple_python": 400, "multiple": 200, "irrelevance": 240}
+COUNTS = {"simple_python": 400, "multiple": 200, "parallel": 200, "parallel_multiple": 200, "irrelevance": 240}
+UNFIT = {"parallel_multiple_21", "parallel_multiple_94"}  # ground truth holds a variable name, no valid call
 
 
 @pytest.fixture(scope="module")
 def loaded() -> dict:
-    """Every record of the three categories, parsed: {category: {id: Example}}."""
+    """Every record of every category, parsed: {category: {id: Example}}."""
     return {c: {r["id"]: parse_example(r) for r in load_category(c)} for c in CATEGORIES}
 
 
@@ -75,8 +77,12 @@ def test_every_record_parses(loaded):
     assert {c: len(exs) for c, exs in loaded.items()} == COUNTS
     for category, examples in loaded.items():
         for ex in examples.values():
-            assert ex.labeled and ex.meta["bfcl_category"] == category and ex.meta["bfcl_id"] == ex.id
-            assert (ex.target is None) == (category == "irrelevance")
+            assert ex.labeled == (ex.id not in UNFIT) and ex.meta["bfcl_category"] == category
+            assert ex.meta["bfcl_id"] == ex.id and ("target_unfit" in ex.meta) == (ex.id in UNFIT)
+            assert (ex.target is None) == (category == "irrelevance" or ex.id in UNFIT)
+            assert isinstance(ex.target, list) == (category in PARALLEL_CATEGORIES and ex.id not in UNFIT)
+            if isinstance(ex.target, list):
+                assert len(ex.calls) == len(ex.meta["possible_answer"]) >= 2
 
 
 def test_record_shape():
@@ -105,9 +111,9 @@ def test_limit_and_unknown_category():
         load_category("simple_java")
 
 
-@pytest.mark.parametrize("category", ["simple_python", "multiple"])
+@pytest.mark.parametrize("category", ["simple_python", "multiple", "parallel", "parallel_multiple"])
 def test_every_target_passes_bfcls_checker(loaded, category):
-    examples = list(loaded[category].values())
+    examples = [ex for ex in loaded[category].values() if ex.labeled]
     report = score(examples, {ex.id: ex.target for ex in examples}, category)
     assert report["accuracy"] == 1.0 and report["errors"] == {}
 
@@ -205,8 +211,10 @@ def test_score_rejects_missing_and_malformed_predictions(loaded):
         score(examples, {"irrelevance_0": None}, "irrelevance")
     with pytest.raises(CalltuneError, match="irrelevance_0"):
         score(examples, {"irrelevance_0": {"name": "f"}, "irrelevance_1": None}, "irrelevance")
+    with pytest.raises(CalltuneError, match="irrelevance_0"):
+        score(examples, {"irrelevance_0": [call("f", x=1), {"name": "g"}], "irrelevance_1": None}, "irrelevance")
     with pytest.raises(CalltuneError, match="unknown BFCL category"):
-        score(examples, {}, "parallel")
+        score(examples, {}, "simple_java")
 
 
 def test_checker_import_leaves_no_stand_in_and_no_vendor_sdks(loaded):
@@ -215,3 +223,118 @@ def test_checker_import_leaves_no_stand_in_and_no_vendor_sdks(loaded):
     assert "bfcl_eval.eval_checker.ast_eval.ast_checker" in sys.modules
     assert "bfcl_eval.constants.model_config" not in sys.modules
     assert not {"openai", "anthropic", "bfcl_eval.model_handler"} & set(sys.modules)
+
+
+# -- parallel categories: a list of calls, matched order-free ------------------------------------
+
+def test_parallel_record_shape(loaded):
+    (rec,) = load_category("parallel", limit=1)
+    assert rec["instruction"].startswith("Play songs from the artists Taylor Swift and Maroon 5")
+    assert rec["target"] == [call("spotify.play", artist="Taylor Swift", duration=20),
+                             call("spotify.play", artist="Maroon 5", duration=15)]
+    assert rec["meta"]["possible_answer"] == [{"spotify.play": {"artist": ["Taylor Swift"], "duration": [20]}},
+                                              {"spotify.play": {"artist": ["Maroon 5"], "duration": [15]}}]
+    assert rec["meta"]["target_fixed"] == [[], []]
+
+
+def test_parallel_calls_are_matched_in_any_order(loaded):
+    ex = loaded["parallel"]["parallel_0"]
+    assert check_call(ex, ex.target, "parallel").correct
+    assert check_call(ex, list(reversed(ex.target)), "parallel").correct
+    ex = loaded["parallel_multiple"]["parallel_multiple_0"]
+    sums, primes = ex.target
+    assert sums["name"] == "math_toolkit.sum_of_multiples" and primes == call("math_toolkit.product_of_primes", count=5)
+    assert check_call(ex, [primes, sums], "parallel_multiple").correct
+
+
+@pytest.mark.parametrize("category, ex_id", [("parallel", "parallel_0"), ("parallel_multiple", "parallel_multiple_0")])
+def test_parallel_missing_or_extra_call_is_wrong_count(loaded, category, ex_id):
+    ex = loaded[category][ex_id]
+    for calls in (ex.target[:1], ex.target + ex.target[:1], ex.target[0]):  # a lone dict is one call
+        v = check_call(ex, calls, category)
+        assert not v.correct and v.error_type == "parallel_function_checker_no_order:wrong_count"
+    v = check_call(ex, [], category)
+    assert not v.correct and v.error_type == "no_call"
+
+
+def test_parallel_wrong_value_or_same_call_twice_finds_no_match(loaded):
+    ex = loaded["parallel"]["parallel_0"]
+    wrong = [call("spotify.play", artist="Taylor Swift", duration=20), call("spotify.play", artist="Maroon 5",
+                                                                            duration=20)]
+    for calls in (wrong, [ex.target[0], ex.target[0]]):
+        v = check_call(ex, calls, "parallel")
+        assert not v.correct and v.error_type == "parallel_function_checker_no_order:cannot_find_match"
+        assert "index 1 of possible answers" in v.error and "sub_error" in v.error  # dicts kept as text
+
+
+def test_parallel_score_report(loaded):
+    examples = [loaded["parallel"][i] for i in ("parallel_0", "parallel_1", "parallel_2")]
+    predictions = {"parallel_0": list(reversed(examples[0].target)), "parallel_1": examples[1].target[:1],
+                   "parallel_2": None}
+    report = score(examples, predictions, "parallel")
+    assert (report["n"], report["correct"]) == (3, 1)
+    assert report["errors"] == {"parallel_function_checker_no_order:wrong_count": 1, "no_call": 1}
+
+
+def test_a_list_on_a_single_call_category_is_judged_by_bfcls_count(loaded):
+    ex = loaded["simple_python"]["simple_python_0"]
+    assert check_call(ex, [ex.target], "simple_python").correct
+    v = check_call(ex, [ex.target, ex.target], "simple_python")
+    assert not v.correct and v.error_type == "simple_function_checker:wrong_count"
+    assert check_call(ex, [], "simple_python").error_type == "no_call"
+    assert check_call(loaded["irrelevance"]["irrelevance_0"], [], "irrelevance").correct
+
+
+def test_undeclared_ground_truth_parameter_is_left_out(loaded):
+    # parallel_multiple_26: BFCL's answer lists 'type' ("credit" or omitted), which the function lacks
+    ex = loaded["parallel_multiple"]["parallel_multiple_26"]
+    assert "type" not in ex.target[1]["arguments"] and ex.meta["target_fixed"] == [[], ["type"]]
+    assert check_call(ex, ex.target, "parallel_multiple").correct
+
+
+def test_a_variable_name_answer_leaves_the_record_unlabeled_but_bfcl_judges_it(loaded):
+    ex = loaded["parallel_multiple"]["parallel_multiple_21"]
+    assert not ex.labeled and "linear_regression_fit" in ex.meta["target_unfit"]
+    answer = [call("data_loading", file_path="dataset.csv"),
+              call("linear_regression_fit", x="data['sales']", y="data['future_sales']", return_residuals=True)]
+    assert check_call(ex, answer, "parallel_multiple").correct
+
+
+def test_cli_accepts_the_parallel_categories():
+    from calltune.cli import build_parser
+
+    for category in CATEGORIES:
+        assert build_parser().parse_args(["bfcl", "--category", category, "--out", "o"]).category == category
+
+
+def write_predictions(path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_bfcl_run_reads_hermes_calls_and_paper_calls(loaded, tmp_path):
+    from calltune.bfcl_run import predicted_calls, score_predictions
+    from calltune.chat.render import format_assistant
+    from calltune.jsonl import write_jsonl
+
+    examples = tmp_path / "examples.jsonl"
+    write_jsonl(str(examples), load_category("parallel", limit=2))
+    first, second = (loaded["parallel"][i] for i in ("parallel_0", "parallel_1"))
+    # hermes: every <tool_call> block counts, in any order
+    hermes = write_predictions(tmp_path / "hermes.jsonl", [
+        {"id": "parallel_0", "raw": format_assistant(list(reversed(first.calls))), "call": None, "error": None,
+         "calls": list(reversed(first.calls))},
+        {"id": "parallel_1", "raw": format_assistant(second.calls[:1]), "call": None, "error": None,
+         "calls": second.calls[:1]}])
+    assert predicted_calls("parallel", hermes) == {"parallel_0": list(reversed(first.calls)),
+                                                   "parallel_1": second.calls[:1]}
+    report = score_predictions("parallel", str(examples), hermes)
+    assert report["bfcl"]["correct"] == 1 and report["calltune"]["exact_match"] == 0.5
+    # paper: one extracted call, which cannot answer a parallel case
+    paper = write_predictions(tmp_path / "paper.jsonl", [
+        {"id": "parallel_0", "raw": json.dumps(first.calls[0]), "call": first.calls[0], "error": None},
+        {"id": "parallel_1", "raw": "no idea", "call": None, "error": "invalid_json"}])
+    assert predicted_calls("parallel", paper) == {"parallel_0": first.calls[:1], "parallel_1": []}
+    assert predicted_calls("simple_python", paper) == {"parallel_0": first.calls[0], "parallel_1": None}
+    report = score_predictions("parallel", str(examples), paper)["bfcl"]
+    assert report["errors"] == {"parallel_function_checker_no_order:wrong_count": 1, "no_call": 1}

@@ -66,22 +66,31 @@ def test_templates_name_exactly_the_required_parameters():
             assert clauses and all(fields(c) == {name} for c in clauses), (tool.name, name)
 
 
+def called(record: dict) -> list[str]:
+    """Catalogue names of a record's target calls."""
+    tool = record["meta"]["tool"]
+    return tool if isinstance(tool, list) else [tool] if tool else []
+
+
 def test_generated_records_are_valid_examples():
     records = generate(SynthConfig(n=1000, seed=1))
     ids = [r["id"] for r in records]
     assert ids[0] == "synth-1-000000" and ids[-1] == "synth-1-000999" and len(set(ids)) == 1000
     for r in records:
-        ex = parse_example(r)  # every target validates against its tool's schema
-        assert set(r) == {"id", "instruction", "tools", "target", "meta"}
+        ex = parse_example(r)  # every target (and every call in a conversation) names an offered tool
+        assert {"id", "tools", "target", "meta"} <= set(r) <= {"id", "instruction", "messages", "tools", "target",
+                                                               "target_content", "meta"}
+        assert ("instruction" in r) != ("messages" in r)
         assert set(r["meta"]) == {"domain", "tool", "template", "tools", "augmentations"}
-        assert len(r["meta"]["tools"]) == len(ex.tools)
+        assert len(r["meta"]["tools"]) == len(ex.tools) and len(called(r)) == len(ex.calls)
     assert len({dedup_key(r) for r in records}) == len(records)
-    assert len({r["meta"]["tool"] for r in records}) >= 60
+    assert len({name for r in records for name in called(r)}) >= 60
 
 
 def test_optional_arguments_only_when_stated():
     for rate in (0.0, 1.0):
-        for r in generate(SynthConfig(n=300, seed=5, optional_rate=rate, rename_rate=0.0, irrelevant_rate=0.0)):
+        for r in generate(SynthConfig(n=300, seed=5, optional_rate=rate, rename_rate=0.0, irrelevant_rate=0.0,
+                                      parallel_rate=0.0, dialogue_rate=0.0)):
             tool = BY_NAME[r["meta"]["tool"]]
             stated = set(r["target"]["arguments"]) & set(tool.optional)
             assert stated == (set(tool.optional) if rate else set())
@@ -122,6 +131,7 @@ def test_domain_and_tool_filters(tmp_path):
 @pytest.mark.parametrize("kwargs,message", [
     ({"n": 0}, "--n"), ({"rename_rate": 1.5}, "--rename-rate"), ({"irrelevant_rate": -0.1}, "--irrelevant-rate"),
     ({"max_tools": 0}, "--max-tools"), ({"domains": ("cooking",)}, "cooking"),
+    ({"followup_rate": 1.2}, "--followup-rate"), ({"parallel_rate": 0.6, "dialogue_rate": 0.5}, "add up to 1.2"),
     ({"tools": ("get_wether",)}, "get_wether")])
 def test_bad_config_is_a_clear_error(kwargs, message):
     with pytest.raises(CalltuneError, match=re.escape(message)):
@@ -134,7 +144,7 @@ def test_running_out_of_unique_examples_is_an_error(monkeypatch):
     same = {"instruction": "Hi", "tools": [], "target": None, "meta": {"tool": None}}
     monkeypatch.setattr(generator, "sample_tool_example", lambda *args: dict(same))
     with pytest.raises(CalltuneError, match="only 1 unique examples"):
-        generate(SynthConfig(n=10, irrelevant_rate=0.0))
+        generate(SynthConfig(n=10, irrelevant_rate=0.0, parallel_rate=0.0, dialogue_rate=0.0))
 
 
 def test_generation_is_fast():
@@ -149,9 +159,11 @@ def test_stats_card_text_and_json(tiny_gpt2, tmp_path, capsys):
     assert synth("stats", str(data), "--model", tiny_gpt2, "--out", str(card)) == 0
     text = capsys.readouterr().out
     assert "null targets" in text and "tools per prompt" in text and "argument types" in text
+    assert "conversation: one call" in text and "tokens, prompt plus answer (hermes" in text
     obj = json.loads(card.read_text())
     assert obj["n"] == 120 and obj["null_targets"] == sum(1 for line in data.open() if '"target": null' in line)
-    assert sum(obj["per_tool"].values()) == obj["tool_calls"]
+    assert sum(obj["per_tool"].values()) == obj["calls"] > obj["tool_calls"]  # parallel examples count twice
+    assert sum(obj["kinds"].values()) == 120 and obj["tokens"]["prompt_style"] == "hermes"
     tokens = obj["tokens"]["prompt_plus_answer"]
     assert tokens["min"] <= tokens["p50"] <= tokens["p90"] <= tokens["max"]
     assert sum(tokens["histogram"].values()) == 120
@@ -159,4 +171,13 @@ def test_stats_card_text_and_json(tiny_gpt2, tmp_path, capsys):
 
 def test_stats_works_on_files_without_meta():
     card = compute_card(load_examples("seed:all"))
-    assert card["n"] == 18 and sum(card["per_tool"].values()) == card["tool_calls"]
+    assert card["n"] == 18 and sum(card["per_tool"].values()) == card["tool_calls"] == card["calls"]
+    assert card["kinds"] == {"one call": 18} and card["text_answers"] == 0
+
+
+def test_stats_tokens_stay_paper_for_single_call_files(tiny_gpt2):
+    from calltune.models import load_tokenizer
+
+    records = generate(SynthConfig(n=30, seed=0, parallel_rate=0.0, dialogue_rate=0.0, text_answer_rate=0.0))
+    card = compute_card([parse_example(r) for r in records], load_tokenizer(tiny_gpt2))
+    assert card["tokens"]["prompt_style"] == "paper" and card["tokens"]["answer"]["min"] > 0

@@ -11,7 +11,8 @@ from calltune.examples import parse_example
 from calltune.synth import augment
 from calltune.synth.catalogue import all_tools, family
 from calltune.synth.checks import check_call
-from calltune.synth.generator import SynthConfig, generate, sample_call
+from calltune.synth.generator import SynthConfig, generate
+from calltune.synth.phrasing import sample_call
 
 TOOLS = {t.name: t for t in all_tools()}
 
@@ -35,7 +36,8 @@ def test_rename_tool_keeps_the_call_valid_for_every_catalogue_tool(plausible):
 
 
 def test_renamed_records_map_back_to_recoverable_catalogue_calls():
-    records = generate(SynthConfig(n=400, seed=11, rename_rate=1.0, shuffle_rate=0.0, irrelevant_rate=0.0))
+    records = generate(SynthConfig(n=400, seed=11, rename_rate=1.0, shuffle_rate=0.0, irrelevant_rate=0.0,
+                                   parallel_rate=0.0, dialogue_rate=0.0))
     seen = Counter()
     for r in records:
         parse_example(r)  # target validates against the renamed schema of an offered tool
@@ -64,7 +66,8 @@ def test_shuffle_properties_reorders_but_keeps_the_schema():
 
 
 def test_distractors_offer_the_target_among_other_tools():
-    records = generate(SynthConfig(n=600, seed=2, distractor_rate=1.0, irrelevant_rate=0.0, max_tools=4))
+    records = generate(SynthConfig(n=600, seed=2, distractor_rate=1.0, irrelevant_rate=0.0, max_tools=4,
+                                   parallel_rate=0.0, dialogue_rate=0.0))
     positions, same_domain = Counter(), 0
     for r in records:
         names = [t["function"]["name"] for t in r["tools"]]
@@ -78,7 +81,7 @@ def test_distractors_offer_the_target_among_other_tools():
 
 
 def test_irrelevant_examples_offer_no_tool_of_the_request_family():
-    records = generate(SynthConfig(n=300, seed=4, irrelevant_rate=1.0))
+    records = generate(SynthConfig(n=300, seed=4, irrelevant_rate=1.0, parallel_rate=0.0, dialogue_rate=0.0))
     sources = Counter()
     for r in records:
         parse_example(r)
@@ -93,3 +96,17 @@ def test_irrelevant_examples_offer_no_tool_of_the_request_family():
 def test_max_tools_one_means_single_tool_prompts():
     records = generate(SynthConfig(n=200, seed=0, distractor_rate=1.0, max_tools=1))
     assert all(len(r["tools"]) == 1 for r in records)
+
+
+def test_offer_renames_every_call_of_a_tool_the_same_way():
+    rng = random.Random(3)
+    weather, stock = TOOLS["current_weather_report"], TOOLS["stock_quote"]
+    calls = [(0, {"name": weather.name, "arguments": {"location": "Paris"}}),
+             (1, {"name": stock.name, "arguments": {"ticker": "IBM"}}),
+             (0, {"name": weather.name, "arguments": {"location": "Rome"}})]
+    offered, renamed, applied = augment.offer(rng, [weather, stock], calls, rename_rate=1.0, shuffle_rate=0.0)
+    names = [t["function"]["name"] for t in offered]
+    assert [c["name"] for c in renamed] == [names[0], names[1], names[0]] and "rename_function" in applied
+    for call in renamed:
+        jsonschema.validate(call["arguments"], offered[names.index(call["name"])]["function"]["parameters"])
+    assert [list(c["arguments"].values()) for c in renamed] == [["Paris"], ["IBM"], ["Rome"]]

@@ -106,9 +106,22 @@ def test_arrays_and_objects_element_by_element():
 
 
 def test_every_generated_call_passes_the_check():
+    """Every call of every kind: a target against its request (plus the tool result it follows, in a
+    conversation), and the call a conversation already made against the user's words."""
     records = generate(SynthConfig(n=1500, seed=3, rename_rate=0.0, optional_rate=0.6))
-    calls = [r for r in records if r["target"] is not None]
-    assert len(calls) > 1000
-    for r in calls:
-        result = check_call(TOOLS[r["meta"]["tool"]], r["instruction"], r["target"]["arguments"])
-        assert result.ok, (r["instruction"], result)
+    checked = 0
+    for r in records:
+        if "messages" in r:
+            user, made, result = r["messages"]
+            (call,) = made["tool_calls"]
+            tool = TOOLS[call["function"]["name"]]
+            assert check_call(tool, user["content"], call["function"]["arguments"]).ok, user["content"]
+            text = user["content"] + "\n" + result["content"]
+        else:
+            text = r["instruction"]
+        targets = r["target"] if isinstance(r["target"], list) else [r["target"]] if r["target"] else []
+        for target in targets:
+            result = check_call(TOOLS[target["name"]], text, target["arguments"])
+            assert result.ok, (text, result)
+            checked += 1
+    assert checked > 1200

@@ -1,26 +1,31 @@
 """Bridge to the Berkeley Function Calling Leaderboard (BFCL): evaluation data only, never training.
 
-Loads BFCL's single-call Python categories from the installed `bfcl_eval` package as calltune
+Loads BFCL's single-turn Python categories from the installed `bfcl_eval` package as calltune
 example records and scores predictions with BFCL's own AST checker:
 
     records = load_category("simple_python")
     examples = [parse_example(r) for r in records]
     report = score(examples, {ex.id: call_or_None, ...}, "simple_python")
+    report = score(parallel_examples, {ex.id: [call, ...], ...}, "parallel")
 
-Each record keeps the raw BFCL function docs and ground truth in `meta` for the checker; its
-`target` is one representative correct call, used only by calltune's exact-match metric.
+`simple_python`, `multiple` (one call among several offered tools) and `irrelevance` (no call is
+right) ask for one call or none; `parallel` (one tool, several calls) and `parallel_multiple`
+(several tools, several calls) ask for a list of calls, which BFCL matches order-free: as many calls
+as the ground truth, each ground-truth entry matched by a distinct call. Each record keeps the raw
+BFCL function docs and ground truth in `meta` for the checker; its `target` is one representative
+correct call (a list of them for the parallel categories), used only by calltune's exact-match metric.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import types
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import jsonschema
 
@@ -28,8 +33,9 @@ from calltune.errors import CalltuneError
 from calltune.examples import Example, parse_call
 from calltune.jsonl import read_jsonl
 
-CATEGORIES = ("simple_python", "multiple", "irrelevance")
-# The categories calltune reports; the overlap check reads the functions of all of them.
+CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
+PARALLEL_CATEGORIES = ("parallel", "parallel_multiple")  # the target is a list of calls
+# The categories the overlap check reads the functions of.
 OVERLAP_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 VERSION_PREFIX = "BFCL_v4"
 # BFCL's checker looks the model up in its model table to learn whether dots in function names were
@@ -42,9 +48,16 @@ _NOT_SCHEMA = ("optional",)
 _OMIT = object()  # a "" in an allowed-value list: BFCL lets the parameter be left out
 
 
+class NoFittingValue(CalltuneError):
+    """A ground-truth parameter none of whose allowed values fits the converted schema: BFCL accepts
+    a variable name there ("data['sales']" for an array), which no schema-valid call can be."""
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One prediction judged: `error_type` is BFCL's string (or "no_call" / "irrelevance:called")."""
+    """One prediction judged: `error_type` is BFCL's string (e.g. "value_error:string",
+    "parallel_function_checker_no_order:cannot_find_match") or calltune's "no_call" /
+    "irrelevance:called"."""
 
     correct: bool
     error_type: str | None = None
@@ -137,8 +150,10 @@ def representative_call(answer: dict, fn: dict) -> tuple[dict, list[str]]:
     """One call BFCL accepts, from a ground-truth entry `{name: {param: [allowed, ...]}}`.
 
     Each parameter gets its first allowed value (left out where that is ""), unless that value
-    breaks the converted JSON Schema; then the first later value that fits is used. Returns the
-    call and the parameters where the first value could not be used.
+    breaks the converted JSON Schema; then the first later value that fits is used. A parameter the
+    function does not declare (a slip in BFCL's data, parallel_multiple_26) is left out where BFCL
+    allows that, since BFCL's checker rejects undeclared parameters. Returns the call and the
+    parameters where the first value could not be used.
     """
     (name, allowed_by_param), = answer.items()
     schema = convert_type(fn["parameters"])
@@ -148,10 +163,11 @@ def representative_call(answer: dict, fn: dict) -> tuple[dict, list[str]]:
     for param, allowed in allowed_by_param.items():
         check = jsonschema.Draft202012Validator(schema.get("properties", {}).get(param, {}))
         for i, value in enumerate(_candidates(allowed, docs.get(param, {}))):
-            if (value is _OMIT and param not in required) or (value is not _OMIT and check.is_valid(value)):
+            if (value is _OMIT and param not in required) or \
+                    (value is not _OMIT and check.is_valid(value) and (param in docs or "" not in allowed)):
                 break
         else:
-            raise CalltuneError(f"BFCL function '{name}': no allowed value of '{param}' fits its schema")
+            raise NoFittingValue(f"BFCL function '{name}': no allowed value of '{param}' fits its schema")
         if i > 0:
             fixed.append(param)
         if value is not _OMIT:
@@ -159,12 +175,25 @@ def representative_call(answer: dict, fn: dict) -> tuple[dict, list[str]]:
     return {"name": name, "arguments": arguments}, fixed
 
 
+def _representative(truth: list[dict], functions: list[dict], ex_id: str) -> tuple[dict, list[str]]:
+    """`representative_call` for one ground-truth entry, finding its function among `functions`."""
+    name = next(iter(truth))
+    fn = next((f for f in functions if f["name"] == name), None)
+    if fn is None:
+        raise CalltuneError(f"BFCL '{ex_id}': answer calls '{name}', which is not offered")
+    return representative_call(truth, fn)
+
+
 def load_category(category: str, limit: int | None = None) -> list[dict]:
     """The first `limit` (default all) examples of a BFCL category as calltune example records.
 
     `meta` holds `bfcl_category`, `bfcl_id`, `possible_answer` (BFCL's ground truth, None for
     irrelevance), `functions` (BFCL's function docs) and `target_fixed` (parameters whose first
-    allowed value did not fit the schema, so the target uses a later one).
+    allowed value did not fit the schema, so the target uses a later one; for the parallel
+    categories one such list per call). The parallel categories' `target` is one representative
+    call per ground-truth entry, in BFCL's order. Where a ground-truth value can only be a variable
+    name (`NoFittingValue`; 2 records of parallel_multiple) the record has no `target`: calltune's
+    metrics skip it as unlabeled, BFCL's checker still judges it, and `meta.target_unfit` says why.
     """
     _check_category(category)
     answers = {}
@@ -177,20 +206,26 @@ def load_category(category: str, limit: int | None = None) -> list[dict]:
             break
         ex_id, functions = obj["id"], obj["function"]
         instruction, system = _instruction(obj["question"], ex_id)
-        target, fixed, truth = None, [], None
+        target, fixed, truth, unfit = None, [], None, None
         if category != "irrelevance":
             if ex_id not in answers:
                 raise CalltuneError(f"BFCL '{ex_id}': no possible answer")
             truth = answers[ex_id]
-            name = next(iter(truth[0]))
-            fn = next((f for f in functions if f["name"] == name), None)
-            if fn is None:
-                raise CalltuneError(f"BFCL '{ex_id}': answer calls '{name}', which is not offered")
-            target, fixed = representative_call(truth[0], fn)
+            try:
+                if category in PARALLEL_CATEGORIES:
+                    made = [_representative(entry, functions, ex_id) for entry in truth]
+                    target, fixed = [call for call, _ in made], [params for _, params in made]
+                else:
+                    target, fixed = _representative(truth[0], functions, ex_id)
+            except NoFittingValue as err:
+                unfit = str(err)
         record = {"id": ex_id, "instruction": instruction,
                   "tools": [convert_function(f) for f in functions], "target": target,
                   "meta": {"bfcl_category": category, "bfcl_id": ex_id, "possible_answer": truth,
                            "functions": functions, "target_fixed": fixed}}
+        if unfit is not None:
+            del record["target"]
+            record["meta"]["target_unfit"] = unfit
         if system is not None:
             record["system"] = system
         records.append(record)
@@ -225,28 +260,39 @@ def _checker() -> types.ModuleType:
     return module
 
 
-def check_call(example: Example, call: dict | None, category: str) -> Verdict:
-    """Judge one call (or None) for a BFCL example the way BFCL does."""
+def as_calls(prediction: dict | list[dict] | None) -> list[dict]:
+    """A prediction as the list of calls the model made: None -> [], one call -> [call]."""
+    if prediction is None:
+        return []
+    return prediction if isinstance(prediction, list) else [prediction]
+
+
+def check_call(example: Example, call: dict | list[dict] | None, category: str) -> Verdict:
+    """Judge the model's answer for a BFCL example the way BFCL does: one call, a list of calls
+    (the parallel categories; any category judges a list by BFCL's count rules) or None (no call)."""
     _check_category(category)
+    calls = as_calls(call)
     if category == "irrelevance":  # BFCL: right iff the model makes no valid call
-        if call is None:
+        if not calls:
             return Verdict(True)
-        return Verdict(False, "irrelevance:called", f"called '{call['name']}' when no call was right")
-    if call is None:
+        return Verdict(False, "irrelevance:called", f"called '{calls[0]['name']}' when no call was right")
+    if not calls:
         return Verdict(False, "no_call", "no function call")
     if "functions" not in example.meta or "possible_answer" not in example.meta:
         raise CalltuneError(f"example '{example.id}': no BFCL functions/possible_answer in meta")
     checker = _checker()
-    result = checker.ast_checker(example.meta["functions"], [{call["name"]: call["arguments"]}],
+    result = checker.ast_checker(example.meta["functions"], [{c["name"]: c["arguments"]} for c in calls],
                                  example.meta["possible_answer"], checker.Language.PYTHON,
                                  category, MODEL_NAME)
     if result["valid"]:
         return Verdict(True)
-    return Verdict(False, result.get("error_type", "unknown"), " ".join(result.get("error", []))[:300])
+    # the parallel checker's errors hold dicts (the per-call sub-errors), the others strings
+    error = " ".join(e if isinstance(e, str) else json.dumps(e, default=str) for e in result.get("error", []))
+    return Verdict(False, result.get("error_type", "unknown"), error[:300])
 
 
-def score(examples: list[Example], predictions: dict[str, dict | None], category: str) -> dict:
-    """BFCL accuracy of `predictions` (id -> call or None) over `examples` of one category.
+def score(examples: list[Example], predictions: dict[str, dict | list[dict] | None], category: str) -> dict:
+    """BFCL accuracy of `predictions` (id -> call, list of calls, or None) over `examples` of one category.
 
     Returns {"category", "n", "accuracy", "correct", "errors": {error_type: count},
     "per_example": [{"id", "correct", "error_type", "error"}]}.
@@ -257,9 +303,9 @@ def score(examples: list[Example], predictions: dict[str, dict | None], category
         if ex.id not in predictions:
             raise CalltuneError(f"no prediction for BFCL example '{ex.id}'")
         call = predictions[ex.id]
-        if call is not None and parse_call(call) is None:
-            raise CalltuneError(f"prediction for '{ex.id}': must be None or "
-                                '{"name": str, "arguments": dict}')
+        if any(parse_call(c) is None for c in as_calls(call)):
+            raise CalltuneError(f"prediction for '{ex.id}': must be None, "
+                                '{"name": str, "arguments": dict} or a list of those')
         verdict = check_call(ex, call, category)
         rows.append({"id": ex.id, "correct": verdict.correct, "error_type": verdict.error_type,
                      "error": verdict.error})

@@ -3,6 +3,11 @@ twice: with calltune's three metrics and with BFCL's own AST checker (`bfcl.py`)
 
 Writes OUT/examples.jsonl, OUT/predictions.jsonl, OUT/metrics.json and
 OUT/bfcl_per_example.jsonl. BFCL is evaluation data only.
+
+The calls BFCL judges are read from the predictions as `calltune eval` reads them
+(`predicted_calls`): a hermes file (records with a `calls` field) gives every `<tool_call>` block
+of the scored text; a paper file gives its one extracted call, wrapped in a list for the parallel
+categories (a paper answer holds one call, so it cannot be right on them).
 """
 
 from __future__ import annotations
@@ -12,19 +17,32 @@ import os
 from dataclasses import asdict
 
 from calltune import bfcl
-from calltune.evaluate import evaluate
+from calltune.chat.parse import parse_answer
+from calltune.evaluate import evaluate, prediction_style
 from calltune.examples import load_examples, load_predictions
 from calltune.extract import extract_call
 from calltune.jsonl import write_json, write_jsonl
 from calltune.predict import PredictConfig, run_predict
 
 
+def predicted_calls(category: str, pred_path: str) -> dict[str, dict | list[dict] | None]:
+    """id -> what the model answered, for `bfcl.score`: the list of calls of a hermes answer, else the
+    extracted call or None (as a list of at most one call in the parallel categories)."""
+    preds = load_predictions(pred_path)
+    if prediction_style(pred_path) == "hermes":
+        return {p.id: parse_answer(p.text).calls for p in preds}
+    calls = {p.id: extract_call(p.text).call for p in preds}
+    if category in bfcl.PARALLEL_CATEGORIES:
+        return {pid: bfcl.as_calls(call) for pid, call in calls.items()}
+    return calls
+
+
 def score_predictions(category: str, examples_path: str, pred_path: str) -> dict:
     """calltune metrics and BFCL AST accuracy for a predictions file."""
     examples = load_examples(examples_path)
     calltune_metrics = evaluate(examples, pred_path)
-    calls = {p.id: extract_call(p.text).call for p in load_predictions(pred_path)}
-    return {"calltune": calltune_metrics, "bfcl": bfcl.score(examples, calls, category)}
+    bfcl_report = bfcl.score(examples, predicted_calls(category, pred_path), category)
+    return {"calltune": calltune_metrics, "bfcl": bfcl_report}
 
 
 def training_overlap(adapter: str | None) -> dict | None:

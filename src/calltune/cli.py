@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="embedded", help="tokenizer source for the chat and hermes styles")
 
     p = sub.add_parser("bfcl", help="run and score a BFCL category with BFCL's AST checker")
-    p.add_argument("--category", required=True, choices=["simple_python", "multiple", "irrelevance"])
+    p.add_argument("--category", required=True,
+                   choices=["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"])
     p.add_argument("--out", required=True, help="directory for examples, predictions and metrics")
     p.add_argument("--limit", type=int, default=None, help="only the first N cases")
     p.add_argument("--pred", default=None, help="score this predictions file instead of generating")

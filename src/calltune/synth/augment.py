@@ -1,4 +1,5 @@
-"""Augmentations of a generated example: renaming, property shuffling and distractor choice.
+"""Augmentations of a generated example: renaming, property shuffling and distractor choice; `offer`
+applies the first two to the tools of a prompt and to every call that names them.
 
 Renaming makes the model read the schema instead of memorizing names: a function becomes a plausible
 synonym (`current_weather_report` -> `fetch_current_weather_report`, `calculateMean`) or a random identifier
@@ -142,3 +143,43 @@ def pick_distractors(rng: random.Random, target, pool: list, k: int, same_domain
             break
         chosen.append(bucket.pop(rng.randrange(len(bucket))))
     return chosen
+
+
+def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename_rate: float,
+          shuffle_rate: float) -> tuple[list[dict], list[dict], list[str]]:
+    """Turn catalogue tools (ToolDefs) into offered JSON tools, each renamed with probability `rename_rate`
+    and its properties shuffled with probability `shuffle_rate`.
+
+    `calls` pairs the index in `tools` of the tool each call uses with the call (canonical names); they come
+    back renamed to match, in the same order. Returns `(offered, calls, applied augmentations)`.
+    """
+    taken = {t.name for t in tools}
+    offered, applied, renamed = [], [], [call for _, call in calls]
+    for i, tool in enumerate(tools):
+        spec = tool.to_json()
+        if rng.random() < rename_rate:
+            what = rng.choice(("function", "params", "both"))
+            spec, mapping = rename_tool(rng, spec, what != "params", what != "function", taken,
+                                        plausible=rng.random() < 0.6)
+            applied += ["rename_function"] if what != "params" else []
+            applied += ["rename_params"] if what != "function" else []
+            renamed = [rename_call(call, spec["function"]["name"], mapping) if index == i else call
+                       for (index, _), call in zip(calls, renamed)]
+        if rng.random() < shuffle_rate:
+            spec, changed = shuffle_properties(rng, spec)
+            applied += ["shuffle_properties"] if changed else []
+        offered.append(spec)
+    return offered, renamed, sorted(set(applied))
+
+
+def with_distractors(rng: random.Random, chosen: list, pool: list, max_tools: int, rate: float) -> tuple[list, bool]:
+    """`chosen` (ToolDefs) plus, with probability `rate`, 1..max_tools-len(chosen) distractors from `pool`,
+    all shuffled; returns the tools and whether distractors were added."""
+    if max_tools <= len(chosen) or rng.random() >= rate:
+        return list(chosen), False
+    names = {t.name for t in chosen}
+    extra = pick_distractors(rng, chosen[0], [t for t in pool if t.name not in names],
+                             rng.randint(1, max_tools - len(chosen)))
+    tools = list(chosen) + extra
+    rng.shuffle(tools)
+    return tools, bool(extra)

@@ -1,7 +1,11 @@
 """`calltune data synth` and `calltune data stats`: registered on the `calltune data` subparsers.
 
     calltune data synth --n 5000 --seed 0 --out synth.jsonl [--rename-rate 0.3 --shuffle-rate 0.5
-        --distractor-rate 0.5 --irrelevant-rate 0.1 --optional-rate 0.4 --max-tools 5 --domains a,b --tools x,y]
+        --distractor-rate 0.5 --irrelevant-rate 0.1 --text-answer-rate 1 --optional-rate 0.4
+        --parallel-rate 0.1 --parallel-same-tool-rate 0.5 --dialogue-rate 0.1 --followup-rate 0.4
+        --max-tools 5 --domains a,b --tools x,y]
+
+Each rate is documented once, on its `SynthConfig` field; `--help` shows those docstrings.
     calltune data stats synth.jsonl [--model embedded] [--out card.json]
 """
 
@@ -19,21 +23,30 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _field_docs() -> dict[str, str]:
+    """SynthConfig field -> its docstring (the one place each option is described)."""
+    import ast
+    import inspect
+
+    from calltune.synth import generator
+
+    body = ast.parse(inspect.getsource(generator.SynthConfig)).body[0].body
+    return {a.target.id: " ".join(d.value.value.split()).replace("%", "%%") for a, d in zip(body, body[1:])
+            if isinstance(a, ast.AnnAssign) and isinstance(d, ast.Expr) and isinstance(d.value, ast.Constant)}
+
+
 def add_parsers(data_subparsers) -> None:
     """Register `synth` and `stats` on the `calltune data` subparser object."""
-    from calltune.synth.generator import SynthConfig
+    from calltune.synth.generator import RATES, SynthConfig
 
-    d = SynthConfig()
+    d, docs = SynthConfig(), _field_docs()
     s = data_subparsers.add_parser("synth", help="generate procedural synthetic tool-call examples")
     s.add_argument("--n", type=int, required=True, help="number of examples")
     s.add_argument("--seed", type=int, default=d.seed)
     s.add_argument("--out", required=True, help="examples JSONL to write")
-    s.add_argument("--rename-rate", type=float, default=d.rename_rate, help="per tool: rename function/parameters")
-    s.add_argument("--shuffle-rate", type=float, default=d.shuffle_rate, help="per tool: shuffle property order")
-    s.add_argument("--distractor-rate", type=float, default=d.distractor_rate, help="offer 2..max-tools tools")
-    s.add_argument("--irrelevant-rate", type=float, default=d.irrelevant_rate, help="null-target examples")
-    s.add_argument("--optional-rate", type=float, default=d.optional_rate, help="per optional parameter: stated")
-    s.add_argument("--max-tools", type=int, default=d.max_tools)
+    for name in RATES:
+        s.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name), help=docs.get(name))
+    s.add_argument("--max-tools", type=int, default=d.max_tools, help=docs.get("max_tools"))
     s.add_argument("--domains", type=_names, default=(), help="comma list of domains (default: all)")
     s.add_argument("--tools", type=_names, default=(), help="comma list of tools (default: all)")
 
@@ -41,6 +54,14 @@ def add_parsers(data_subparsers) -> None:
     s.add_argument("file", help="examples JSONL, or seed:all|train|dev")
     s.add_argument("--model", default="embedded", help="tokenizer for the token lengths")
     s.add_argument("--out", default=None, help="card JSON to write")
+
+
+def _called_tools(records: list[dict]) -> set[str]:
+    tools = set()
+    for r in records:
+        tool = r["meta"]["tool"]
+        tools.update(tool if isinstance(tool, list) else [tool] if tool else [])
+    return tools
 
 
 def run(args) -> int:
@@ -52,16 +73,18 @@ def run(args) -> int:
         from calltune.jsonl import write_jsonl
         from calltune.synth.generator import SynthConfig, generate
 
-        cfg = SynthConfig(n=args.n, seed=args.seed, rename_rate=args.rename_rate, shuffle_rate=args.shuffle_rate,
-                          distractor_rate=args.distractor_rate, irrelevant_rate=args.irrelevant_rate,
-                          optional_rate=args.optional_rate, max_tools=args.max_tools, domains=args.domains,
-                          tools=args.tools)
+        from calltune.synth.generator import RATES
+
+        cfg = SynthConfig(n=args.n, seed=args.seed, max_tools=args.max_tools, domains=args.domains, tools=args.tools,
+                          **{name: getattr(args, name) for name in RATES})
         start = time.perf_counter()
         records = generate(cfg)
         write_jsonl(args.out, records)
         n_null = sum(r["target"] is None for r in records)
-        print(f"wrote {len(records)} examples ({n_null} null targets, "
-              f"{len({r['meta']['tool'] for r in records} - {None})} tools) to {args.out} "
+        n_list = sum(isinstance(r["target"], list) for r in records)
+        n_dialogue = sum("messages" in r for r in records)
+        print(f"wrote {len(records)} examples ({n_null} null targets, {n_list} parallel, {n_dialogue} dialogues, "
+              f"{len(_called_tools(records))} tools) to {args.out} "
               f"in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         return 0
     if args.data_command == "stats":

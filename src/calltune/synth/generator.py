@@ -1,10 +1,19 @@
 """Sampling synthetic examples from the catalogue with one local `random.Random(seed)`.
 
 `generate(SynthConfig(n=5000, seed=0))` returns records in the calltune example format (see
-`calltune.examples`): id `synth-{seed}-{i:06d}`, instruction, tools (OpenAI form), target (or null) and
-`meta = {"domain", "tool", "template", "tools", "augmentations"}` where `tool` and `tools` hold the
-catalogue (pre-renaming) names of the target and of the offered tools. Every tool call passes
-`checks.check_call` before augmentation; same config -> the same records, whatever the hash seed.
+`calltune.examples`), id `synth-{seed}-{i:06d}`, of five kinds (each named in `meta.augmentations`):
+
+- a single call: `instruction`, `tools`, `target` = one call;
+- `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply;
+- `parallel_same_tool` / `parallel_two_tools`: two calls asked for in one message; `target` = both
+  calls (`parallel.py`);
+- `dialogue_answer` / `dialogue_followup`: `messages` (request, tool call, tool result) instead of
+  `instruction`; `target` null with `target_content`, or the follow-up call (`dialogue.py`).
+
+`meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
+(pre-renaming) name of every offered tool in offer order, `tool` that of the target's tool (a list, one
+per call, for parallel targets; null for null targets). Every tool call passes `checks.check_call`;
+same config -> the same records, whatever the hash seed.
 """
 
 from __future__ import annotations
@@ -16,25 +25,13 @@ from dataclasses import dataclass
 from calltune.errors import CalltuneError
 from calltune.synth import augment
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family
-from calltune.synth.checks import check_call
-from calltune.synth.slots import render_value, sample_value
-from calltune.synth.smalltalk import GENERAL_DOMAIN, sample_smalltalk
+from calltune.synth.dialogue import sample_answer, sample_followup
+from calltune.synth.parallel import sample_parallel
+from calltune.synth.phrasing import phrase, sample_call
+from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
 
-COMMAND_FRAMES = (
-    "{Cmd}.", "Please {cmd}.", "{Cmd}, please.", "Could you {cmd}?", "Can you {cmd}?", "Would you {cmd}?",
-    "I'd like you to {cmd}.", "I need you to {cmd}.", "Kindly {cmd}.", "Go ahead and {cmd}.", "Help me {cmd}.",
-    "Could you please {cmd}?", "Hey, can you {cmd}?", "{cmd}", "Please {cmd}, thanks.", "Quick one: {cmd}.",
-    "{Cmd} for me, would you?", "Can I get you to {cmd}?", "Would you mind if I asked you to {cmd}?", "pls {cmd}",
-)
-OPENERS = ("Hey, ", "Hi! ", "Hello. ", "Quick question: ", "Okay, ", "So, ", "Hmm, ", "Hi there. ")
-LOWER_STARTERS = ("What", "How", "Is", "Are", "Can", "Do", "Does", "Did", "Will", "When", "Where", "Which", "Who",
-                  "Any", "Has", "Could", "My", "If", "Please", "Message", "Let", "Don't", "Just", "For", "Event",
-                  "Order", "With", "Given", "Quote", "Current", "Tell", "Something", "A", "It's", "We're", "Where's",
-                  "What's", "How's", "Who's", "Am")
-GENERIC_CONTEXTS = ("I'm in a bit of a hurry.", "Sorry to bother you.", "Hope you're well.", "I need this for work.",
-                    "Let me ask you something.", "This is important.")
-THANKS = (" Thanks!", " Thank you.", " Thanks in advance.", " Cheers!", " Much appreciated.", " Thx.")
-ATTEMPTS_PER_CALL = 200  # failed checks before a tool is declared broken (a catalogue bug)
+RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
+         "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate")
 
 
 @dataclass
@@ -50,11 +47,22 @@ class SynthConfig:
     shuffle_rate: float = 0.5
     """Per offered tool: probability of shuffling the order of its properties."""
     distractor_rate: float = 0.5
-    """Probability that a tool-call example offers 2..max_tools tools instead of one."""
+    """Probability that an example offers extra tools besides the ones it calls, up to max_tools in all."""
     irrelevant_rate: float = 0.1
     """Probability of an example whose target is null (no offered tool fits)."""
+    text_answer_rate: float = 1.0
+    """Per irrelevant example: probability of a short text reply in `target_content` (else the null target alone)."""
     optional_rate: float = 0.4
     """Per optional parameter: probability that the user states it (and the target includes it)."""
+    parallel_rate: float = 0.1
+    """Probability of a parallel request: two calls in one message, the target a list of both."""
+    parallel_same_tool_rate: float = 0.5
+    """Per parallel request: probability that both calls use one tool with different values (else two tools)."""
+    dialogue_rate: float = 0.1
+    """Probability of a multi-turn example (`messages`: request, tool call, tool result, then the target)."""
+    followup_rate: float = 0.4
+    """Per dialogue: probability that the target is a follow-up call using a value of the result (else a
+    final text answer)."""
     max_tools: int = 5
     """Most tools offered in one prompt."""
     domains: tuple[str, ...] = ()
@@ -65,10 +73,14 @@ class SynthConfig:
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
             raise CalltuneError(f"--n must be a positive integer, got {self.n}")
-        for name in ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "optional_rate"):
+        for name in RATES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise CalltuneError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
+        kinds = self.irrelevant_rate + self.parallel_rate + self.dialogue_rate
+        if kinds > 1.0 + 1e-9:
+            raise CalltuneError(f"--irrelevant-rate, --parallel-rate and --dialogue-rate add up to {kinds:g}; "
+                                "they are shares of the examples and must not exceed 1")
         if self.max_tools < 1:
             raise CalltuneError(f"--max-tools must be at least 1, got {self.max_tools}")
 
@@ -92,68 +104,6 @@ def select_tools(cfg: SynthConfig) -> list[ToolDef]:
     return pool
 
 
-def _lower_first(sentence: str) -> str:
-    word = sentence.split(" ", 1)[0]
-    return sentence[0].lower() + sentence[1:] if word in LOWER_STARTERS else sentence
-
-
-def phrase(rng: random.Random, kind: str, core: str, clauses: str, contexts: tuple[str, ...]) -> str:
-    """Wrap a filled template into a full user message: frame or opener, optional clauses, context, thanks."""
-    if kind == "cmd":
-        cmd = core + clauses
-        text = rng.choice(COMMAND_FRAMES).format(cmd=cmd, Cmd=cmd[0].upper() + cmd[1:])
-    else:
-        body, end = re.match(r"^(.*?)([.?!]*)$", core, re.S).groups()
-        text = body + clauses + end
-        if rng.random() < 0.25:
-            opener = rng.choice(OPENERS)
-            return opener + (_lower_first(text) if opener.endswith((", ", ": ")) else text)
-    if rng.random() < 0.3:
-        text = rng.choice(contexts + GENERIC_CONTEXTS) + " " + text
-    if rng.random() < 0.2 and text.endswith((".", "?", "!")):
-        text += rng.choice(THANKS)
-    return text
-
-
-def sample_call(rng: random.Random, tool: ToolDef, optional_rate: float, contexts: tuple[str, ...]):
-    """Return `(instruction, arguments, template_id)` for `tool`, resampling until `check_call` passes."""
-    templates = tool.templates()
-    for _ in range(ATTEMPTS_PER_CALL):
-        args, texts = {}, {}
-        for name, param in tool.params.items():
-            if param.required or rng.random() < optional_rate:
-                args[name] = sample_value(param, rng)
-                texts[name] = render_value(param, args[name], rng)
-        template_id, template = rng.choice(templates)
-        clauses = [rng.choice(tool.clauses[name]).format(**texts) for name in tool.optional if name in args]
-        rng.shuffle(clauses)
-        instruction = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses), contexts)
-        if check_call(tool, instruction, args).ok:
-            return instruction, args, template_id
-    raise CalltuneError(f"catalogue tool '{tool.name}': no recoverable example in {ATTEMPTS_PER_CALL} tries")
-
-
-def offer(rng: random.Random, cfg: SynthConfig, tools: list[ToolDef], target: dict | None, target_index: int | None):
-    """Turn the chosen tools into offered JSON tools with renaming and shuffling; rename the target to match."""
-    taken = {t.name for t in tools}
-    offered, applied = [], []
-    for i, tool in enumerate(tools):
-        spec = tool.to_json()
-        if rng.random() < cfg.rename_rate:
-            what = rng.choice(("function", "params", "both"))
-            spec, mapping = augment.rename_tool(rng, spec, what != "params", what != "function", taken,
-                                                plausible=rng.random() < 0.6)
-            applied += ["rename_function"] if what != "params" else []
-            applied += ["rename_params"] if what != "function" else []
-            if i == target_index:
-                target = augment.rename_call(target, spec["function"]["name"], mapping)
-        if rng.random() < cfg.shuffle_rate:
-            spec, changed = augment.shuffle_properties(rng, spec)
-            applied += ["shuffle_properties"] if changed else []
-        offered.append(spec)
-    return offered, target, sorted(set(applied))
-
-
 def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
     tool = rng.choice(pool)
     instruction, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()))
@@ -164,7 +114,8 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
         index, extra = tools.index(tool), ["distractors"]
     if any(not tool.params[name].required for name in args):
         extra.append("optional_args")
-    offered, target, applied = offer(rng, cfg, tools, {"name": tool.name, "arguments": args}, index)
+    offered, (target,), applied = augment.offer(rng, tools, [(index, {"name": tool.name, "arguments": args})],
+                                                cfg.rename_rate, cfg.shuffle_rate)
     meta = {"domain": tool.domain, "tool": tool.name, "template": template_id, "tools": [t.name for t in tools],
             "augmentations": sorted(extra + applied)}
     return {"instruction": instruction, "tools": offered, "target": target, "meta": meta}
@@ -172,31 +123,61 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
 
 def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
     """A request no offered tool can serve: small talk, or a real tool request offered only tools of
-    other families (a weather question with finance tools)."""
+    other families (a weather question with finance tools). With `text_answer_rate` it carries a reply:
+    the small-talk answer, or a decline that names the offered tools."""
     requesters = [t for t in pool if any(family(o.domain) != family(t.domain) for o in pool)]
+    reply = None
     if requesters and rng.random() < 0.5:
         source = rng.choice(requesters)
         instruction, _, template_id = sample_call(rng, source, cfg.optional_rate, contexts.get(source.domain, ()))
         domain, template_id = source.domain, f"{source.name}:{template_id}"
     else:
-        template_id, request = sample_smalltalk(rng)
+        template_id, request, reply = sample_smalltalk(rng)
         instruction, domain = phrase(rng, "say", request, "", ()), GENERAL_DOMAIN
     candidates = [t for t in pool if family(t.domain) != family(domain)]
     k = min(rng.randint(1, 3), cfg.max_tools, len(candidates))
     tools = [candidates.pop(rng.randrange(len(candidates))) for _ in range(k)]
-    offered, _, applied = offer(rng, cfg, tools, None, None)
-    meta = {"domain": domain, "tool": None, "template": template_id, "tools": [t.name for t in tools],
-            "augmentations": sorted(["irrelevant"] + applied)}
-    return {"instruction": instruction, "tools": offered, "target": None, "meta": meta}
+    offered, _, applied = augment.offer(rng, tools, [], cfg.rename_rate, cfg.shuffle_rate)
+    record = {"instruction": instruction, "tools": offered, "target": None}
+    kinds = ["irrelevant"]
+    if rng.random() < cfg.text_answer_rate:
+        record["target_content"] = reply or decline(rng, [t["function"]["name"] for t in offered])
+        kinds.append("text_answer")
+    record["meta"] = {"domain": domain, "tool": None, "template": template_id, "tools": [t.name for t in tools],
+                      "augmentations": sorted(kinds + applied)}
+    return record
+
+
+def request_text(record: dict) -> str:
+    """The user's words a record answers: its instruction, or its last user message."""
+    if "instruction" in record:
+        return record["instruction"]
+    return next(m["content"] for m in reversed(record["messages"]) if m["role"] == "user")
 
 
 def dedup_key(record: dict) -> str:
-    text = re.sub(r"[^a-z0-9]+", " ", record["instruction"].lower()).strip()
+    text = re.sub(r"[^a-z0-9]+", " ", request_text(record).lower()).strip()
     return f"{record['meta']['tool']}|{text}"
 
 
+def sample_record(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
+    """One record of a kind drawn by the rates; a kind the pool cannot make (a dialogue when no tool has
+    a synthesized result, a follow-up without both tools of a chain) falls back to the next simpler one."""
+    draw = rng.random()
+    if draw < cfg.irrelevant_rate:
+        return sample_irrelevant(rng, cfg, pool, contexts)
+    if draw < cfg.irrelevant_rate + cfg.parallel_rate:
+        return sample_parallel(rng, cfg, pool, contexts)
+    if draw < cfg.irrelevant_rate + cfg.parallel_rate + cfg.dialogue_rate:
+        record = sample_followup(rng, cfg, pool, contexts) if rng.random() < cfg.followup_rate else None
+        record = record or sample_answer(rng, cfg, pool, contexts)
+        if record is not None:
+            return record
+    return sample_tool_example(rng, cfg, pool, contexts)
+
+
 def generate(cfg: SynthConfig) -> list[dict]:
-    """Generate `cfg.n` unique records (no two with the same normalized instruction and tool)."""
+    """Generate `cfg.n` unique records (no two with the same normalized request and tool)."""
     pool = select_tools(cfg)
     contexts = all_contexts()
     rng = random.Random(cfg.seed)
@@ -206,10 +187,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
         if tries > 20 * cfg.n + 1000:
             raise CalltuneError(f"only {len(records)} unique examples after {tries - 1} tries; "
                                 "ask for fewer or allow more tools")
-        if rng.random() < cfg.irrelevant_rate:
-            record = sample_irrelevant(rng, cfg, pool, contexts)
-        else:
-            record = sample_tool_example(rng, cfg, pool, contexts)
+        record = sample_record(rng, cfg, pool, contexts)
         key = dedup_key(record)
         if key in seen:
             continue

@@ -1,9 +1,12 @@
 """The data card of an examples file: what it contains and how long its examples are in tokens.
 
-`calltune data stats FILE [--model embedded] [--out card.json]` prints counts per tool, domain,
-parameter type, tools per prompt, null targets, augmentations and templates, and the token-length
-distribution of the rendered `paper` prompt plus the answer `format_call(target)`. Works on any calltune
-examples file; synthetic records add `meta` (catalogue tool names, domains, augmentations).
+`calltune data stats FILE [--model embedded] [--out card.json]` prints counts per kind of example
+(one call, parallel calls, text answer, no call; plain or after a conversation), tool, domain, parameter
+type, tools per prompt, augmentations and templates, and the token-length distribution of prompt plus
+answer. Lengths are measured in the `paper` prompt style (prompt + `format_call(target)`) when every
+example fits it, else in `hermes` (the conversation through the chat template + `format_assistant`):
+paper has no history, no parallel calls and no text answers. Works on any calltune examples file;
+synthetic records add `meta` (catalogue tool names, domains, augmentations).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from calltune.chat.render import format_assistant
 from calltune.examples import Example, load_examples
 from calltune.prompts import format_call, render_prompt
 
@@ -42,28 +46,60 @@ def length_summary(lengths: list[int]) -> dict:
     return out
 
 
+def kind(ex: Example) -> str:
+    """What an example asks for: "one call", "parallel calls", "text answer" or "no call", prefixed
+    with "conversation: " when it continues a conversation with tool results."""
+    n = len(ex.calls)
+    what = "parallel calls" if n > 1 else "one call" if n else "text answer" if ex.target_content else "no call"
+    return f"conversation: {what}" if ex.messages is not None and len(ex.messages) > 1 else what
+
+
+def fits_paper(ex: Example) -> bool:
+    """The `paper` style shows one request and answers one call or the no-call object."""
+    return ex.messages is None and len(ex.calls) <= 1 and ex.target_content is None
+
+
+def token_texts(examples: list[Example], tokenizer) -> tuple[str, list[str], list[str]]:
+    """`(style, prompt + answer texts, answer texts)` for the card's token lengths."""
+    if all(fits_paper(ex) for ex in examples):
+        answers = [format_call(ex.target) for ex in examples]
+        return "paper", [render_prompt(ex, "paper") + a for ex, a in zip(examples, answers)], answers
+    answers = [format_assistant(ex.calls, ex.target_content) for ex in examples]
+    return "hermes", [render_prompt(ex, "hermes", tokenizer) + a for ex, a in zip(examples, answers)], answers
+
+
 def compute_card(examples: list[Example], tokenizer=None) -> dict:
-    """Counts over `examples`, plus token lengths when a tokenizer is given."""
+    """Counts over `examples`, plus token lengths when a tokenizer is given. Tool and argument counts
+    are per target call (a parallel example counts each of its calls)."""
     tools, domains, arg_types, schema_types = Counter(), Counter(), Counter(), Counter()
-    per_prompt, augmentations, templates = Counter(), Counter(), set()
-    n_null = n_optional = 0
+    per_prompt, augmentations, templates, kinds = Counter(), Counter(), set(), Counter()
+    n_null = n_optional = n_calls = 0
     for ex in examples:
         meta = ex.meta
         per_prompt[len(ex.tools)] += 1
+        kinds[kind(ex)] += 1
         augmentations.update(meta.get("augmentations", []))
         if "domain" in meta:
             domains[meta["domain"]] += 1
-        if ex.target is None:
+        if not ex.calls:
             n_null += 1
             continue
-        tools[meta.get("tool") or ex.target["name"]] += 1
-        templates.add((meta.get("tool"), meta.get("template")))
-        schema = ex.tool(ex.target["name"]).parameters
-        props, required = schema.get("properties", {}), set(schema.get("required", []))
-        schema_types.update(param_type(p) for p in props.values())
-        arg_types.update(param_type(props.get(k, {})) for k in ex.target["arguments"])
-        n_optional += any(k not in required for k in ex.target["arguments"])
-    card = {"n": len(examples), "null_targets": n_null, "tool_calls": len(examples) - n_null,
+        origin = meta.get("tool")
+        origins = origin if isinstance(origin, list) else [origin] * len(ex.calls)
+        templates.add((str(origin), meta.get("template")))
+        optional = False
+        for call, name in zip(ex.calls, origins):
+            n_calls += 1
+            tools[name or call["name"]] += 1
+            schema = ex.tool(call["name"]).parameters
+            props, required = schema.get("properties", {}), set(schema.get("required", []))
+            schema_types.update(param_type(p) for p in props.values())
+            arg_types.update(param_type(props.get(k, {})) for k in call["arguments"])
+            optional = optional or any(k not in required for k in call["arguments"])
+        n_optional += optional
+    card = {"n": len(examples), "null_targets": n_null, "tool_calls": len(examples) - n_null, "calls": n_calls,
+            "kinds": dict(kinds.most_common()),
+            "text_answers": sum(ex.target_content is not None for ex in examples),
             "examples_with_optional_args": n_optional, "distinct_tools": len(tools),
             "distinct_domains": len(domains), "distinct_templates": len(templates),
             "unique_instructions": len({ex.instruction for ex in examples}),
@@ -72,11 +108,11 @@ def compute_card(examples: list[Example], tokenizer=None) -> dict:
             "argument_types": dict(arg_types.most_common()), "schema_parameter_types": dict(schema_types.most_common()),
             "augmentations": dict(augmentations.most_common())}
     if tokenizer is not None:
-        texts = [render_prompt(ex, "paper") + format_call(ex.target) for ex in examples]
-        answers = [format_call(ex.target) for ex in examples]
+        style, texts, answers = token_texts(examples, tokenizer)
         total = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
         answer = [len(ids) for ids in tokenizer(answers, add_special_tokens=False)["input_ids"]]
-        card["tokens"] = {"prompt_plus_answer": length_summary(total), "answer": length_summary(answer)}
+        card["tokens"] = {"prompt_style": style, "prompt_plus_answer": length_summary(total),
+                          "answer": length_summary(answer)}
     return card
 
 
@@ -95,10 +131,12 @@ def format_card(card: dict, source: str = "", model: str = "") -> str:
     """The card as readable text."""
     n = card["n"]
     lines = [f"data card{' for ' + source if source else ''}",
-             f"examples: {n}   tool calls: {card['tool_calls']}   null targets: {card['null_targets']} "
-             f"({100 * card['null_targets'] / n:.1f}%)   with optional args: {card['examples_with_optional_args']}",
+             f"examples: {n}   with tool calls: {card['tool_calls']} ({card['calls']} calls)   null targets: "
+             f"{card['null_targets']} ({100 * card['null_targets'] / n:.1f}%)   text answers: {card['text_answers']}   "
+             f"with optional args: {card['examples_with_optional_args']}",
              f"distinct tools: {card['distinct_tools']}   domains: {card['distinct_domains']}   "
              f"templates: {card['distinct_templates']}   unique instructions: {card['unique_instructions']}", ""]
+    lines += _table("kinds", card["kinds"], n) + [""]
     lines += _table("tools per prompt", card["tools_per_prompt"], n) + [""]
     lines += _table("domains", card["per_domain"], n) + [""]
     lines += _table("argument types (target arguments)", card["argument_types"],
@@ -106,10 +144,12 @@ def format_card(card: dict, source: str = "", model: str = "") -> str:
     lines += _table("parameter types (target tool schemas)", card["schema_parameter_types"],
                     sum(card["schema_parameter_types"].values())) + [""]
     lines += _table("augmentations", card["augmentations"], n) + [""]
-    lines += _table("tools (target)", card["per_tool"], card["tool_calls"]) + [""]
-    for name, summary in card.get("tokens", {}).items():
+    lines += _table("tools (target calls)", card["per_tool"], card["calls"]) + [""]
+    tokens = dict(card.get("tokens", {}))
+    style = tokens.pop("prompt_style", "paper")
+    for name, summary in tokens.items():
         stats = "  ".join(f"{k} {summary[k]}" for k in ("min", "mean", "p50", "p90", "p99", "max"))
-        lines.append(f"tokens, {name.replace('_', ' ')}{' (' + model + ')' if model else ''}: {stats}")
+        lines.append(f"tokens, {name.replace('_', ' ')} ({style}{', ' + model if model else ''}): {stats}")
         if name == "prompt_plus_answer":
             lines += _table("  histogram", summary["histogram"], n)
     return "\n".join(lines).rstrip() + "\n"

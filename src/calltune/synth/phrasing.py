@@ -1,0 +1,111 @@
+"""User messages from catalogue templates: frames, openers and context around a filled template, a
+continuation form for a second request in the same message, and `sample_call`, which draws a call and a
+message that states every argument (resampling until `checks.check_call` passes).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from calltune.errors import CalltuneError
+from calltune.synth.catalogue import ToolDef
+from calltune.synth.checks import check_call
+from calltune.synth.slots import render_value, sample_value
+
+COMMAND_FRAMES = (
+    "{Cmd}.", "Please {cmd}.", "{Cmd}, please.", "Could you {cmd}?", "Can you {cmd}?", "Would you {cmd}?",
+    "I'd like you to {cmd}.", "I need you to {cmd}.", "Kindly {cmd}.", "Go ahead and {cmd}.", "Help me {cmd}.",
+    "Could you please {cmd}?", "Hey, can you {cmd}?", "{cmd}", "Please {cmd}, thanks.", "Quick one: {cmd}.",
+    "{Cmd} for me, would you?", "Can I get you to {cmd}?", "Would you mind if I asked you to {cmd}?", "pls {cmd}",
+)
+OPENERS = ("Hey, ", "Hi! ", "Hello. ", "Quick question: ", "Okay, ", "So, ", "Hmm, ", "Hi there. ")
+LOWER_STARTERS = ("What", "How", "Is", "Are", "Can", "Do", "Does", "Did", "Will", "When", "Where", "Which", "Who",
+                  "Any", "Has", "Could", "My", "If", "Please", "Message", "Let", "Don't", "Just", "For", "Event",
+                  "Order", "With", "Given", "Quote", "Current", "Tell", "Something", "A", "It's", "We're", "Where's",
+                  "What's", "How's", "Who's", "Am", "Why", "Write", "Explain", "Describe", "Suggest", "Recommend",
+                  "Give", "Use", "Help", "The")
+GENERIC_CONTEXTS = ("I'm in a bit of a hurry.", "Sorry to bother you.", "Hope you're well.", "I need this for work.",
+                    "Let me ask you something.", "This is important.")
+THANKS = (" Thanks!", " Thank you.", " Thanks in advance.", " Cheers!", " Much appreciated.", " Thx.")
+# A second request in the same message: "<first request> Also, could you <cmd>?"
+CONTINUE_JOINERS = ("Also, ", "And ", "Plus, ", "One more thing: ", "And also, ")
+CONTINUE_FRAMES = ("{cmd}.", "could you {cmd}?", "can you {cmd}?", "please {cmd}.", "{cmd} as well.",
+                   "{cmd} too, please.")
+ATTEMPTS_PER_CALL = 200  # failed checks before a tool is declared broken (a catalogue bug)
+
+
+def _lower_first(sentence: str) -> str:
+    word = sentence.split(" ", 1)[0]
+    return sentence[0].lower() + sentence[1:] if word in LOWER_STARTERS else sentence
+
+
+def phrase(rng: random.Random, kind: str, core: str, clauses: str, contexts: tuple[str, ...]) -> str:
+    """Wrap a filled template into a full user message: frame or opener, optional clauses, context, thanks."""
+    if kind == "cmd":
+        cmd = core + clauses
+        text = rng.choice(COMMAND_FRAMES).format(cmd=cmd, Cmd=cmd[0].upper() + cmd[1:])
+    else:
+        body, end = re.match(r"^(.*?)([.?!]*)$", core, re.S).groups()
+        text = body + clauses + end
+        if rng.random() < 0.25:
+            opener = rng.choice(OPENERS)
+            return opener + (_lower_first(text) if opener.endswith((", ", ": ")) else text)
+    if rng.random() < 0.3:
+        text = rng.choice(contexts + GENERIC_CONTEXTS) + " " + text
+    if rng.random() < 0.2 and text.endswith((".", "?", "!")):
+        text += rng.choice(THANKS)
+    return text
+
+
+def continuation(rng: random.Random, kind: str, core: str, clauses: str) -> str:
+    """A request that follows another one in the same message: "Also, could you check ...?",
+    "And what's the weather in Rome?". No opener, context or thanks."""
+    if kind == "cmd":
+        text = rng.choice(CONTINUE_FRAMES).format(cmd=core + clauses)
+    else:
+        body, end = re.match(r"^(.*?)([.?!]*)$", core, re.S).groups()
+        text = body + clauses + (end or ".")
+        if not re.match(r"I\b", text):  # "I'm ..." keeps its capital; other first words are not names
+            text = text[0].lower() + text[1:]
+    return rng.choice(CONTINUE_JOINERS) + text
+
+
+def split_thanks(message: str) -> tuple[str, str]:
+    """`(request, thanks)`: a closing thanks split off, so that another sentence can go before it."""
+    for thanks in THANKS:
+        if message.endswith(thanks):
+            return message[:-len(thanks)], thanks
+    return message, ""
+
+
+def join_sentences(first: str, second: str) -> str:
+    """`first` then `second` in one message, a closing thanks of `first` moved to the end."""
+    first, thanks = split_thanks(first)
+    if not first.endswith((".", "?", "!")):
+        first += "."
+    return f"{first} {second}{thanks}"
+
+
+def sample_call(rng: random.Random, tool: ToolDef, optional_rate: float, contexts: tuple[str, ...],
+                follows: bool = False):
+    """Return `(message, arguments, template_id)` for `tool`, resampling until `check_call` passes.
+
+    `follows=True` writes the request as a continuation of an earlier one in the same message."""
+    templates = tool.templates()
+    for _ in range(ATTEMPTS_PER_CALL):
+        args, texts = {}, {}
+        for name, param in tool.params.items():
+            if param.required or rng.random() < optional_rate:
+                args[name] = sample_value(param, rng)
+                texts[name] = render_value(param, args[name], rng)
+        template_id, template = rng.choice(templates)
+        clauses = [rng.choice(tool.clauses[name]).format(**texts) for name in tool.optional if name in args]
+        rng.shuffle(clauses)
+        if follows:
+            message = continuation(rng, template_id[:3], template.format(**texts), "".join(clauses))
+        else:
+            message = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses), contexts)
+        if check_call(tool, message, args).ok:
+            return message, args, template_id
+    raise CalltuneError(f"catalogue tool '{tool.name}': no recoverable example in {ATTEMPTS_PER_CALL} tries")
