@@ -155,7 +155,8 @@ def test_generation_is_fast():
 
 def test_stats_card_text_and_json(tiny_gpt2, tmp_path, capsys):
     data, card = tmp_path / "d.jsonl", tmp_path / "card.json"
-    assert synth("synth", "--n", "120", "--seed", "0", "--out", str(data), "--irrelevant-rate", "0.2") == 0
+    assert synth("synth", "--n", "120", "--seed", "0", "--out", str(data), "--irrelevant-rate", "0.2",
+                 "--parallel-rate", "0.1", "--dialogue-rate", "0.1") == 0
     assert synth("stats", str(data), "--model", tiny_gpt2, "--out", str(card)) == 0
     text = capsys.readouterr().out
     assert "null targets" in text and "tools per prompt" in text and "argument types" in text

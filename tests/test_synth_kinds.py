@@ -42,8 +42,11 @@ def test_each_kind_is_deterministic_and_seeded(kind):
     assert json.dumps(a) != json.dumps(generate(only(kind, n=120, rename_rate=0.5, seed=1)))
 
 
-def test_default_mix_has_every_kind_at_its_rate():
-    records = generate(SynthConfig(n=2000, seed=0))
+def test_default_mix_is_single_call_and_the_hermes_mix_has_every_kind_at_its_rate():
+    # paper/chat answer one call: the default output trains in every style
+    assert not any({"parallel_same_tool", "parallel_two_tools", "dialogue_answer", "dialogue_followup"} & set(kinds(r))
+                   for r in generate(SynthConfig(n=500, seed=0)))
+    records = generate(SynthConfig(n=2000, seed=0, parallel_rate=0.1, dialogue_rate=0.1))
     counts = {k: sum(k in kinds(r) for r in records) for k in ("parallel_same_tool", "parallel_two_tools",
                                                                 "dialogue_answer", "dialogue_followup", "irrelevant")}
     assert 150 <= counts["parallel_same_tool"] + counts["parallel_two_tools"] <= 250  # parallel_rate 0.1

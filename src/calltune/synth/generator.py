@@ -54,12 +54,14 @@ class SynthConfig:
     """Per irrelevant example: probability of a short text reply in `target_content` (else the null target alone)."""
     optional_rate: float = 0.4
     """Per optional parameter: probability that the user states it (and the target includes it)."""
-    parallel_rate: float = 0.1
-    """Probability of a parallel request: two calls in one message, the target a list of both."""
+    parallel_rate: float = 0.0
+    """Probability of a parallel request: two calls in one message, the target a list of both
+    (hermes style only: `paper` and `chat` answer one call, so the default is 0)."""
     parallel_same_tool_rate: float = 0.5
     """Per parallel request: probability that both calls use one tool with different values (else two tools)."""
-    dialogue_rate: float = 0.1
-    """Probability of a multi-turn example (`messages`: request, tool call, tool result, then the target)."""
+    dialogue_rate: float = 0.0
+    """Probability of a multi-turn example (`messages`: request, tool call, tool result, then the target;
+    hermes style only, so the default is 0)."""
     followup_rate: float = 0.4
     """Per dialogue: probability that the target is a follow-up call using a value of the result (else a
     final text answer)."""
