@@ -143,3 +143,19 @@ def test_report_readme_section(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(CalltuneError, match="results:start"):
         update_readme(str(readme), {"results": [result]}, "runs/x")
+
+
+def test_synth_rates_reach_the_generator_and_bad_keys_are_errors(tmp_path, monkeypatch):
+    from calltune.experiment import ExperimentConfig, prepare_data
+    from calltune.synth import generator
+
+    with pytest.raises(CalltuneError, match="synth_rates: unknown or reserved key 'n'"):
+        ExperimentConfig(synth_rates={"n": 3})
+    real, seen = generator.generate, []
+    monkeypatch.setattr(generator, "generate", lambda c: seen.append(c) or real(c))
+    cfg = ExperimentConfig(synth_n=60, dev_fraction=0.3, scales={"seed14": "seed:train"},
+                           synth_rates={"parallel_rate": 0.2, "dialogue_rate": 0.1}, evals={"seed_dev": None})
+    paths = prepare_data(cfg, str(tmp_path / "exp"))
+    assert (seen[0].n, seen[0].parallel_rate, seen[0].dialogue_rate) == (60, 0.2, 0.1)
+    records = [json.loads(line) for line in open(paths["synth"], encoding="utf-8")]
+    assert any(isinstance(r["target"], list) for r in records) and any("messages" in r for r in records)

@@ -51,6 +51,8 @@ class ExperimentConfig:
     """Synthetic examples to generate (`calltune data synth`)."""
     synth_seed: int = 0
     """Seed of the synthetic generator."""
+    synth_rates: dict = field(default_factory=dict)
+    """Other `SynthConfig` settings, e.g. {parallel_rate: 0.1, dialogue_rate: 0.1} for the hermes style."""
     dev_fraction: float = 0.15
     """Share of synthetic tools held out for the synthetic dev set (split by tool)."""
     split_seed: int = 11711
@@ -73,6 +75,12 @@ class ExperimentConfig:
     def __post_init__(self):
         from calltune.predict import DECODINGS
 
+        from calltune.synth.generator import SynthConfig
+
+        allowed = {f.name for f in dataclasses.fields(SynthConfig)} - {"n", "seed"}  # synth_n, synth_seed
+        bad_rates = sorted(set(self.synth_rates) - allowed)
+        if bad_rates:
+            raise CalltuneError(f"synth_rates: unknown or reserved key '{bad_rates[0]}' (see calltune data synth --help)")
         unknown = [d for d in self.decodings if d not in DECODINGS]
         if unknown:
             raise CalltuneError(f"unknown decoding '{unknown[0]}' (choose from {', '.join(DECODINGS)})")
@@ -157,6 +165,7 @@ def prepare_data(cfg: ExperimentConfig, out: str) -> dict:
     # catalogue was decontaminated or before tools were held out by identity is made again
     key = _key({"n": cfg.synth_n, "seed": cfg.synth_seed, "dev_fraction": cfg.dev_fraction,
                 "split_seed": cfg.split_seed, "scales": cfg.scales, "stress": cfg.evals.get("stress", "off"),
+                **({"synth_rates": cfg.synth_rates} if cfg.synth_rates else {}),
                 "catalogue": _key([t.to_json() for t in all_tools()]), "split_by": "tool identity"})
     paths = {"synth": os.path.join(data_dir, "synth.jsonl"), "train": os.path.join(data_dir, "synth_train.jsonl"),
              "dev": os.path.join(data_dir, "synth_dev.jsonl"), "stress": os.path.join(data_dir, "stress")}
@@ -164,7 +173,7 @@ def prepare_data(cfg: ExperimentConfig, out: str) -> dict:
                    for name, spec in cfg.scales.items()}
     if not _cell_done(data_dir, key, "done.json"):
         _start_cell(data_dir, key, {"kind": "data"})
-        write_jsonl(paths["synth"], generate(SynthConfig(n=cfg.synth_n, seed=cfg.synth_seed)))
+        write_jsonl(paths["synth"], generate(SynthConfig(n=cfg.synth_n, seed=cfg.synth_seed, **cfg.synth_rates)))
         # as `calltune data split --by tool` does: exact duplicates out first
         train, dev, _ = split(dedup(load_examples(paths["synth"]))[0], "tool", cfg.dev_fraction, cfg.split_seed)
         write_jsonl(paths["train"], [ex.record for ex in train])
