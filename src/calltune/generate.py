@@ -31,39 +31,29 @@ class Generation:
 END_OF_TURN = "<|im_end|>"
 
 
-class TurnEnded(StoppingCriteria):
-    """Per-sequence stop for the hermes style: True once the generated text holds `<|im_end|>`."""
-
-    def __init__(self, tokenizer, prompt_len: int):
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-
-    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
-        generated = input_ids[:, self.prompt_len:]  # (B, t)
-        done = [END_OF_TURN in self.tokenizer.decode(row[-8:], skip_special_tokens=False) for row in generated]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
 def cut_turn(text: str) -> str:
     """A hermes answer up to (without) its end of turn."""
     return text.split(END_OF_TURN, 1)[0]
 
 
-class JsonObjectClosed(StoppingCriteria):
-    """Per-sequence stop: True once the generated part holds a complete JSON object."""
+class SequenceDone(StoppingCriteria):
+    """Per-sequence stop: `stop="json"` once the generated part holds a complete JSON object,
+    `stop="turn"` once it holds `<|im_end|>` (the hermes style)."""
 
-    def __init__(self, tokenizer, prompt_len: int):
+    def __init__(self, tokenizer, prompt_len: int, stop: str):
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
+        self.stop = stop
+
+    def _done(self, row: torch.Tensor) -> bool:
+        if self.stop == "turn":
+            return END_OF_TURN in self.tokenizer.decode(row[-8:], skip_special_tokens=False)
+        last = self.tokenizer.decode(row[-1:], skip_special_tokens=True)
+        return "}" in last and first_json_object(self.tokenizer.decode(row, skip_special_tokens=True)) is not None
 
     def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
         generated = input_ids[:, self.prompt_len:]  # (B, t)
-        done = []
-        for row in generated:
-            last = self.tokenizer.decode(row[-1:], skip_special_tokens=True)
-            done.append("}" in last and first_json_object(
-                self.tokenizer.decode(row, skip_special_tokens=True)) is not None)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return torch.tensor([self._done(row) for row in generated], dtype=torch.bool, device=input_ids.device)
 
 
 @torch.inference_mode()
@@ -93,10 +83,9 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
         from calltune.constrain import stop_ids
 
         stops = stop_ids(tokenizer)
-    criterion = TurnEnded(tokenizer, prompt_len) if turn else JsonObjectClosed(tokenizer, prompt_len)
     out = model.generate(
         **enc, do_sample=False, max_new_tokens=max_new_tokens, logits_processor=processors,
-        stopping_criteria=StoppingCriteriaList([criterion]),
+        stopping_criteria=StoppingCriteriaList([SequenceDone(tokenizer, prompt_len, stop)]),
         pad_token_id=tokenizer.pad_token_id, eos_token_id=stops if turn else stops[0],
         temperature=None, top_p=None, top_k=None)
     if timing is not None:

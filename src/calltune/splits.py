@@ -16,22 +16,14 @@ from __future__ import annotations
 
 import json
 import random
-import re
-import unicodedata
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from calltune.errors import CalltuneError
 from calltune.examples import Example, split_examples
-from calltune.tool_identity import ToolIdentities
+from calltune.tool_identity import ToolIdentities, normalize_text
 
 SPLIT_BY = ("example", "tool")
-
-
-def normalize_text(text: str) -> str:
-    """Case-folded, NFKC, punctuation removed, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
 def tool_names(example: Example) -> frozenset[str]:

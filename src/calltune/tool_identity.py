@@ -25,7 +25,9 @@ import unicodedata
 from calltune.examples import Example, Tool
 
 
-def _normalize(text: str) -> str:
+def normalize_text(text: str) -> str:
+    """Case-folded, NFKC, punctuation removed, whitespace collapsed (descriptions here; instructions
+    in `splits`' dedup and leak checks)."""
     text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
@@ -45,7 +47,7 @@ def _structure(schema):
         elif key == "required":
             continue  # folded into `properties` above, name-free
         elif key == "description" and isinstance(value, str):
-            out[key] = _normalize(value)
+            out[key] = normalize_text(value)
         else:
             out[key] = _structure(value)
     return out
@@ -53,7 +55,7 @@ def _structure(schema):
 
 def fingerprint(tool: Tool) -> str:
     """`fp:` + a hash of the tool's normalised description and name-free parameter structure."""
-    description = _normalize(tool.description)
+    description = normalize_text(tool.description)
     parts = {"description": description, "parameters": _structure(tool.parameters)}
     if not description:
         parts["name"] = tool.name
