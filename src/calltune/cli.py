@@ -21,6 +21,7 @@
     calltune report runs/report [--readme README.md]
     calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume [--force]]
     calltune merge --adapter runs/paper --out runs/paper-merged
+    calltune serve [--model M] [--adapter DIR] [--port 8000] [--decoding constrained|greedy] [--api-key KEY]
 """
 
 from __future__ import annotations
@@ -137,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="embedded")
+
+    p = sub.add_parser("serve", help="an OpenAI-compatible tool-calling server (constrained decoding)")
+    from calltune.serve.config import add_arguments
+
+    add_arguments(p)
 
     p = sub.add_parser("demo", help="the main job: prompt-only baseline on seed dev and BFCL simple_python")
     p.add_argument("--out", default="runs/demo")
@@ -271,6 +277,13 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from calltune.serve.config import from_args
+    from calltune.serve.server import run_server
+
+    return run_server(from_args(args))
+
+
 def cmd_demo(args) -> int:
     from calltune.demo import run_demo
 
@@ -280,7 +293,7 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "stress": cmd_stress,
             "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
-            "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge}
+            "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -293,11 +293,15 @@ class GrammarCache:
         matcher, margin = self.compiled[key]
         return RowConstraint(matcher.deep_copy(), margin, chat=chat)
 
+    def problem(self, tool: Tool) -> str | None:
+        """Why the engine cannot enforce `tool`'s schema (llguidance's message, naming the keyword), or None."""
+        return _problem(tool_call_schema(tool), self.lltok)
+
     def check(self, tools: list[Tool], tools_key: str) -> bool:
         """True when the engine can express every tool's schema. Otherwise raise `UnsupportedSchema`
         naming the first tool it rejects, or (on_unsupported="unconstrained") record the fallback."""
         for tool in tools:
-            problem = _problem(tool_call_schema(tool), self.lltok)
+            problem = self.problem(tool)
             if problem is None:
                 continue
             message = f"tool '{tool.name}': its parameters schema cannot be enforced: {problem.strip()}"

@@ -148,6 +148,14 @@ def _close_outside_strings(text: str, pos: int) -> int:
     return -1
 
 
+def segments(text: str, final: bool = True):
+    """The answer in text order as `(kind, start, end, block)`: kind "text" (block None) for text
+    outside blocks, "block" for a `<tool_call>` block with its `Block`. The scan behind
+    `parse_answer` (`final=True`) and `call_state` (`final=False`: a prefix still being written);
+    the server's streaming reads block spans from it."""
+    return _scan(text, final)
+
+
 def parse_answer(text: str) -> ParsedAnswer:
     """Split a generated answer into content and calls (see the module docstring for the rules)."""
     content, blocks, errors, layout = [], [], [], None

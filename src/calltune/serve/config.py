@@ -1,0 +1,125 @@
+"""`calltune serve` settings: what the engine decodes (`EngineConfig`) and what the server accepts
+(`ServeConfig`). Each field's docstring is its command-line help (`add_arguments`), so every
+option is documented once, here. Light to import: `calltune --help` reads it."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import os
+from dataclasses import dataclass, field, fields
+
+from calltune.errors import CalltuneError
+
+DECODINGS = ("constrained", "greedy")
+API_KEY_ENV = "CALLTUNE_API_KEY"
+
+
+@dataclass
+class EngineConfig:
+    """The decoding engine: batching, queueing and the prefix cache."""
+
+    decoding: str = "constrained"
+    """`constrained`: every answer is text or `<tool_call>` blocks whose arguments obey their tool's
+    schema, as `tool_choice` and `parallel_tool_calls` allow; `greedy`: unconstrained (neither is enforced)."""
+    max_batch_size: int = 8
+    """Requests decoded together; new ones join between decode steps."""
+    max_queue: int = 64
+    """Requests waiting for a batch slot; beyond it a request gets 503."""
+    prefix_cache_mb: float = 256.0
+    """Memory for reusable prompt prefixes (KV cache), least recently used first out; 0 turns reuse off."""
+    default_max_tokens: int = 256
+    """Answer budget (tokens, the end token included) when a request gives no max_tokens."""
+    max_prompt_tokens: int | None = None
+    """Longest prompt accepted (tokens); default: the model's context."""
+
+    def __post_init__(self):
+        if self.decoding not in DECODINGS:
+            raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
+        if self.max_batch_size < 1 or self.max_queue < 0 or self.default_max_tokens < 1:
+            raise CalltuneError("--max-batch-size and --default-max-tokens must be at least 1, --max-queue at least 0")
+        if self.prefix_cache_mb < 0:
+            raise CalltuneError("--prefix-cache-mb must not be negative")
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise CalltuneError("--max-prompt-tokens must be at least 1")
+
+
+@dataclass
+class ServeConfig:
+    """The model served and what the HTTP server accepts."""
+
+    model: str = "embedded"
+    """`embedded`, a local HF model directory, or a hub id."""
+    adapter: str | None = None
+    """A PEFT adapter directory (or a run directory with `adapter/`); its saved tokenizer and chat
+    template are used. Merged into the weights for speed unless the base is quantized."""
+    quantization: str = "auto"
+    """Base weights: `none`, `nf4`, or `auto` (as the adapter's run trained them)."""
+    host: str = "127.0.0.1"
+    """Address to bind; loopback unless told otherwise."""
+    port: int = 8000
+    """Port to bind."""
+    api_key: str | None = None
+    """Require `Authorization: Bearer KEY` on /v1 routes (default: the CALLTUNE_API_KEY environment variable, if set)."""
+    served_model_name: str = "calltune"
+    """The model id that /v1/models lists and requests must name."""
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Largest request body; a larger one gets 413."""
+    max_tools: int = 128
+    """Most tools one request may offer."""
+    max_messages: int = 512
+    """Most messages one request may hold."""
+    request_timeout: float = 300.0
+    """Seconds a request may take, queueing included; then it fails (504, or an error event when streaming)."""
+    log_level: str = "info"
+    """uvicorn's log level (`warning` hides the access log)."""
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    def __post_init__(self):
+        if not 0 <= self.port < 65536:
+            raise CalltuneError(f"--port {self.port} is not a port number")
+        if min(self.max_body_bytes, self.max_tools, self.max_messages) < 1 or self.request_timeout <= 0:
+            raise CalltuneError("--max-body-bytes, --max-tools, --max-messages and --request-timeout must be positive")
+        if self.api_key is not None and not self.api_key.strip():
+            raise CalltuneError("--api-key must not be empty")
+
+
+def field_docs(cls) -> dict[str, str]:
+    """Each field's docstring (the string literal under it in the class body), one line."""
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def _options(cls):
+    docs = field_docs(cls)
+    return [(f, docs[f.name]) for f in fields(cls) if f.name in docs]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One `--option` per field of `ServeConfig` and `EngineConfig`, its docstring the help."""
+    kinds = {"int": int, "float": float, "int | None": int, "str | None": str, "str": str}
+    metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
+                "log_level": "LEVEL"}
+    choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4")}
+    for cls in (ServeConfig, EngineConfig):
+        for f, doc in _options(cls):
+            kind = kinds[f.type]
+            parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None, help=doc,
+                                choices=choices.get(f.name),
+                                metavar=None if f.name in choices else metavars.get(f.name, "N"))
+
+
+def from_args(args: argparse.Namespace) -> ServeConfig:
+    """The config the command line asks for (unset options keep their defaults)."""
+    def given(cls):
+        return {f.name: getattr(args, f.name) for f, _ in _options(cls) if getattr(args, f.name, None) is not None}
+
+    values = given(ServeConfig)
+    values.setdefault("api_key", os.environ.get(API_KEY_ENV) or None)
+    return ServeConfig(**values, engine=EngineConfig(**given(EngineConfig)))

@@ -1,0 +1,387 @@
+"""The serving engine: the model, a scheduler thread that decodes requests in batches, the
+prefix cache. It never sees HTTP: callers `prepare` a request (chat messages and tools in,
+prompt ids and a fresh grammar matcher out; bad requests raise `CalltuneError`), `submit` it
+with a callback for its events, and may `cancel` it.
+
+    engine = Engine(model, tokenizer, EngineConfig())
+    engine.start()
+    job = engine.submit(engine.prepare(messages, tools, "auto", True, max_tokens=64), on_event)
+    ...                                      # on_event(Progress | Finished | Failed), engine thread
+    engine.stop()
+
+Scheduling (continuous batching): between two decode steps the scheduler admits waiting requests
+while the batch has room. A new request is prefilled alone (prompt minus its last token; the
+longest cached prefix is reused, `prefix_cache`) and its KV joins the left-padded batch
+(`kv_batch`). Each decode step feeds every row its pending token, one (B, 1) forward pass; each
+row then picks its next token greedily from its logits, masked by its own grammar matcher
+(`constrain.ToolCallConstraint` with the row's budget), and ends at an end token
+(`constrain.stop_ids`, or `<|im_end|>` spelled out in text), at its budget, when cancelled or
+past its deadline. Finished rows leave at once and free their slot. A row decodes as it would
+alone: its padding is masked and its positions count only its own tokens.
+
+The queue of waiting requests is bounded (`QueueFull`). Everything tensor-side runs on the
+engine thread; `prepare` runs on the caller's thread (tokenizing and grammar compiling under locks).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from calltune.chat.grammar import callable_tools
+from calltune.chat.render import render_text
+from calltune.errors import CalltuneError
+from calltune.examples import Tool
+from calltune.generate import END_OF_TURN, cut_turn
+from calltune.serve.config import EngineConfig
+from calltune.serve.kv_batch import KVBatch, check_model, layers_of
+from calltune.serve.prefix_cache import PrefixCache
+
+log = logging.getLogger("calltune.serve")
+GRAMMAR_CACHE_LIMIT = 512  # compiled grammars kept; past it the cache starts over (bounded memory)
+
+
+class QueueFull(Exception):
+    """The engine's queue of waiting requests is full."""
+
+
+class RequestProblem(CalltuneError):
+    """A request the engine cannot serve; `param` names the request field at fault, `code` is
+    OpenAI-style (`context_length_exceeded`, `unsupported_schema`, ...)."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.param, self.code = param, code
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The answer so far (streaming requests only): text up to the last token, end of turn cut."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The whole answer. `finish_reason`: "stop" (an end token) or "length" (the budget ran out)."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The request ended without an answer: `kind` "timeout", "cancelled", "shutdown" or "internal"."""
+
+    kind: str
+    message: str
+
+
+@dataclass
+class Prepared:
+    """A request ready to decode: prompt ids, budget, and its grammar row (None: unconstrained)."""
+
+    prompt_ids: list[int]
+    max_tokens: int
+    constraint: object | None = None
+
+
+@dataclass
+class Job:
+    """A submitted request. `cancel()` may be called from any thread; it takes effect before the
+    next decode step (a waiting job leaves the queue, a running one frees its batch slot)."""
+
+    prepared: Prepared
+    on_event: Callable[[object], None]
+    stream: bool = False
+    deadline: float | None = None
+    cancelled: bool = False
+    done: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class Row:
+    """A job being decoded: its tokens chosen so far (`out`, end token included once chosen),
+    the token to feed next, its constraint processor."""
+
+    job: Job
+    processor: object | None
+    pending: int
+    cached: int
+    out: list[int] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, model, tokenizer, config: EngineConfig | None = None):
+        from calltune.constrain import stop_ids
+
+        self.model, self.tokenizer = model, tokenizer
+        self.config = config or EngineConfig()
+        check_model(model)
+        self.device = next(model.parameters()).device
+        self.stop_ids = set(stop_ids(tokenizer))
+        self.context = (getattr(model.config, "max_position_embeddings", None)
+                        or getattr(model.config, "n_positions", None))
+        self.max_prompt = min(x for x in (self.config.max_prompt_tokens, self.context) if x) \
+            if (self.config.max_prompt_tokens or self.context) else None
+        self.grammars = None
+        if self.config.decoding == "constrained":
+            from calltune.constrain import GrammarCache
+
+            self.grammars = GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0])
+            _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
+        self.prefix = PrefixCache(int(self.config.prefix_cache_mb * 1024 * 1024))
+        self.batch = KVBatch(self.device)
+        self.rows: list[Row] = []
+        self.queue: deque[Job] = deque()
+        self.lock = threading.Condition()
+        self.prepare_lock = threading.Lock()  # HF fast tokenizers and the grammar cache are not thread-safe
+        self.schema_problems: dict[str, str | None] = {}
+        self.thread: threading.Thread | None = None
+        self.running = False
+        self.counts = {"requests": 0, "finished": 0, "failed": 0, "steps": 0, "completion_tokens": 0}
+
+    # ---- the caller's side -------------------------------------------------------------------
+
+    def prepare(self, messages: list[dict], tools: list[Tool], tool_choice="auto", parallel: bool = True,
+                max_tokens: int | None = None) -> Prepared:
+        """Render and tokenize a conversation (the chat template, as `predict --prompt-style hermes`
+        does) and give it a fresh grammar matcher. Raises `RequestProblem` (a `CalltuneError`) for a
+        tool_choice naming no offered tool, a schema the constraint engine cannot enforce, or a
+        prompt too long."""
+        max_tokens = max_tokens or self.config.default_max_tokens
+        try:
+            callable_ = callable_tools(tools, tool_choice)
+        except CalltuneError as err:
+            raise RequestProblem(str(err), "tool_choice") from None
+        with self.prepare_lock:
+            text = render_text(messages, tools, self.tokenizer, add_generation_prompt=True)
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            constraint = None
+            if self.grammars is not None:
+                for tool in callable_:
+                    self._check_schema(tool, tools)
+                if len(self.grammars.compiled) > GRAMMAR_CACHE_LIMIT:
+                    self.grammars.compiled.clear()
+                try:
+                    constraint = self.grammars.chat_row(tools, tool_choice, parallel)
+                except CalltuneError as err:
+                    raise RequestProblem(str(err), "tools", "unsupported_schema") from None
+        if len(ids) < 2:
+            raise RequestProblem("the rendered prompt is empty", "messages")
+        if self.max_prompt and len(ids) > self.max_prompt:
+            raise RequestProblem(f"the prompt is {len(ids)} tokens; at most {self.max_prompt} are accepted",
+                                 "messages", "context_length_exceeded")
+        if self.context and len(ids) + max_tokens > self.context:
+            raise RequestProblem(f"the prompt is {len(ids)} tokens and max_tokens is {max_tokens}: together "
+                                 f"more than the model's context of {self.context} tokens",
+                                 "max_tokens", "context_length_exceeded")
+        return Prepared(ids, max_tokens, constraint)
+
+    def _check_schema(self, tool: Tool, tools: list[Tool]) -> None:
+        import json
+
+        key = json.dumps(tool.parameters, sort_keys=True)
+        if key not in self.schema_problems:
+            if len(self.schema_problems) > GRAMMAR_CACHE_LIMIT:
+                self.schema_problems.clear()
+            self.schema_problems[key] = self.grammars.problem(tool)
+        problem = self.schema_problems[key]
+        if problem is not None:
+            index = next(i for i, t in enumerate(tools) if t is tool)
+            raise RequestProblem(f"tool '{tool.name}': its parameters schema cannot be enforced by constrained "
+                                 f"decoding: {problem.strip()}", f"tools[{index}].function.parameters",
+                                 "unsupported_schema")
+
+    def submit(self, prepared: Prepared, on_event: Callable[[object], None], stream: bool = False,
+               timeout: float | None = None) -> Job:
+        """Queue a prepared request; `on_event` gets `Progress` (if `stream`), then `Finished` or
+        `Failed`, on the engine's thread. Raises `QueueFull`."""
+        job = Job(prepared, on_event, stream, None if timeout is None else time.monotonic() + timeout)
+        with self.lock:
+            if len(self.queue) >= self.config.max_queue:
+                raise QueueFull(f"{len(self.queue)} requests are waiting already; try again later")
+            self.queue.append(job)
+            self.counts["requests"] += 1
+            self.lock.notify()
+        return job
+
+    def stats(self) -> dict:
+        """Counters for /health: requests, queue and batch sizes, the prefix cache's savings."""
+        return {**self.counts, "queued": len(self.queue), "active": len(self.rows),
+                "max_batch_size": self.config.max_batch_size, "max_queue": self.config.max_queue,
+                "decoding": self.config.decoding, "prefix_cache": self.prefix.stats()}
+
+    def warm_up(self) -> None:
+        """Decode one short request before serving (not on the engine thread): the first constrained
+        step compiles llguidance's masking kernel (seconds), which no client should wait for."""
+        done = []
+        self.submit(self.prepare([{"role": "user", "content": "Hi"}], [], "auto", True, 2), done.append)
+        while not done:
+            self.step()
+        if isinstance(done[0], Failed):
+            raise CalltuneError(f"the model failed its first decode: {done[0].message}")
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.prefix.lookups = self.prefix.hits = self.prefix.reused_tokens = self.prefix.computed_tokens = 0
+
+    # ---- the engine thread -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the scheduler on a daemon thread."""
+        if self.thread is not None:
+            return
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, name="calltune-engine", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler; requests still waiting or running get `Failed("shutdown")`."""
+        with self.lock:
+            self.running = False
+            self.lock.notify()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        for job in [row.job for row in self.rows] + list(self.queue):
+            self._emit(job, Failed("shutdown", "the server is shutting down"))
+        self.rows, self.queue = [], deque()
+        self.batch = KVBatch(self.device)
+
+    def _loop(self) -> None:
+        while True:
+            with self.lock:
+                while self.running and not self.rows and not self.queue:
+                    self.lock.wait()
+                if not self.running:
+                    return
+            try:
+                self.step()
+            except Exception as err:  # a bug or out of memory: fail this batch, keep serving
+                log.exception("decode step failed")
+                for row in self.rows:
+                    self._emit(row.job, Failed("internal", f"internal error: {type(err).__name__}: {err}"))
+                self.rows, self.batch = [], KVBatch(self.device)
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        """One scheduler iteration: admit waiting jobs while there is room, then one decode step."""
+        self._sweep_queue()
+        self._admit()
+        if not self.rows:
+            return
+        mask, positions = self.batch.step_inputs()
+        pending = torch.tensor([[row.pending] for row in self.rows], device=self.device)  # (B, 1)
+        out = self.model(input_ids=pending, attention_mask=mask, position_ids=positions,
+                         past_key_values=self.batch.cache, use_cache=True)
+        self.batch.advance(mask)
+        self.counts["steps"] += 1
+        logits = out.logits[:, -1, :].float()  # (B, vocab)
+        keep = []
+        for i, row in enumerate(self.rows):
+            if self._choose(row, logits[i:i + 1]):
+                keep.append(i)
+        if len(keep) < len(self.rows):
+            self.rows = [self.rows[i] for i in keep]
+            self.batch.keep(keep)
+
+    def _choose(self, row: Row, scores: torch.Tensor) -> bool:
+        """Pick row's next token from its (1, vocab) scores; emit events; False once it is done."""
+        job = row.job
+        if job.cancelled:
+            self._emit(job, Failed("cancelled", "the request was cancelled"))
+            return False
+        if job.deadline is not None and time.monotonic() > job.deadline:
+            self._emit(job, Failed("timeout", "the request took longer than the server's request timeout"))
+            return False
+        if row.processor is not None:
+            scores = row.processor(torch.tensor([row.out[:]], dtype=torch.long, device=self.device), scores)
+        token = int(scores[0].argmax())
+        row.out.append(token)
+        self.counts["completion_tokens"] += 1
+        # an end token, or `<|im_end|>` spelled out by a vocabulary without it (the tiny test models)
+        ended = token in self.stop_ids or END_OF_TURN in self.tokenizer.decode(row.out[-8:],
+                                                                                skip_special_tokens=False)
+        if ended or len(row.out) >= job.prepared.max_tokens:
+            kept = row.out[:-1] if token in self.stop_ids else row.out
+            text = cut_turn(self.tokenizer.decode(kept, skip_special_tokens=False))
+            prompt = job.prepared.prompt_ids
+            self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached))
+            return False
+        row.pending = token
+        if job.stream:
+            self._emit(job, Progress(self.tokenizer.decode(row.out, skip_special_tokens=False)))
+        return True
+
+    def _sweep_queue(self) -> None:
+        """Drop waiting jobs that were cancelled or ran out of time (they free their queue place now)."""
+        now = time.monotonic()
+        with self.lock:
+            gone = [job for job in self.queue
+                    if job.cancelled or (job.deadline is not None and now > job.deadline)]
+            for job in gone:
+                self.queue.remove(job)
+        for job in gone:
+            self._emit(job, Failed("cancelled", "the request was cancelled") if job.cancelled else
+                       Failed("timeout", "the request waited longer than the server's request timeout"))
+
+    def _admit(self) -> None:
+        while len(self.rows) < self.config.max_batch_size:
+            with self.lock:
+                job = self.queue.popleft() if self.queue else None
+            if job is None:
+                return
+            try:
+                self._prefill(job)
+            except Exception as err:
+                log.exception("prefill failed")
+                self._emit(job, Failed("internal", f"internal error: {type(err).__name__}: {err}"))
+
+    def _prefill(self, job: Job) -> None:
+        """Compute the KV of the job's prompt minus its last token (reusing the longest cached
+        prefix), store it for later prompts, and add the job to the batch."""
+        from transformers import DynamicCache
+
+        ids = job.prepared.prompt_ids[:-1]
+        cached, layers = self.prefix.lookup(ids) if self.prefix.max_bytes else (0, None)
+        cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
+        rest = ids[cached:]
+        if rest:
+            self.model(input_ids=torch.tensor([rest], device=self.device),
+                       position_ids=torch.arange(cached, len(ids), device=self.device)[None],
+                       attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=self.device),
+                       past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self.prefix.record(cached, len(rest))
+        layers = layers_of(cache)
+        if self.prefix.max_bytes and rest:
+            self.prefix.store(ids, layers)
+        processor = None
+        if job.prepared.constraint is not None:
+            from calltune.constrain import ToolCallConstraint
+
+            processor = ToolCallConstraint([job.prepared.constraint], 0, job.prepared.max_tokens,
+                                           self.grammars.policy, self.tokenizer)
+        self.batch.join(layers, len(ids))
+        self.rows.append(Row(job, processor, job.prepared.prompt_ids[-1], cached))
+
+    def _emit(self, job: Job, event) -> None:
+        if job.done:
+            return
+        if isinstance(event, (Finished, Failed)):
+            job.done = True
+            self.counts["finished" if isinstance(event, Finished) else "failed"] += 1
+        try:
+            job.on_event(event)
+        except Exception:  # a caller that went away must not stop the engine
+            log.exception("event callback failed")

@@ -1,0 +1,177 @@
+"""The serving engine without HTTP (tiny random models): batched and continuously batched decoding
+gives each request exactly what it gets alone, the prefix cache reuses prompts without changing
+answers, constrained answers obey their schemas, cancelled and late requests free their slot."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+import torch
+from serve_helpers import SCHEMAS, TOOLS
+
+from calltune.chat.parse import parse_answer
+from calltune.errors import CalltuneError
+from calltune.examples import parse_tool
+from calltune.serve.config import EngineConfig
+from calltune.serve.engine import Engine, Failed, Finished, Progress, QueueFull
+
+TOOL_OBJECTS = [parse_tool(t, (None, None), f"tools[{i}]") for i, t in enumerate(TOOLS)]
+REQUESTS = [  # (question, tool_choice, parallel)
+    ("Weather in Oslo?", "auto", True),
+    ("What time is it in Rome, and the weather there too, please?", "required", True),
+    ("Tell me a joke.", "none", True),
+    ("Time in Oslo", {"type": "function", "function": {"name": "get_time"}}, False),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_gpt2):
+    from calltune.models import load_model
+
+    model, tokenizer, _ = load_model(tiny_gpt2)
+    return model, tokenizer
+
+
+def make_engine(loaded, **config) -> Engine:
+    return Engine(*loaded, EngineConfig(**config))
+
+
+def run(engine: Engine, requests, max_tokens: int = 40, stagger: int = 0, stream: bool = False) -> list:
+    """Submit `requests` (all at once, or `stagger` decode steps apart) and step the engine until
+    every one has its final event; returns those events (with the Progress texts when `stream`)."""
+    events: dict[int, list] = {i: [] for i in range(len(requests))}
+    for i, (question, choice, parallel) in enumerate(requests):
+        prepared = engine.prepare([{"role": "user", "content": question}], TOOL_OBJECTS, choice, parallel, max_tokens)
+        engine.submit(prepared, events[i].append, stream=stream)
+        for _ in range(stagger):
+            engine.step()
+    while not all(e and isinstance(e[-1], (Finished, Failed)) for e in events.values()):
+        engine.step()
+    return [events[i] if stream else events[i][-1] for i in range(len(requests))]
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])  # learned positions; rotary with grouped KV heads
+def test_a_batch_and_late_joiners_get_what_each_request_gets_alone(model, request):
+    from calltune.models import load_model
+
+    loaded = load_model(request.getfixturevalue(model))[:2]
+    alone = [run(make_engine(loaded, prefix_cache_mb=0), [r])[0] for r in REQUESTS]
+    together = run(make_engine(loaded, prefix_cache_mb=0), REQUESTS)
+    joining = run(make_engine(loaded, prefix_cache_mb=0), REQUESTS, stagger=3)  # each joins a running batch
+    small = run(make_engine(loaded, prefix_cache_mb=0, max_batch_size=2), REQUESTS)  # waits for a free slot
+    assert all(isinstance(e, Finished) for e in alone)
+    assert [e.text for e in together] == [e.text for e in alone]
+    assert [e.text for e in joining] == [e.text for e in alone]
+    assert [e.text for e in small] == [e.text for e in alone]
+    assert [(e.finish_reason, e.completion_tokens) for e in together] == \
+        [(e.finish_reason, e.completion_tokens) for e in alone]
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])
+def test_constrained_answers_obey_tool_choice_and_schemas(model, request):
+    from calltune.models import load_model
+
+    engine = make_engine(load_model(request.getfixturevalue(model))[:2])
+    for (_, choice, parallel), event in zip(REQUESTS, run(engine, REQUESTS, max_tokens=60)):
+        parsed = parse_answer(event.text)
+        assert parsed.error is None, event.text
+        for call in parsed.calls:
+            jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
+        if choice == "none":
+            assert not parsed.calls and event.text and "<tool_call>" not in event.text  # a text answer
+        elif choice != "auto":
+            assert parsed.calls and event.finish_reason == "stop"
+        if isinstance(choice, dict):
+            assert [c["name"] for c in parsed.calls] == ["get_time"]  # named, and at most one (parallel off)
+
+
+def test_prefix_cache_reuses_prompts_and_keeps_answers(loaded):
+    engine = make_engine(loaded)
+    first = run(engine, REQUESTS[:1])[0]
+    again = run(engine, REQUESTS[:1])[0]
+    other = run(engine, REQUESTS[1:2])[0]  # same tools, another question
+    assert first.cached_tokens == 0
+    assert again.cached_tokens == again.prompt_tokens - 1  # all but the token fed with the first step
+    assert again.text == first.text
+    assert 0 < other.cached_tokens < other.prompt_tokens - 5  # the system and tools block, not the question
+    assert other.text == run(make_engine(loaded, prefix_cache_mb=0), REQUESTS[1:2])[0].text
+    stats = engine.prefix.stats()
+    assert stats["hits"] == 2 and stats["reused_tokens"] == again.cached_tokens + other.cached_tokens
+    assert stats["computed_tokens"] == (first.prompt_tokens - 1) + (other.prompt_tokens - 1 - other.cached_tokens)
+
+
+def test_a_second_turn_reuses_the_first(loaded):
+    engine = make_engine(loaded)
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    prepared = engine.prepare(messages, TOOL_OBJECTS, "required", False, 40)
+    done = []
+    engine.submit(prepared, done.append)
+    while not done:
+        engine.step()
+    call = parse_answer(done[0].text).calls[0]
+    turn2 = messages + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": call}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"sky": "clear"}'}]
+    second = []
+    engine.submit(engine.prepare(turn2, TOOL_OBJECTS, "auto", True, 20), second.append)
+    while not second:
+        engine.step()
+    assert second[0].cached_tokens == done[0].prompt_tokens - 1  # the whole first prompt
+    assert len(engine.prefix.entries) == 1  # the first turn's entry was superseded by the second's
+
+
+def test_streaming_progress_grows_to_the_answer(loaded):
+    events = run(make_engine(loaded), REQUESTS[1:2], stream=True)[0]
+    texts = [e.text for e in events if isinstance(e, Progress)]
+    assert texts and all(b.startswith(a) for a, b in zip(texts, texts[1:]))
+    assert events[-1].text.startswith(texts[-1]) and isinstance(events[-1], Finished)
+
+
+def test_budget_ends_with_length(loaded):
+    event = run(make_engine(loaded), [("Tell me a joke.", "none", True)], max_tokens=3)[0]
+    assert event.finish_reason == "length" and event.completion_tokens == 3
+
+
+def test_cancelled_and_late_requests_free_their_slot(loaded):
+    engine = make_engine(loaded, max_queue=1)
+    prepared = [engine.prepare([{"role": "user", "content": q}], TOOL_OBJECTS, c, p, 200) for q, c, p in REQUESTS]
+    running, waiting = [], []
+    job = engine.submit(prepared[0], running.append)
+    with pytest.raises(QueueFull):
+        engine.submit(prepared[1], waiting.append)
+    engine.step()
+    assert len(engine.rows) == 1 and not engine.queue
+    queued = engine.submit(prepared[1], waiting.append)  # the queue has room again
+    job.cancel()
+    queued.cancel()
+    engine.step()
+    assert not engine.rows and not engine.queue
+    assert [type(e) for e in running + waiting] == [Failed, Failed]
+    assert running[0].kind == waiting[0].kind == "cancelled"
+    late = []
+    engine.submit(prepared[2], late.append, timeout=0.0)
+    engine.step()
+    assert late[0].kind == "timeout" and not engine.rows
+    assert engine.stats()["failed"] == 3
+
+
+def test_prepare_rejects_what_it_cannot_serve(loaded):
+    engine = make_engine(loaded, max_prompt_tokens=50)
+    with pytest.raises(CalltuneError, match="at most 50") as err:
+        engine.prepare([{"role": "user", "content": "Weather in Oslo?"}], TOOL_OBJECTS)
+    assert err.value.code == "context_length_exceeded"
+    bad = parse_tool({"name": "f", "parameters": {"type": "object", "properties": {"a": {"not": {"type": "string"}}}}},
+                     (None, None), "tools[0]")
+    with pytest.raises(CalltuneError, match=r'"not"') as err:
+        make_engine(loaded).prepare([{"role": "user", "content": "x"}], [bad])
+    assert err.value.param == "tools[0].function.parameters" and err.value.code == "unsupported_schema"
+    greedy = make_engine(loaded, decoding="greedy")  # nothing to enforce: the schema is only rendered
+    assert greedy.prepare([{"role": "user", "content": "x"}], [bad]).constraint is None
