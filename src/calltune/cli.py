@@ -22,6 +22,7 @@
     calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume [--force]]
     calltune merge --adapter runs/paper --out runs/paper-merged
     calltune serve [--model M] [--adapter DIR] [--port 8000] [--decoding constrained|greedy] [--api-key KEY]
+    calltune export --adapter runs/paper --format hf|gguf --out DIR|FILE.gguf [--type f32|f16|q8_0]
 """
 
 from __future__ import annotations
@@ -138,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="embedded")
+
+    p = sub.add_parser("export", help="write a merged model as an HF directory or a GGUF file, with the chat template")
+    p.add_argument("--adapter", default=None, help="adapter or run directory (omitted: export the base model)")
+    p.add_argument("--model", default=None, help="the base (default: the adapter's recorded base, else embedded)")
+    p.add_argument("--format", required=True, choices=["hf", "gguf"],
+                   help="hf: safetensors directory for transformers / vLLM; gguf: one file for llama.cpp")
+    p.add_argument("--type", default=None, choices=["f32", "f16", "bf16", "q8_0"],
+                   help="weights: hf f32|f16|bf16 (default f32), gguf f32|f16|q8_0 (default f16)")
+    p.add_argument("--out", required=True, help="directory (hf) or FILE.gguf (gguf)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
 
     p = sub.add_parser("serve", help="an OpenAI-compatible tool-calling server (constrained decoding)")
     from calltune.serve.config import add_arguments
@@ -277,6 +288,19 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from calltune.export import ExportConfig, run_export
+
+    cfg = ExportConfig(out=args.out, format=args.format, adapter=args.adapter, model=args.model, type=args.type,
+                       force=args.force)
+    result = run_export(cfg)
+    print(json.dumps({k: result[k] for k in ("out", "format", "type", "bytes", "merge_s", "seconds")}))
+    if cfg.format == "hf":
+        print(f"serve it: calltune serve --model {cfg.out}\n"
+              f"          vllm serve {cfg.out} --enable-auto-tool-choice --tool-call-parser hermes", file=sys.stderr)
+    return 0
+
+
 def cmd_serve(args) -> int:
     from calltune.serve.config import from_args
     from calltune.serve.server import run_server
@@ -293,7 +317,8 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "stress": cmd_stress,
             "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
-            "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge, "serve": cmd_serve}
+            "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge,
+            "export": cmd_export, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
