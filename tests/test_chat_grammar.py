@@ -207,6 +207,26 @@ def test_chat_grammar_embeds_closed_schemas_without_touching_the_tool():
     assert schema["x-guidance"]["whitespace_flexible"] is False
 
 
+def test_required_names_that_properties_omit_stay_possible(cache, tok):
+    """An object that requires keys it never lists (BFCL writes such schemas) is closed around
+    them, not made unsatisfiable: the keys are allowed with any value, others still are not."""
+    household = {"type": "object", "properties": {
+        "population": {"type": "object", "required": ["adults", "children"]},
+        "city": {"type": "string"}}, "required": ["population", "city"]}
+    tool = Tool("waste", "", household)
+    row = cache.chat_row([tool], "required")
+
+    def accepts(arguments):
+        matcher = row.matcher.deep_copy()
+        ids = tok(block("waste", arguments), add_special_tokens=False)["input_ids"]
+        return matcher.consume_tokens(ids) and matcher.is_accepting()
+
+    assert accepts({"population": {"adults": 2, "children": [1]}, "city": "Oslo"})
+    assert not accepts({"population": {"adults": 2}, "city": "Oslo"})  # still required
+    assert not accepts({"population": {"adults": 2, "children": 1, "pets": 3}, "city": "Oslo"})  # still closed
+    assert "properties" not in household["properties"]["population"]  # the tool is not touched
+
+
 def test_unsupported_keyword_in_a_callable_tool(cache):
     odd = Tool("odd_tool", "", {"type": "object", "properties": {"x": {"not": {"type": "string"}}}})
     with pytest.raises(UnsupportedSchema, match=r"odd_tool.*not"):

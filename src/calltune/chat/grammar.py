@@ -36,7 +36,9 @@ def closed_schema(schema):
     """Copy `schema` for the engine: add `additionalProperties: false` to every object schema
     that leaves it (and `patternProperties`) unset, and drop `format` (an annotation in Draft
     2020-12, as in calltune's scorer; llguidance would assert it, and its RFC 3339 `time`
-    contradicts the `HH:MM` patterns tool authors write next to it)."""
+    contradicts the `HH:MM` patterns tool authors write next to it). A `required` name that
+    `properties` does not list becomes a property of any value first, so closing the object
+    never makes a satisfiable schema unsatisfiable."""
     if isinstance(schema, list):
         return [closed_schema(s) for s in schema]
     if not isinstance(schema, dict):
@@ -44,6 +46,10 @@ def closed_schema(schema):
     out = {k: closed_schema(v) for k, v in schema.items() if not (k == "format" and isinstance(v, str))}
     is_object = out.get("type") == "object" or "properties" in out
     if is_object and "additionalProperties" not in out and "patternProperties" not in out:
+        required = [r for r in out.get("required", []) if isinstance(r, str)]
+        properties = out.get("properties") if isinstance(out.get("properties"), dict) else {}
+        if any(r not in properties for r in required):
+            out["properties"] = {**properties, **{r: {} for r in required if r not in properties}}
         out["additionalProperties"] = False
     return out
 
