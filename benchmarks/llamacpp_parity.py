@@ -6,15 +6,16 @@
 
 For each data set: `calltune predict --prompt-style hermes --decoding greedy` runs in its own process
 (the command users run: batched, left padded; its examples/s is its own figure, model load excluded).
-Then, in this process, each GGUF file is loaded by llama.cpp (llama-cpp-python, every core) and
-decodes greedily, one example at a time, in two modes: `raw`, the prompt text calltune renders,
-tokenized by llama.cpp from the GGUF's metadata; and `chat`, llama-cpp-python's
-`create_chat_completion(messages, tools)`, which renders with the template stored in the GGUF, as an
-OpenAI-style client would ask (examples/s: rendering, tokenizing and decoding; load excluded).
-Reported per file and mode: how many prompts llama.cpp tokenizes into calltune's ids (raw), answers
-identical as text, the same calls and content (`chat.parse_answer`), both sides' exact match against
-the labels (`calltune eval`), and the first disagreements. Speed figures need a quiet machine (one
-process at a time); `--sample` draws a seeded sample from files with more examples.
+Then, in this process, each GGUF file is loaded by llama.cpp (llama-cpp-python, every core; KV cache
+f16, llama.cpp's default, or f32: `--cache`) and decodes greedily, one example at a time, in two
+modes: `raw`, the prompt text calltune renders, tokenized by llama.cpp from the GGUF's metadata;
+and `chat`, llama-cpp-python's `create_chat_completion(messages, tools)`, which renders with the
+template stored in the GGUF, as an OpenAI-style client would ask (examples/s: rendering,
+tokenizing and decoding; load excluded). Reported per file, cache and mode: how many prompts
+llama.cpp tokenizes into calltune's ids (raw), answers identical as text, the same calls and
+content (`chat.parse_answer`), both sides' exact match against the labels (`calltune eval`), and
+the first disagreements. Speed figures need a quiet machine (one process at a time); `--sample`
+draws a seeded sample from files with more examples.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8, help="calltune predict's batch")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="llama.cpp's threads")
+    parser.add_argument("--cache", default="f16", help="llama.cpp KV cache types to run: f16 (its default), f32")
     parser.add_argument("--modes", default="raw,chat",
                         help="raw: calltune's prompt text; chat: create_chat_completion with the GGUF's template")
     parser.add_argument("--out", default=None, help="also write the report as JSON")
@@ -136,15 +138,17 @@ def main(argv=None) -> int:
             "examples_per_s": ours["examples_per_s"], "exact_match": exact_match(data, pred),
             "command": ours["command"]}, "llama_cpp": []}
         for gguf in args.gguf:
-            llm = LlamaCpp(gguf, n_threads=args.threads)
-            for mode in args.modes.split(","):
-                pred = os.path.join(work, "llamacpp.jsonl")
-                theirs = llama_cpp_predict(llm, examples, tokenizer, pred, mode, args)
-                entry["llama_cpp"].append({"gguf": gguf, "mode": mode, "examples_per_s": theirs["examples_per_s"],
-                                           "same_prompt_ids": theirs["same_prompt_ids"],
-                                           "exact_match": exact_match(data, pred),
-                                           **compare(examples, ours["preds"], theirs["preds"])})
-            del llm
+            for cache in args.cache.split(","):
+                llm = LlamaCpp(gguf, n_threads=args.threads, cache=cache)
+                for mode in args.modes.split(","):
+                    pred = os.path.join(work, "llamacpp.jsonl")
+                    theirs = llama_cpp_predict(llm, examples, tokenizer, pred, mode, args)
+                    entry["llama_cpp"].append({"gguf": gguf, "cache": cache, "mode": mode,
+                                               "examples_per_s": theirs["examples_per_s"],
+                                               "same_prompt_ids": theirs["same_prompt_ids"],
+                                               "exact_match": exact_match(data, pred),
+                                               **compare(examples, ours["preds"], theirs["preds"])})
+                del llm
         report["sets"].append(entry)
         print_entry(entry)
     if args.out:
@@ -159,7 +163,7 @@ def print_entry(entry: dict) -> None:
           f"exact match {ours['exact_match']:.3f}")
     for row in entry["llama_cpp"]:
         ids = f"prompt ids {row['same_prompt_ids']}/{n}, " if row["same_prompt_ids"] is not None else ""
-        print(f"  {os.path.basename(row['gguf'])} {row['mode']}: {ids}same text "
+        print(f"  {os.path.basename(row['gguf'])} cache {row['cache']} {row['mode']}: {ids}same text "
               f"{row['same_text']}/{n}, same calls+content {row['same_calls_and_content']}/{n}, exact match "
               f"{row['exact_match']:.3f}, {row['examples_per_s']} examples/s")
         for d in row["disagreements"]:

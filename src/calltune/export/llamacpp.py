@@ -33,17 +33,21 @@ class LlamaCppAnswer:
 class LlamaCpp:
     """One GGUF file loaded by llama.cpp on the CPU."""
 
-    def __init__(self, path: str, n_ctx: int = 0, n_threads: int | None = None, logits: bool = False):
-        """`n_ctx` 0: the model's context length; `n_threads` default: every core;
-        `logits`: keep every position's logits (`logits()`), slower."""
+    def __init__(self, path: str, n_ctx: int = 0, n_threads: int | None = None, logits: bool = False,
+                 cache: str = "f16"):
+        """`n_ctx` 0: the model's context length; `n_threads` default: every core; `logits`: keep every
+        position's logits (`logits()`), slower; `cache`: the KV cache's type, `f16` (llama.cpp's
+        default, what its server runs) or `f32` (llama.cpp computes as transformers does, to float
+        rounding: for checking the weights)."""
         try:
-            from llama_cpp import Llama
+            import llama_cpp
         except ImportError:
             raise CalltuneError("llama.cpp checks need llama-cpp-python: pip install 'calltune[llama]' "
                                 "(builds llama.cpp from source)") from None
         threads = n_threads or os.cpu_count() or 1
-        self.llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                         logits_all=logits, verbose=False)
+        kv = {"f16": llama_cpp.GGML_TYPE_F16, "f32": llama_cpp.GGML_TYPE_F32}[cache]
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                   logits_all=logits, type_k=kv, type_v=kv, verbose=False)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text` with special tokens (`<|im_start|>`) read as such, no BOS added."""
@@ -62,11 +66,13 @@ class LlamaCpp:
 
     def greedy(self, prompt_ids: list[int], max_new_tokens: int) -> LlamaCppAnswer:
         """Greedy-decode after `prompt_ids` (no cache reuse across calls: each prompt from scratch)."""
+        from llama_cpp import llama_vocab_is_eog
+
         self.llm.reset()
         ids: list[int] = []
         for token in self.llm.generate(prompt_ids, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0,
                                        reset=True):
-            if self.llm._model.token_is_eog(token):  # EOS, <|im_end|>, ...: what llama.cpp stops on
+            if llama_vocab_is_eog(self.llm._model.vocab, token):  # EOS, <|im_end|>, ...: where llama.cpp stops
                 break
             ids.append(token)
             if len(ids) >= max_new_tokens or END_OF_TURN in self.detokenize(ids[-8:]):
