@@ -266,6 +266,10 @@ def test_the_api_key_is_required(server):
     assert_error(*raw(url, "GET", "/v1/models", headers={"Authorization": ""}), 401, None, "API key")
     status, models = raw(url, "GET", "/v1/models")
     assert status == 200 and [m["id"] for m in models["data"]] == ["calltune"]
+    client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
+    assert client.models.retrieve("calltune").id == "calltune"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
     status, health = raw(url, "GET", "/health", headers={"Authorization": ""})  # open: for load balancers
     assert status == 200 and health["status"] == "ok"
 

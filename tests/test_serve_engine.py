@@ -14,6 +14,7 @@ from calltune.errors import CalltuneError
 from calltune.examples import parse_tool
 from calltune.serve.config import EngineConfig
 from calltune.serve.engine import Engine, Failed, Finished, Progress, QueueFull
+from calltune.serve.kv_batch import KVBatch
 
 TOOL_OBJECTS = [parse_tool(t, (None, None), f"tools[{i}]") for i, t in enumerate(TOOLS)]
 REQUESTS = [  # (question, tool_choice, parallel)
@@ -175,3 +176,67 @@ def test_prepare_rejects_what_it_cannot_serve(loaded):
     assert err.value.param == "tools[0].function.parameters" and err.value.code == "unsupported_schema"
     greedy = make_engine(loaded, decoding="greedy")  # nothing to enforce: the schema is only rendered
     assert greedy.prepare([{"role": "user", "content": "x"}], [bad]).constraint is None
+
+
+@pytest.mark.parametrize("decoding", ["constrained", "greedy"])
+def test_the_engine_answers_as_predict_decodes(loaded, decoding):
+    """Parity with `calltune predict --prompt-style hermes` (`generate.generate_batch`): same prompt,
+    same budget, same tokens."""
+    from calltune.chat.render import render_text
+    from calltune.constrain import GrammarCache
+    from calltune.generate import generate_batch
+
+    model, tokenizer = loaded
+    engine = make_engine(loaded, decoding=decoding)
+    served = run(engine, REQUESTS, max_tokens=40)
+    grammars = GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0])
+    for (question, choice, parallel), event in zip(REQUESTS, served):
+        prompt = render_text([{"role": "user", "content": question}], TOOL_OBJECTS, tokenizer,
+                             add_generation_prompt=True)
+        rows = [grammars.chat_row(TOOL_OBJECTS, choice, parallel)] if decoding == "constrained" else None
+        [expected] = generate_batch(model, tokenizer, [prompt], 40, None if rows is None else (rows, grammars),
+                                    stop="turn")
+        assert event.text == expected.text
+
+
+def test_the_batch_cache_pads_grows_and_drops_rows():
+    """KVBatch against plain concatenation: rows of different lengths joined at different times,
+    grown past their buffers' spare room, then a row dropped."""
+    gen = torch.Generator().manual_seed(0)
+    batch, expected = KVBatch("cpu"), []  # expected[i]: row i's (keys, values), each (heads, n, dim)
+
+    def step(n_steps):
+        for _ in range(n_steps):
+            mask, positions = batch.step_inputs()
+            assert positions[:, 0].tolist() == batch.lengths.tolist()
+            new = torch.randn(len(batch), 2, 1, 4, generator=gen)
+            batch.cache.layers[0].update(new, -new)
+            batch.advance(mask)
+            for i, (k, v) in enumerate(expected):
+                expected[i] = (torch.cat([k, new[i]], dim=1), torch.cat([v, -new[i]], dim=1))
+
+    def check():
+        keys, values = batch.cache.layers[0].keys, batch.cache.layers[0].values
+        assert keys.shape[2] == batch.mask.shape[1] == int(batch.lengths.max())
+        for i, (want_k, want_v) in enumerate(expected):
+            n = want_k.shape[1]
+            assert int(batch.mask[i].sum()) == n == int(batch.lengths[i]) and batch.mask[i, -n:].all()
+            assert torch.equal(keys[i, :, -n:], want_k) and torch.equal(values[i, :, -n:], want_v)
+            assert not keys[i, :, :-n].any() and not values[i, :, :-n].any()  # padding is zeros
+
+    for length in (5, 12):
+        row = torch.randn(1, 2, length, 4, generator=gen)
+        batch.join([(row, 2 * row)], length)
+        expected.append((row[0], 2 * row[0]))
+    step(3)
+    row = torch.randn(1, 2, 30, 4, generator=gen)  # longer than the batch: the batch is padded to it
+    batch.join([(row, 2 * row)], 30)
+    expected.append((row[0], 2 * row[0]))
+    check()
+    step(150)  # past the buffers' spare columns: they grow
+    check()
+    batch.keep([2, 0])  # row 1 leaves; the order changes; columns only row 1 used are cut
+    expected = [expected[2], expected[0]]
+    check()
+    step(2)
+    check()

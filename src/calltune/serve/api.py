@@ -1,7 +1,7 @@
 """The HTTP side of `calltune serve`: a FastAPI app over an `Engine`. It never touches tensors.
 
     POST /v1/chat/completions   OpenAI chat completions with tools (streaming: server-sent events)
-    GET  /v1/models             the one model served
+    GET  /v1/models             the one model served (and GET /v1/models/ID)
     GET  /health                status and counters (requests, batch, prefix-cache savings)
 
 A request is read with a size limit (413), decoded (400), checked (`schema.parse_request`: 400),
@@ -103,11 +103,20 @@ def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
     async def health():
         return {"status": "ok", "model": model_id, **engine.stats()}
 
+    card = {"id": model_id, "object": "model", "created": started, "owned_by": "calltune"}
+
     @app.get("/v1/models")
     async def models(request: Request):
         authorize(request)
-        return {"object": "list", "data": [{"id": model_id, "object": "model", "created": started,
-                                            "owned_by": "calltune"}]}
+        return {"object": "list", "data": [card]}
+
+    @app.get("/v1/models/{name:path}")
+    async def model(name: str, request: Request):
+        authorize(request)
+        if name != model_id:
+            raise ApiError(404, f"the model '{name}' does not exist: this server serves '{model_id}'", "model",
+                           "model_not_found")
+        return card
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):

@@ -158,16 +158,19 @@ class Engine:
     def prepare(self, messages: list[dict], tools: list[Tool], tool_choice="auto", parallel: bool = True,
                 max_tokens: int | None = None) -> Prepared:
         """Render and tokenize a conversation (the chat template, as `predict --prompt-style hermes`
-        does) and give it a fresh grammar matcher. Raises `RequestProblem` (a `CalltuneError`) for a
+        does) and give it a fresh grammar matcher. `max_tokens` None: the configured default, cut to
+        what the model's context leaves. Raises `RequestProblem` (a `CalltuneError`) for a
         tool_choice naming no offered tool, a schema the constraint engine cannot enforce, or a
         prompt too long."""
-        max_tokens = max_tokens or self.config.default_max_tokens
         try:
             callable_ = callable_tools(tools, tool_choice)
         except CalltuneError as err:
             raise RequestProblem(str(err), "tool_choice") from None
         with self.prepare_lock:
-            text = render_text(messages, tools, self.tokenizer, add_generation_prompt=True)
+            try:
+                text = render_text(messages, tools, self.tokenizer, add_generation_prompt=True)
+            except Exception as err:  # a template that cannot render these messages (jinja2 errors)
+                raise RequestProblem(f"the chat template cannot render these messages: {err}", "messages") from None
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
             constraint = None
             if self.grammars is not None:
@@ -181,6 +184,10 @@ class Engine:
                     raise RequestProblem(str(err), "tools", "unsupported_schema") from None
         if len(ids) < 2:
             raise RequestProblem("the rendered prompt is empty", "messages")
+        if max_tokens is None:  # the default budget, cut to what the context leaves
+            max_tokens = self.config.default_max_tokens
+            if self.context:
+                max_tokens = max(1, min(max_tokens, self.context - len(ids)))
         if self.max_prompt and len(ids) > self.max_prompt:
             raise RequestProblem(f"the prompt is {len(ids)} tokens; at most {self.max_prompt} are accepted",
                                  "messages", "context_length_exceeded")

@@ -6,37 +6,75 @@ batch's length (or the batch to the row's); rows that leave are selected out, an
 row uses any more are cut from the left. Each row's positions count its real tokens only, so a
 row decodes exactly as it would alone (and a prefix's KV is the same in any row).
 
-Only full-attention layers (transformers' `DynamicLayer`) can be held this way: a sliding-window
-cache drops old columns on its own.
+The layers keep their keys and values in buffers with room to grow (`GrowingLayer`): a decode
+step writes its one column in place. transformers' `DynamicLayer` concatenates instead, copying
+the whole cache at every step, which costs more than the attention itself once a batch holds a
+few thousand tokens. Buffers are reallocated only when rows join or leave, or when full.
+
+Only full-attention layers can be held this way (a sliding-window cache drops old columns on
+its own): `check_model` refuses other models.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from calltune.errors import CalltuneError
 from calltune.serve.prefix_cache import Layers
 
+MIN_SPARE = 64  # columns of room a buffer gets beyond its content (or half the content, if more)
+
 
 def check_model(model) -> None:
     """Raise `CalltuneError` unless every layer of `model`'s cache is a plain full-attention layer."""
     cache = DynamicCache(config=model.config)
-    kinds = {type(layer).__name__ for layer in cache.layers}
     if any(type(layer) is not DynamicLayer for layer in cache.layers):
+        kinds = sorted({type(layer).__name__ for layer in cache.layers})
         raise CalltuneError(f"calltune serve needs a model whose layers all use full attention; this one has "
-                            f"{', '.join(sorted(kinds))}")
+                            f"{', '.join(kinds)}")
 
 
 def layers_of(cache: DynamicCache) -> Layers:
-    return [(item[0], item[1]) for item in cache]
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+class GrowingLayer(DynamicLayer):
+    """A full-attention cache layer over preallocated (B, heads, capacity, head_dim) buffers;
+    `keys` / `values` are views of the first `length` columns."""
+
+    def __init__(self, kbuf: torch.Tensor, vbuf: torch.Tensor, length: int):
+        super().__init__()
+        self.kbuf, self.vbuf, self.length = kbuf, vbuf, length
+        self.dtype, self.device = kbuf.dtype, kbuf.device
+        self.is_initialized = True
+        self._views()
+
+    def _views(self) -> None:
+        self.keys, self.values = self.kbuf[:, :, :self.length], self.vbuf[:, :, :self.length]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        n = key_states.shape[-2]
+        if self.length + n > self.kbuf.shape[2]:
+            self.kbuf, self.vbuf = (_buffer(t, t.shape[0], self.length + n) for t in (self.kbuf, self.vbuf))
+            self.kbuf[:, :, :self.length], self.vbuf[:, :, :self.length] = self.keys, self.values
+        self.kbuf[:, :, self.length:self.length + n] = key_states
+        self.vbuf[:, :, self.length:self.length + n] = value_states
+        self.length += n
+        self._views()
+        return self.keys, self.values
+
+
+def _buffer(like: torch.Tensor, rows: int, width: int) -> torch.Tensor:
+    """Zeros (rows, heads, width + spare, head_dim): padding must be finite (it meets a zero weight)."""
+    _, heads, _, dim = like.shape
+    return torch.zeros(rows, heads, width + max(MIN_SPARE, width // 2), dim, dtype=like.dtype, device=like.device)
 
 
 class KVBatch:
-    """The batch's cache (`cache`, a DynamicCache with (B, heads, T, head_dim) layers), its
-    attention mask (B, T) and each row's real length (B,)."""
+    """The batch's cache (`cache`, a DynamicCache of `GrowingLayer`s), its attention mask (B, T) and
+    each row's real length (B,)."""
 
     def __init__(self, device):
         self.device = device
@@ -49,20 +87,25 @@ class KVBatch:
 
     def join(self, layers: Layers, length: int) -> None:
         """Append a row whose KV is `layers` ((1, heads, length, head_dim) each)."""
-        width = self.mask.shape[1]
-        if len(self) == 0:
-            self.cache = DynamicCache(ddp_cache_data=layers)
-            self.mask = torch.ones(1, length, dtype=torch.long, device=self.device)
-            self.lengths = torch.tensor([length], device=self.device)
-            return
+        rows, width = len(self), self.mask.shape[1]
         new_width = max(width, length)
-        merged = []
-        for (k, v), (nk, nv) in zip(layers_of(self.cache), layers):
-            merged.append((torch.cat([_pad_left(k, new_width), _pad_left(nk, new_width)]),
-                           torch.cat([_pad_left(v, new_width), _pad_left(nv, new_width)])))
-        self.cache = DynamicCache(ddp_cache_data=merged)
-        row = torch.ones(1, length, dtype=torch.long, device=self.device)
-        self.mask = torch.cat([F.pad(self.mask, (new_width - width, 0)), F.pad(row, (new_width - length, 0))])
+        old = layers_of(self.cache) if rows else [(None, None)] * len(layers)
+        new_layers = []
+        for (k, v), (nk, nv) in zip(old, layers):
+            bufs = []
+            for prev, row in ((k, nk), (v, nv)):
+                buf = _buffer(row, rows + 1, new_width)
+                if rows:
+                    buf[:rows, :, new_width - width:new_width] = prev
+                buf[rows, :, new_width - length:new_width] = row[0]
+                bufs.append(buf)
+            new_layers.append(GrowingLayer(*bufs, new_width))
+        self.cache = DynamicCache()
+        self.cache.layers = new_layers
+        mask = torch.zeros(rows + 1, new_width, dtype=torch.long, device=self.device)
+        mask[:rows, new_width - width:] = self.mask
+        mask[rows, new_width - length:] = 1
+        self.mask = mask
         self.lengths = torch.cat([self.lengths, torch.tensor([length], device=self.device)])
 
     def step_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,11 +118,6 @@ class KVBatch:
         self.mask = mask
         self.lengths = self.lengths + 1
 
-    def row(self, i: int) -> Layers:
-        """Row i's KV without padding: views (1, heads, lengths[i], head_dim)."""
-        n = int(self.lengths[i])
-        return [(k[i:i + 1, :, k.shape[2] - n:], v[i:i + 1, :, v.shape[2] - n:]) for k, v in layers_of(self.cache)]
-
     def keep(self, rows: list[int]) -> None:
         """Keep only `rows` (in this order); cut the columns no remaining row uses."""
         if not rows:
@@ -89,10 +127,14 @@ class KVBatch:
         self.mask, self.lengths = self.mask[index], self.lengths[index]
         drop = self.mask.shape[1] - int(self.lengths.max())
         self.mask = self.mask[:, drop:]
-        self.cache = DynamicCache(ddp_cache_data=[(k[index, :, drop:], v[index, :, drop:])
-                                                  for k, v in layers_of(self.cache)])
-
-
-def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, heads, T, head_dim) -> (B, heads, width, head_dim), zeros first."""
-    return F.pad(t, (0, 0, width - t.shape[2], 0)) if t.shape[2] < width else t
+        width = self.mask.shape[1]
+        new_layers = []
+        for k, v in layers_of(self.cache):
+            bufs = []
+            for t in (k, v):
+                buf = _buffer(t, len(rows), width)
+                buf[:, :, :width] = t[index, :, drop:]
+                bufs.append(buf)
+            new_layers.append(GrowingLayer(*bufs, width))
+        self.cache = DynamicCache()
+        self.cache.layers = new_layers

@@ -1,0 +1,235 @@
+"""`calltune serve` under load: N concurrent clients over loopback for a bounded time.
+
+    python benchmarks/serve.py [--model embedded] [--adapter RUN] [--clients 8] [--seconds 60]
+        [--max-tokens 64] [--threads 2] [--quick] [--out serve-bench.json]
+
+Each client runs agent loops on calltune's seed examples: a first turn with the example's tools;
+if the answer calls tools, a second turn that resends the same tools and history plus a canned
+tool result; then the next example. Four servers run the same loops in turn (each a
+`calltune serve` subprocess, so clients and server do not share a Python interpreter):
+
+    one-at-a-time           1 client,  --max-batch-size 1, --prefix-cache-mb 0
+    one-at-a-time + prefix  1 client,  --max-batch-size 1, prefix cache on
+    batched                 N clients, --max-batch-size N, --prefix-cache-mb 0
+    batched + prefix        N clients, --max-batch-size N, prefix cache on
+
+and report requests/s, p50/p95 latency, completion tokens/s and the share of prompt tokens
+served from the prefix cache. Then, on the batched + prefix server, one client measures
+conversations whose first turn is cold (a unique first line makes nothing reusable) against
+their second turn (same tools, the first turn's history): the second-to-first latency ratio.
+(The first turn is asked with
+`tool_choice: "required"`, so that every conversation has a second turn.) The targets (issue #12): batched + prefix >= 3x the requests/s of one-at-a-time with 8
+clients; a second turn <= 1/3 of the first turn's latency. Run it on a quiet machine; one
+warm-up request per server is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+TOOL_RESULT = '{"status": "ok", "result": 42}'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(port: int, body: dict, timeout: float = 600) -> tuple[float, dict]:
+    """(seconds, decoded response) of one chat completion; raises on a non-200 answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    start = time.perf_counter()
+    conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    data = json.loads(response.read())
+    seconds = time.perf_counter() - start
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status}: {data}")
+    return seconds, data
+
+
+class Server:
+    """A `calltune serve` subprocess on a free loopback port."""
+
+    def __init__(self, args, batch: int, prefix_mb: float):
+        self.port = free_port()
+        command = [sys.executable, "-m", "calltune", "serve", "--model", args.model, "--port", str(self.port),
+                   "--max-batch-size", str(batch), "--prefix-cache-mb", str(prefix_mb), "--log-level", "warning",
+                   "--max-queue", str(4 * args.clients)]
+        if args.adapter:
+            command += ["--adapter", args.adapter]
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+        self.process = subprocess.Popen(command, env=env)
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("calltune serve did not start")
+            time.sleep(0.5)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def conversations(examples, max_tokens: int, seed: int, cold: bool = False):
+    """Endless (first-turn body, second-turn maker) pairs over `examples`, in a seeded order."""
+    rng = random.Random(seed)
+    while True:
+        example = rng.choice(examples)
+        messages = example.conversation()
+        if cold:  # a unique first line: nothing of this prompt is in the prefix cache
+            messages = [{"role": "system", "content": f"Session {rng.getrandbits(64):x}."}] + \
+                [m for m in messages if m["role"] != "system"]
+        tools = [{"type": "function", "function": t.spec()} for t in example.tools]
+        body = {"model": "calltune", "messages": messages, "tools": tools, "max_tokens": max_tokens}
+
+        def second(answer, body=body):
+            calls = answer["choices"][0]["message"].get("tool_calls")
+            if not calls:
+                return None
+            results = [{"role": "tool", "tool_call_id": c["id"], "content": TOOL_RESULT} for c in calls]
+            history = body["messages"] + [{"role": "assistant", "content": None, "tool_calls": calls}] + results
+            return {**body, "messages": history}
+
+        yield body, second
+
+
+def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> dict:
+    """Run `clients` agent loops for `seconds`; requests finishing after the deadline are not counted."""
+    records, errors, lock = [], [], threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(index):
+        for body, second in conversations(examples, max_tokens, seed=index):
+            while body is not None and time.perf_counter() < deadline:
+                try:
+                    latency, answer = post(port, body)
+                except (OSError, RuntimeError) as err:  # counted, and the loop moves on
+                    with lock:
+                        errors.append(str(err)[:200])
+                    break
+                if time.perf_counter() > deadline:
+                    return
+                usage = answer["usage"]
+                with lock:
+                    records.append((latency, usage["completion_tokens"], usage["prompt_tokens"],
+                                    usage["prompt_tokens_details"]["cached_tokens"]))
+                body = second(answer) if "tool" not in body["messages"][-1]["role"] else None
+            if time.perf_counter() >= deadline:
+                return
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = max(time.perf_counter() - start, seconds)
+    latencies = sorted(r[0] for r in records)
+    if not latencies:
+        return {"requests": 0, "errors": len(errors), "first_error": errors[0] if errors else None}
+    return {"requests": len(records), "errors": len(errors), "requests_per_s": round(len(records) / elapsed, 3),
+            "p50_s": round(statistics.median(latencies), 3),
+            "p95_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3),
+            "completion_tokens_per_s": round(sum(r[1] for r in records) / elapsed, 2),
+            "prompt_tokens": sum(r[2] for r in records),
+            "cached_share": round(sum(r[3] for r in records) / max(1, sum(r[2] for r in records)), 3)}
+
+
+def turns(port: int, examples, pairs: int, max_tokens: int) -> dict:
+    """First (cold) vs second turn latency of `pairs` conversations that call a tool, one at a time."""
+    firsts, seconds_, tried = [], [], 0
+    for body, second in conversations(examples, max_tokens, seed=1234, cold=True):
+        tried += 1
+        if len(firsts) == pairs or tried > 20 * pairs:
+            break
+        first_s, answer = post(port, {**body, "tool_choice": "required"})  # an agent's first turn calls a tool
+        follow = second(answer)
+        if follow is None:
+            continue
+        second_s, _ = post(port, follow)
+        firsts.append(first_s)
+        seconds_.append(second_s)
+    if not firsts:
+        return {"pairs": 0}
+    ratios = sorted(s / f for f, s in zip(firsts, seconds_))
+    return {"pairs": len(firsts), "first_turn_p50_s": round(statistics.median(firsts), 3),
+            "second_turn_p50_s": round(statistics.median(seconds_), 3),
+            "second_over_first_p50": round(statistics.median(ratios), 3)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="embedded")
+    parser.add_argument("--adapter", default=None)
+    parser.add_argument("--data", default="seed:all", help="examples whose tools and requests the clients send")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60.0, help="per configuration")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--pairs", type=int, default=8, help="conversations for the first- vs second-turn latency")
+    parser.add_argument("--threads", type=int, default=2, help="the server's torch threads")
+    parser.add_argument("--quick", action="store_true", help="2 clients, 5 s per configuration, 2 pairs")
+    parser.add_argument("--out", default=None, help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.seconds, args.pairs = 2, 5.0, 2
+
+    from calltune.examples import load_examples
+
+    examples = load_examples(args.data)
+    configs = [("one-at-a-time", 1, 1, 0), ("one-at-a-time + prefix", 1, 1, 256),
+               ("batched", args.clients, args.clients, 0), ("batched + prefix", args.clients, args.clients, 256)]
+    results = {"model": args.model, "adapter": args.adapter, "clients": args.clients, "seconds": args.seconds,
+               "max_tokens": args.max_tokens, "threads": args.threads, "runs": {}}
+    for name, clients, batch, prefix_mb in configs:
+        server = Server(args, batch, prefix_mb)
+        try:
+            post(server.port, next(conversations(examples, args.max_tokens, seed=99))[0])  # warm-up
+            results["runs"][name] = load(server.port, examples, clients, args.seconds, args.max_tokens)
+            if name == "batched + prefix":
+                results["turns"] = turns(server.port, examples, args.pairs, args.max_tokens)
+        finally:
+            server.stop()
+        print(f"{name}: {json.dumps(results['runs'][name])}", file=sys.stderr)
+    base = results["runs"]["one-at-a-time"].get("requests_per_s") or None
+    best = results["runs"]["batched + prefix"].get("requests_per_s")
+    results["speedup_batched_prefix_vs_one_at_a_time"] = round(best / base, 2) if base and best else None
+
+    print(f"\n{args.clients} clients, {args.seconds:g} s each, max_tokens {args.max_tokens}, model {args.model}"
+          f"{' + ' + args.adapter if args.adapter else ''}\n")
+    print("| server | clients | requests/s | p50 s | p95 s | completion tokens/s | prompt tokens cached |")
+    print("|---|---|---|---|---|---|---|")
+    for (name, clients, _, _), run in zip(configs, results["runs"].values()):
+        print(f"| {name} | {clients} | {run.get('requests_per_s')} | {run.get('p50_s')} | {run.get('p95_s')} | "
+              f"{run.get('completion_tokens_per_s')} | {run.get('cached_share')} |")
+    t = results["turns"]
+    print(f"\nbatched + prefix vs one-at-a-time: {results['speedup_batched_prefix_vs_one_at_a_time']}x requests/s")
+    print(f"second turn vs first (same tools, {t.get('pairs')} conversations): p50 {t.get('second_turn_p50_s')} s vs "
+          f"{t.get('first_turn_p50_s')} s, ratio {t.get('second_over_first_p50')}")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
