@@ -16,11 +16,11 @@ tool result; then the next example. Four servers run the same loops in turn (eac
 and report requests/s, p50/p95 latency, completion tokens/s and the share of prompt tokens
 served from the prefix cache. Then, on the batched + prefix server, one client measures
 conversations whose first turn is cold (a unique first line makes nothing reusable) against
-their second turn (same tools, the first turn's history): the second-to-first latency ratio.
-(The first turn is asked with
-`tool_choice: "required"`, so that every conversation has a second turn.) The targets (issue #12): batched + prefix >= 3x the requests/s of one-at-a-time with 8
-clients; a second turn <= 1/3 of the first turn's latency. Run it on a quiet machine; one
-warm-up request per server is not counted.
+their second turn (same tools, the first turn's history): the second-to-first latency ratio
+(the first turn is asked with `tool_choice: "required"`, so that every conversation has a
+second turn). The targets (issue #12): batched + prefix >= 3x the requests/s of one-at-a-time
+with 8 clients; a second turn <= 1/3 of the first turn's latency. Run it on a quiet machine;
+one warm-up request per server is not counted.
 """
 
 from __future__ import annotations

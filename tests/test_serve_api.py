@@ -323,3 +323,27 @@ def test_a_client_that_goes_away_frees_its_slot(server):
             time.sleep(0.05)
     after = engine.stats()
     assert after["failed"] - before["failed"] == 2 and after["finished"] == before["finished"]
+
+
+@pytest.mark.slow
+def test_the_embedded_model_serves_schema_valid_calls():
+    """The real model (its tokenizer ends turns with the `<|im_end|>` token): a forced call obeys its
+    schema, and a streamed answer is the same as the whole one."""
+    from calltune.models import load_model
+
+    model, tokenizer, _ = load_model("embedded")
+    engine = Engine(model, tokenizer, EngineConfig())
+    engine.warm_up()
+    engine.start()
+    try:
+        with running(create_app(engine, ServeConfig())) as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=600)
+            whole = ask(client, tool_choice="required", max_tokens=64)
+            calls = check_calls(whole.choices[0].message)
+            assert calls and whole.choices[0].finish_reason == "tool_calls"
+            content, streamed, finish, _ = reassemble(ask(client, tool_choice="required", max_tokens=64, stream=True))
+            assert streamed == [(c.function.name, c.function.arguments) for c in calls] and finish == "tool_calls"
+            text = ask(client, tool_choice="none", max_tokens=32).choices[0].message
+            assert text.content and text.tool_calls is None
+    finally:
+        engine.stop()

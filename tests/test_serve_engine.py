@@ -240,3 +240,26 @@ def test_the_batch_cache_pads_grows_and_drops_rows():
     check()
     step(2)
     check()
+
+
+def test_an_adapter_is_served_merged(tiny_gpt2, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from calltune.models import load_model
+    from calltune.serve.config import ServeConfig
+    from calltune.serve.server import load_for_serving
+
+    torch.manual_seed(0)
+    lora = LoraConfig(r=4, target_modules=["c_attn"], init_lora_weights=False, fan_in_fan_out=True)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_gpt2), lora).save_pretrained(tmp_path / "adapter")
+    model, tokenizer = load_for_serving(ServeConfig(model=tiny_gpt2, adapter=str(tmp_path / "adapter")))
+    unmerged = load_model(tiny_gpt2, str(tmp_path / "adapter"))[0]
+    base = load_model(tiny_gpt2)[0]
+    assert not hasattr(model, "peft_config")  # merged into plain weights
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with torch.inference_mode():
+        served, adapted, plain = (m(input_ids=ids).logits for m in (model, unmerged, base))
+    torch.testing.assert_close(served, adapted, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(served, plain, atol=1e-3)  # the adapter does change the model
+    assert isinstance(run(Engine(model, tokenizer), REQUESTS[:1])[0], Finished)

@@ -26,7 +26,8 @@ class EngineConfig:
     max_batch_size: int = 8
     """Requests decoded together; new ones join between decode steps."""
     max_queue: int = 64
-    """Requests waiting for a batch slot; beyond it a request gets 503."""
+    """Requests waiting for a batch slot (each new one waits at least until the next decode step);
+    beyond it a request gets 503."""
     prefix_cache_mb: float = 256.0
     """Memory for reusable prompt prefixes (KV cache), least recently used first out; 0 turns reuse off."""
     default_max_tokens: int = 256
@@ -37,8 +38,8 @@ class EngineConfig:
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
-        if self.max_batch_size < 1 or self.max_queue < 0 or self.default_max_tokens < 1:
-            raise CalltuneError("--max-batch-size and --default-max-tokens must be at least 1, --max-queue at least 0")
+        if min(self.max_batch_size, self.max_queue, self.default_max_tokens) < 1:
+            raise CalltuneError("--max-batch-size, --max-queue and --default-max-tokens must be at least 1")
         if self.prefix_cache_mb < 0:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
@@ -61,7 +62,8 @@ class ServeConfig:
     port: int = 8000
     """Port to bind."""
     api_key: str | None = None
-    """Require `Authorization: Bearer KEY` on /v1 routes (default: the CALLTUNE_API_KEY environment variable, if set)."""
+    """Require `Authorization: Bearer KEY` on /v1 routes (default: the CALLTUNE_API_KEY environment
+    variable, if set)."""
     served_model_name: str = "calltune"
     """The model id that /v1/models lists and requests must name."""
     max_body_bytes: int = 4 * 1024 * 1024

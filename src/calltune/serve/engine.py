@@ -25,6 +25,7 @@ engine thread; `prepare` runs on the caller's thread (tokenizing and grammar com
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -124,6 +125,9 @@ class Row:
 
 
 class Engine:
+    """The model (eval mode, any device), its tokenizer, the scheduler and the prefix cache (see the
+    module docstring). Raises `CalltuneError` for a model whose cache is not full attention."""
+
     def __init__(self, model, tokenizer, config: EngineConfig | None = None):
         from calltune.constrain import stop_ids
 
@@ -134,8 +138,8 @@ class Engine:
         self.stop_ids = set(stop_ids(tokenizer))
         self.context = (getattr(model.config, "max_position_embeddings", None)
                         or getattr(model.config, "n_positions", None))
-        self.max_prompt = min(x for x in (self.config.max_prompt_tokens, self.context) if x) \
-            if (self.config.max_prompt_tokens or self.context) else None
+        limits = [n for n in (self.config.max_prompt_tokens, self.context) if n]
+        self.max_prompt = min(limits) if limits else None
         self.grammars = None
         if self.config.decoding == "constrained":
             from calltune.constrain import GrammarCache
@@ -172,16 +176,6 @@ class Engine:
             except Exception as err:  # a template that cannot render these messages (jinja2 errors)
                 raise RequestProblem(f"the chat template cannot render these messages: {err}", "messages") from None
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-            constraint = None
-            if self.grammars is not None:
-                for tool in callable_:
-                    self._check_schema(tool, tools)
-                if len(self.grammars.compiled) > GRAMMAR_CACHE_LIMIT:
-                    self.grammars.compiled.clear()
-                try:
-                    constraint = self.grammars.chat_row(tools, tool_choice, parallel)
-                except CalltuneError as err:
-                    raise RequestProblem(str(err), "tools", "unsupported_schema") from None
         if len(ids) < 2:
             raise RequestProblem("the rendered prompt is empty", "messages")
         if max_tokens is None:  # the default budget, cut to what the context leaves
@@ -195,11 +189,20 @@ class Engine:
             raise RequestProblem(f"the prompt is {len(ids)} tokens and max_tokens is {max_tokens}: together "
                                  f"more than the model's context of {self.context} tokens",
                                  "max_tokens", "context_length_exceeded")
+        constraint = None
+        if self.grammars is not None:
+            with self.prepare_lock:
+                for tool in callable_:
+                    self._check_schema(tool, tools)
+                if len(self.grammars.compiled) > GRAMMAR_CACHE_LIMIT:
+                    self.grammars.compiled.clear()
+                try:
+                    constraint = self.grammars.chat_row(tools, tool_choice, parallel)
+                except CalltuneError as err:
+                    raise RequestProblem(str(err), "tools", "unsupported_schema") from None
         return Prepared(ids, max_tokens, constraint)
 
     def _check_schema(self, tool: Tool, tools: list[Tool]) -> None:
-        import json
-
         key = json.dumps(tool.parameters, sort_keys=True)
         if key not in self.schema_problems:
             if len(self.schema_problems) > GRAMMAR_CACHE_LIMIT:
