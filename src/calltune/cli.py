@@ -47,10 +47,12 @@ def _yes_no(text: str) -> bool:
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="embedded", help="`embedded`, a local HF model directory, or a hub id")
     p.add_argument("--adapter", default=None, help="PEFT adapter directory (or run directory with adapter/)")
-    p.add_argument("--prompt-style", default="paper", choices=["paper", "chat", "hermes"],
-                   help="paper: the report's template; chat: the model's chat template, one JSON call; "
-                        "hermes: the standard chat format with tools (text or <tool_call> blocks)")
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--prompt-style", default="auto", choices=["auto", "paper", "chat", "hermes"],
+                   help="auto (default): as the adapter's run trained, else hermes; paper: the report's "
+                        "template; chat: the model's chat template, one JSON call; hermes: the standard "
+                        "chat format with tools (text or <tool_call> blocks)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="default: 128 for hermes, 64 for paper and chat")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"],
                    help="base weights: auto = as the adapter's run trained them (else none)")

@@ -48,13 +48,15 @@ class DataConfig:
     """Training examples (JSONL path or seed:SPLIT)."""
     dev: str | None = "seed:dev"
     """Dev examples for periodic evaluation, or null."""
-    prompt_style: str = "paper"
-    """`paper`, `chat` or `hermes` (the standard chat format with tools; see prompts.py, calltune.chat)."""
+    prompt_style: str = "hermes"
+    """`hermes` (the standard chat format with tools, the default; calltune.chat), `paper` (the
+    report's template) or `chat` (see prompts.py). The report's configs name `paper`."""
     loss: str = "completion"
     """`full` (every token, the report's) or `completion` (only the answer: for `paper`/`chat` the
     call and its EOS, for `hermes` every assistant turn of the conversation)."""
-    max_length: int = 384
-    """Longest tokenized prompt+answer; longer examples are dropped and reported, never cut."""
+    max_length: int | None = None
+    """Longest tokenized prompt+answer; longer examples are dropped and reported, never cut. None:
+    1536 for hermes (the tools block and whole conversations), 384 for paper and chat."""
     overlong: str = "drop"
     """What to do with examples over max_length: `drop` (and report) or `error`."""
 
@@ -65,6 +67,8 @@ class DataConfig:
             raise CalltuneError(f"data.loss: '{self.loss}' is not full or completion")
         if self.overlong not in ("drop", "error"):
             raise CalltuneError(f"data.overlong: '{self.overlong}' is not drop or error")
+        if self.max_length is None:
+            self.max_length = 1536 if self.prompt_style == "hermes" else 384
         if self.max_length < 8:
             raise CalltuneError("data.max_length must be at least 8")
 

@@ -162,6 +162,31 @@ def adapter_quantization(adapter: str) -> str:
     return "none"
 
 
+DEFAULT_PROMPT_STYLE = "hermes"
+"""The style of a model without a calltune run behind it: the standard chat format with tools,
+which scored at least as well as `paper` on every BFCL category both can answer (README)."""
+
+
+def adapter_prompt_style(adapter: str) -> str | None:
+    """The prompt style a calltune run trained its adapter with (None if there is no run config)."""
+    import yaml
+
+    run_config = find_adapter_dir(adapter).parent / "config.yaml"
+    if run_config.is_file():
+        with open(run_config, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+        return (values.get("data") or {}).get("prompt_style")
+    return None
+
+
+def resolve_prompt_style(style: str, adapter: str | None) -> str:
+    """`auto` -> the style the adapter's run trained with, else `DEFAULT_PROMPT_STYLE`; others
+    unchanged. An adapter always meets the prompts it learned."""
+    if style == "auto":
+        return (adapter_prompt_style(adapter) if adapter else None) or DEFAULT_PROMPT_STYLE
+    return style
+
+
 def resolve_quantization(quantization: str, adapter: str | None) -> str:
     """`auto` -> what the adapter's run trained on (`none` without an adapter); others unchanged."""
     if quantization == "auto":

@@ -37,11 +37,13 @@ class PredictConfig:
     """`embedded`, a local HF model directory, or a hub id."""
     adapter: str | None = None
     """A PEFT adapter directory (or a run directory with `adapter/`)."""
-    prompt_style: str = "paper"
-    """`paper` (the report's template), `chat` (the model's chat template, one JSON call) or `hermes`
-    (the standard chat format with tools: text or `<tool_call>` blocks; `calltune.chat`)."""
-    max_new_tokens: int = 64
-    """Generation budget per example."""
+    prompt_style: str = "auto"
+    """`paper` (the report's template), `chat` (the model's chat template, one JSON call), `hermes`
+    (the standard chat format with tools: text or `<tool_call>` blocks; `calltune.chat`), or `auto`:
+    the style the adapter's run trained with, else hermes (`models.resolve_prompt_style`)."""
+    max_new_tokens: int | None = None
+    """Generation budget per example; None: 64 for one JSON call (paper, chat), 128 for hermes
+    (room for parallel calls)."""
     batch_size: int = 8
     """Prompts decoded together (left padded)."""
     quantization: str = "auto"
@@ -62,6 +64,12 @@ class PredictConfig:
     None keeps each example's own setting (default True)."""
 
     def __post_init__(self):
+        if self.prompt_style == "auto":
+            from calltune.models import resolve_prompt_style
+
+            self.prompt_style = resolve_prompt_style(self.prompt_style, self.adapter)
+        if self.max_new_tokens is None:
+            self.max_new_tokens = 128 if self.prompt_style == "hermes" else 64
         if self.prompt_style not in PROMPT_STYLES:
             raise CalltuneError(f"unknown prompt style '{self.prompt_style}' (choose from {', '.join(PROMPT_STYLES)})")
         if self.decoding not in DECODINGS:
@@ -71,8 +79,8 @@ class PredictConfig:
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise CalltuneError("--max-new-tokens and --batch-size must be at least 1")
         if self.prompt_style == "hermes" and self.decoding == "repair":
-            raise CalltuneError("--decoding repair mends one JSON call (paper and chat styles); "
-                                "for hermes use greedy or constrained")
+            raise CalltuneError("--decoding repair mends one JSON call (paper and chat styles): add "
+                                "--prompt-style paper, or for hermes use greedy or constrained")
         hermes_only = self.tool_choice is not None or self.parallel_tool_calls is not None
         if hermes_only and self.prompt_style != "hermes":
             raise CalltuneError("--tool-choice and --parallel-tool-calls apply to --prompt-style hermes")
