@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import jsonschema
@@ -217,12 +218,23 @@ def test_score_rejects_missing_and_malformed_predictions(loaded):
         score(examples, {}, "simple_java")
 
 
-def test_checker_import_leaves_no_stand_in_and_no_vendor_sdks(loaded):
-    verdict(loaded, "simple_python", "simple_python_0", None)
-    verdict(loaded, "simple_python", "simple_python_1", call("math.factorial", number=5))
-    assert "bfcl_eval.eval_checker.ast_eval.ast_checker" in sys.modules
-    assert "bfcl_eval.constants.model_config" not in sys.modules
-    assert not {"openai", "anthropic", "bfcl_eval.model_handler"} & set(sys.modules)
+def test_checker_import_leaves_no_stand_in_and_no_vendor_sdks():
+    """In a fresh interpreter (the suite itself imports `openai` for the server tests): checking
+    calls loads BFCL's AST checker and none of its model handlers or vendor SDKs."""
+    script = """
+import sys
+from calltune.bfcl import check_call, load_category
+from calltune.examples import parse_example
+ex0, ex1 = (parse_example(r) for r in load_category("simple_python", limit=2))
+check_call(ex0, None, "simple_python")
+check_call(ex1, {"name": "math.factorial", "arguments": {"number": 5}}, "simple_python")
+assert "bfcl_eval.eval_checker.ast_eval.ast_checker" in sys.modules
+assert "bfcl_eval.constants.model_config" not in sys.modules
+print(sorted({"openai", "anthropic", "bfcl_eval.model_handler"} & set(sys.modules)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 # -- parallel categories: a list of calls, matched order-free ------------------------------------

@@ -17,8 +17,8 @@ def read(path):
 
 def test_predict_then_eval_end_to_end(tiny_gpt2, tmp_path, capsys):
     pred, metrics = tmp_path / "pred.jsonl", tmp_path / "metrics.json"
-    assert main(["predict", "--model", tiny_gpt2, "--data", "seed:dev", "--out", str(pred),
-                 "--batch-size", "3", "--max-new-tokens", "12", "--no-progress"]) == 0
+    assert main(["predict", "--model", tiny_gpt2, "--data", "seed:dev", "--out", str(pred), "--prompt-style",
+                 "paper", "--batch-size", "3", "--max-new-tokens", "12", "--no-progress"]) == 0
     rows = read(pred)
     assert [r["id"] for r in rows] == ["seed-001", "seed-012", "seed-016", "seed-017"]  # input order
     assert all(set(r) == {"id", "raw", "call", "error"} for r in rows)

@@ -15,7 +15,8 @@ from calltune.errors import CalltuneError
 
 
 def cfg_for(model_dir, *overrides):
-    return load_config(None, [f"model.name={model_dir}", "data.max_length=1024", "train.batch_size=2",
+    return load_config(None, [f"model.name={model_dir}", "data.prompt_style=paper", "data.max_length=1024",
+                              "train.batch_size=2",
                               "train.lr=1e-2", "train.seed=3", "eval.generate=false", *overrides])
 
 
