@@ -12,10 +12,12 @@ modes: `raw`, the prompt text calltune renders, tokenized by llama.cpp from the 
 and `chat`, llama-cpp-python's `create_chat_completion(messages, tools)`, which renders with the
 template stored in the GGUF, as an OpenAI-style client would ask (examples/s: rendering,
 tokenizing and decoding; load excluded). Reported per file, cache and mode: how many prompts
-llama.cpp tokenizes into calltune's ids (raw), answers identical as text, the same calls and
-content (`chat.parse_answer`), both sides' exact match against the labels (`calltune eval`), and
-the first disagreements. Speed figures need a quiet machine (one process at a time); `--sample`
-draws a seeded sample from files with more examples.
+llama.cpp tokenizes into calltune's ids and how many llama-cpp-python's chat formatter renders
+from the GGUF's template exactly as calltune does (raw; the same prompt gives the same answer, so
+`chat` is optional), answers identical as text, the same calls and content (`chat.parse_answer`),
+both sides' exact match against the labels (`calltune eval`), and the first disagreements. Speed
+figures need a quiet machine (one process at a time); `--sample` draws a seeded sample from files
+with more examples.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def llama_cpp_predict(llm, examples, tokenizer, out: str, mode: str, args) -> di
     from calltune.predict import prediction_for
     from calltune.prompts import render_prompt
 
-    same_ids, records = 0, []
+    same_ids = same_chat_prompt = 0
+    records = []
     start = time.perf_counter()
     for ex in examples:
         if mode == "raw":
@@ -81,8 +84,12 @@ def llama_cpp_predict(llm, examples, tokenizer, out: str, mode: str, args) -> di
             text = llm.chat(ex.conversation(), openai_tools(ex.tools), args.max_new_tokens)
         records.append(prediction_for(ex, text, "greedy", "hermes").to_json())
     seconds = time.perf_counter() - start
+    if mode == "raw":  # outside the timing: what the chat completion would send, rendered from the GGUF
+        same_chat_prompt = sum(llm.render_chat(ex.conversation(), openai_tools(ex.tools))
+                               == render_prompt(ex, "hermes", tokenizer) for ex in examples)
     write_jsonl(out, records)
     return {"preds": {r["id"]: r for r in records}, "same_prompt_ids": same_ids if mode == "raw" else None,
+            "same_chat_prompt": same_chat_prompt if mode == "raw" else None,
             "examples_per_s": round(len(examples) / seconds, 4), "seconds": round(seconds, 2)}
 
 
@@ -117,8 +124,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="calltune predict's batch")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="llama.cpp's threads")
     parser.add_argument("--cache", default="f16", help="llama.cpp KV cache types to run: f16 (its default), f32")
-    parser.add_argument("--modes", default="raw,chat",
-                        help="raw: calltune's prompt text; chat: create_chat_completion with the GGUF's template")
+    parser.add_argument("--modes", default="raw",
+                        help="raw: calltune's prompt text (and a check that the GGUF's template renders it too); "
+                             "chat: create_chat_completion with the GGUF's template")
     parser.add_argument("--out", default=None, help="also write the report as JSON")
     args = parser.parse_args(argv)
 
@@ -146,6 +154,7 @@ def main(argv=None) -> int:
                     entry["llama_cpp"].append({"gguf": gguf, "cache": cache, "mode": mode,
                                                "examples_per_s": theirs["examples_per_s"],
                                                "same_prompt_ids": theirs["same_prompt_ids"],
+                                               "same_chat_prompt": theirs["same_chat_prompt"],
                                                "exact_match": exact_match(data, pred),
                                                **compare(examples, ours["preds"], theirs["preds"])})
                 del llm
@@ -162,7 +171,8 @@ def print_entry(entry: dict) -> None:
     print(f"\n{entry['data']}: {n} examples; calltune predict {ours['examples_per_s']} examples/s, "
           f"exact match {ours['exact_match']:.3f}")
     for row in entry["llama_cpp"]:
-        ids = f"prompt ids {row['same_prompt_ids']}/{n}, " if row["same_prompt_ids"] is not None else ""
+        ids = (f"prompt ids {row['same_prompt_ids']}/{n}, chat-template prompt {row['same_chat_prompt']}/{n}, "
+               if row["same_prompt_ids"] is not None else "")
         print(f"  {os.path.basename(row['gguf'])} cache {row['cache']} {row['mode']}: {ids}same text "
               f"{row['same_text']}/{n}, same calls+content {row['same_calls_and_content']}/{n}, exact match "
               f"{row['exact_match']:.3f}, {row['examples_per_s']} examples/s")

@@ -322,6 +322,7 @@ def test_llama_cpp_loads_the_gguf_and_decodes_as_calltune(cache, atol, llama_ggu
         prompt = render_prompt(ex, "hermes", tokenizer)
         ids = tokenizer(prompt, add_special_tokens=False).input_ids
         assert llm.tokenize(prompt) == ids
+        assert llm.render_chat(ex.conversation(), openai_tools(ex.tools)) == prompt  # the GGUF's template
         assert np.allclose(llm.logits(ids), logits(model, tokenizer, prompt)[0].numpy(), rtol=0, atol=atol)
         want = generate_batch(model, tokenizer, [prompt], 12, stop="turn")[0]
         got = llm.greedy(ids, 12)

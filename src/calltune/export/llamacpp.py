@@ -79,6 +79,17 @@ class LlamaCpp:
                 break
         return LlamaCppAnswer(cut_turn(self.detokenize(ids)), tuple(ids))
 
+    def render_chat(self, messages: list[dict], tools: list[dict] | None) -> str:
+        """The prompt text llama-cpp-python's chat completion builds from the GGUF's
+        `tokenizer.chat_template` (what `chat` sends to the model), without generating."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = self.llm._model  # as `Llama.__init__` builds its chat handler from the metadata
+        text = lambda token: model.token_get_text(token) if token != -1 else ""  # noqa: E731
+        formatter = Jinja2ChatFormatter(template=self.llm.metadata["tokenizer.chat_template"],
+                                        eos_token=text(model.token_eos()), bos_token=text(model.token_bos()))
+        return formatter(messages=messages, tools=tools or None).prompt
+
     def chat(self, messages: list[dict], tools: list[dict] | None, max_new_tokens: int) -> str:
         """The assistant's text from `create_chat_completion` at temperature 0: the conversation and
         tools rendered by the GGUF's `tokenizer.chat_template`, as an OpenAI-style client would ask."""
