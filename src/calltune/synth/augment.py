@@ -13,6 +13,8 @@ import copy
 import random
 import re
 
+from calltune.synth import describe
+
 VERB_SYNONYMS = {
     "get": ("fetch", "retrieve", "lookup", "query", "read"), "calculate": ("compute", "calc", "determine", "eval"),
     "compute": ("calculate", "calc", "evaluate"), "convert": ("transform", "change", "translate"),
@@ -146,9 +148,14 @@ def pick_distractors(rng: random.Random, target, pool: list, k: int, same_domain
 
 
 def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename_rate: float,
-          shuffle_rate: float) -> tuple[list[dict], list[dict], list[str]]:
-    """Turn catalogue tools (ToolDefs) into offered JSON tools, each renamed with probability `rename_rate`
-    and its properties shuffled with probability `shuffle_rate`.
+          shuffle_rate: float, mask_rate: float = 0.0, style_rate: float = 0.0,
+          styles: tuple[str, ...] = ()) -> tuple[list[dict], list[dict], list[str]]:
+    """Turn catalogue tools (ToolDefs) into offered JSON tools: each has its description rewritten in one
+    of `styles` with probability `style_rate` (`describe.py`), is masked (function and/or parameter names
+    replaced by random identifiers, as Hammer does) with probability `mask_rate`, else renamed with
+    probability `rename_rate`, and has its properties shuffled with probability `shuffle_rate`. Renaming
+    and masking carry the new names into the description's code-like references. A rate of 0 draws
+    nothing from `rng`, so the defaults give the same examples as before these options existed.
 
     `calls` pairs the index in `tools` of the tool each call uses with the call (canonical names); they come
     back renamed to match, in the same order. Returns `(offered, calls, applied augmentations)`.
@@ -157,12 +164,20 @@ def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename
     offered, applied, renamed = [], [], [call for _, call in calls]
     for i, tool in enumerate(tools):
         spec = tool.to_json()
-        if rng.random() < rename_rate:
+        if style_rate and styles and rng.random() < style_rate:
+            style = rng.choice(styles)
+            spec = describe.restyle(spec, style)
+            applied.append(f"style_{style}")
+        masked = bool(mask_rate) and rng.random() < mask_rate
+        if masked or rng.random() < rename_rate:
             what = rng.choice(("function", "params", "both"))
+            old_name = spec["function"]["name"]
             spec, mapping = rename_tool(rng, spec, what != "params", what != "function", taken,
-                                        plausible=rng.random() < 0.6)
-            applied += ["rename_function"] if what != "params" else []
-            applied += ["rename_params"] if what != "function" else []
+                                        plausible=not masked and rng.random() < 0.6)
+            spec = describe.carry_names(spec, old_name, mapping)
+            kind = "mask" if masked else "rename"
+            applied += [f"{kind}_function"] if what != "params" else []
+            applied += [f"{kind}_params"] if what != "function" else []
             renamed = [rename_call(call, spec["function"]["name"], mapping) if index == i else call
                        for (index, _), call in zip(calls, renamed)]
         if rng.random() < shuffle_rate:
@@ -170,6 +185,12 @@ def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename
             applied += ["shuffle_properties"] if changed else []
         offered.append(spec)
     return offered, renamed, sorted(set(applied))
+
+
+def offer_config(rng: random.Random, cfg, tools: list, calls: list[tuple[int, dict]]):
+    """`offer` with the renaming, shuffling, masking and description-style rates of a `SynthConfig`."""
+    return offer(rng, tools, calls, cfg.rename_rate, cfg.shuffle_rate, mask_rate=cfg.mask_rate,
+                 style_rate=cfg.description_style_rate, styles=cfg.description_styles)
 
 
 def with_distractors(rng: random.Random, chosen: list, pool: list, max_tools: int, rate: float) -> tuple[list, bool]:

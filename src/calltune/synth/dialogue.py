@@ -68,8 +68,8 @@ def sample_answer(rng: random.Random, cfg, pool: list, contexts: dict) -> dict |
     request, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()))
     result, replies = outcome(rng, tool.name, args)
     tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
-    offered, (call,), applied = augment.offer(rng, tools, [(tools.index(tool), {"name": tool.name, "arguments": args})],
-                                              cfg.rename_rate, cfg.shuffle_rate)
+    offered, (call,), applied = augment.offer_config(rng, cfg, tools,
+                                                     [(tools.index(tool), {"name": tool.name, "arguments": args})])
     extra = ["dialogue_answer"] + (["distractors"] if distract else [])
     extra += ["optional_args"] if any(name in tool.optional for name in args) else []
     meta = {"domain": tool.domain, "tool": None, "template": f"{tool.name}:{template_id}",
@@ -103,7 +103,7 @@ def sample_followup(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     tools, distract = augment.with_distractors(rng, [second, first], pool, cfg.max_tools, cfg.distractor_rate)
     calls = [(tools.index(first), {"name": first.name, "arguments": a_args}),
              (tools.index(second), {"name": second.name, "arguments": b_args})]
-    offered, (a_call, b_call), applied = augment.offer(rng, tools, calls, cfg.rename_rate, cfg.shuffle_rate)
+    offered, (a_call, b_call), applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["dialogue_followup"] + (["distractors"] if distract else [])
     extra += ["optional_args"] if any(name in second.optional for name in b_args) else []
     meta = {"domain": second.domain, "tool": second.name, "template": f"{first.name}:{template_id}>{second.name}",

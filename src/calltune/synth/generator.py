@@ -25,13 +25,17 @@ from dataclasses import dataclass
 from calltune.errors import CalltuneError
 from calltune.synth import augment
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family
+from calltune.synth.composer import SPLITS, Composed, composed_catalogue
+from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
+from calltune.synth.nearmiss import sample_missing, sample_operation
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
-         "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate")
+         "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
+         "description_style_rate", "near_miss_rate", "near_miss_missing_rate")
 
 
 @dataclass
@@ -71,6 +75,26 @@ class SynthConfig:
     """Only tools of these domains (empty: all)."""
     tools: tuple[str, ...] = ()
     """Only these tools (empty: all), e.g. to hold tools out."""
+    procedural_rate: float = 0.0
+    """Probability that an example's tools come from the composed catalogue (many procedurally built tools
+    of other domains, `composer.py`) instead of the hand-written one; dialogues always use hand-written tools."""
+    procedural_seed: int | None = None
+    """Seed of the composed catalogue (default: seed); another seed composes other tools for the same operations."""
+    procedural_split: str = "all"
+    """Domains of the composed catalogue: all, train (4 of every 5) or heldout (the 5th: tools never trained on)."""
+    mask_rate: float = 0.0
+    """Per offered tool: probability of masking it instead of renaming (function and/or parameter names replaced
+    by random identifiers, carried into the description), so that only the description tells what it does."""
+    description_style_rate: float = 0.0
+    """Per offered tool: probability of rewriting its description in one of description_styles."""
+    description_styles: tuple[str, ...] = STYLES
+    """Description styles to draw from: terse, verbose, docstring (Args: ...), openapi."""
+    near_miss_rate: float = 0.0
+    """Probability of a near miss: target null and a reply, for a request that an offered tool of the right domain
+    cannot serve (a required value left out, or an operation the offered tools do not do)."""
+    near_miss_missing_rate: float = 0.5
+    """Per near miss on composed tools: probability that a required value is left out (the reply asks for it);
+    else the request asks for another operation. Near misses on hand-written tools always leave a value out."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -79,10 +103,16 @@ class SynthConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise CalltuneError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
-        kinds = self.irrelevant_rate + self.parallel_rate + self.dialogue_rate
+        kinds = self.irrelevant_rate + self.parallel_rate + self.dialogue_rate + self.near_miss_rate
         if kinds > 1.0 + 1e-9:
-            raise CalltuneError(f"--irrelevant-rate, --parallel-rate and --dialogue-rate add up to {kinds:g}; "
-                                "they are shares of the examples and must not exceed 1")
+            raise CalltuneError(f"--irrelevant-rate, --parallel-rate, --dialogue-rate and --near-miss-rate add up to "
+                                f"{kinds:g}; they are shares of the examples and must not exceed 1")
+        if self.procedural_split not in SPLITS:
+            raise CalltuneError(f"--procedural-split must be one of {', '.join(SPLITS)}, got {self.procedural_split!r}")
+        bad = [s for s in self.description_styles if s not in STYLES]
+        if bad or not self.description_styles:
+            raise CalltuneError(f"--description-styles: choose one or more of {', '.join(STYLES)}, "
+                                f"got {', '.join(self.description_styles) or 'none'}")
         if self.max_tools < 1:
             raise CalltuneError(f"--max-tools must be at least 1, got {self.max_tools}")
 
@@ -116,8 +146,8 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
         index, extra = tools.index(tool), ["distractors"]
     if any(not tool.params[name].required for name in args):
         extra.append("optional_args")
-    offered, (target,), applied = augment.offer(rng, tools, [(index, {"name": tool.name, "arguments": args})],
-                                                cfg.rename_rate, cfg.shuffle_rate)
+    offered, (target,), applied = augment.offer_config(rng, cfg, tools,
+                                                       [(index, {"name": tool.name, "arguments": args})])
     meta = {"domain": tool.domain, "tool": tool.name, "template": template_id, "tools": [t.name for t in tools],
             "augmentations": sorted(extra + applied)}
     return {"instruction": instruction, "tools": offered, "target": target, "meta": meta}
@@ -127,7 +157,8 @@ def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef],
     """A request no offered tool can serve: small talk, or a real tool request offered only tools of
     other families (a weather question with finance tools). With `text_answer_rate` it carries a reply:
     the small-talk answer, or a decline that names the offered tools."""
-    requesters = [t for t in pool if any(family(o.domain) != family(t.domain) for o in pool)]
+    families = {family(t.domain) for t in pool}  # a request needs another family to be offered
+    requesters = [t for t in pool if len(families) > 1]
     reply = None
     if requesters and rng.random() < 0.5:
         source = rng.choice(requesters)
@@ -139,7 +170,7 @@ def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef],
     candidates = [t for t in pool if family(t.domain) != family(domain)]
     k = min(rng.randint(1, 3), cfg.max_tools, len(candidates))
     tools = [candidates.pop(rng.randrange(len(candidates))) for _ in range(k)]
-    offered, _, applied = augment.offer(rng, tools, [], cfg.rename_rate, cfg.shuffle_rate)
+    offered, _, applied = augment.offer_config(rng, cfg, tools, [])
     record = {"instruction": instruction, "tools": offered, "target": None}
     kinds = ["irrelevant"]
     if rng.random() < cfg.text_answer_rate:
@@ -162,17 +193,45 @@ def dedup_key(record: dict) -> str:
     return f"{record['meta']['tool']}|{text}"
 
 
-def sample_record(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
-    """One record of a kind drawn by the rates; a kind the pool cannot make (a dialogue when no tool has
-    a synthesized result, a follow-up without both tools of a chain) falls back to the next simpler one."""
+def sample_near_miss(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict,
+                     composed: Composed | None) -> dict | None:
+    """A near miss: the wrong operation (composed tools only) or a required value left out."""
+    if composed is not None and rng.random() >= cfg.near_miss_missing_rate:
+        record = sample_operation(rng, cfg, pool, contexts, composed)
+        if record is not None:
+            return record
+    return sample_missing(rng, cfg, pool, contexts)
+
+
+def sample_record(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict,
+                  composed: Composed | None = None) -> dict:
+    """One record of a kind drawn by the rates, from the composed catalogue with probability
+    `cfg.procedural_rate` (tagged `procedural`; dialogues stay with the hand-written `pool`); a kind the pool
+    cannot make (a dialogue when no tool has a synthesized result, a follow-up without both tools of a chain)
+    falls back to the next simpler one."""
+    procedural = composed is not None and rng.random() < cfg.procedural_rate
+    tools, where = (list(composed.tools), composed.contexts) if procedural else (pool, contexts)
+    record = _sample_kind(rng, cfg, tools, where, (pool, contexts), composed if procedural else None)
+    if procedural and "messages" not in record:
+        record["meta"]["augmentations"] = sorted(record["meta"]["augmentations"] + ["procedural"])
+    return record
+
+
+def _sample_kind(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict, hand: tuple,
+                 composed: Composed | None) -> dict:
     draw = rng.random()
     if draw < cfg.irrelevant_rate:
         return sample_irrelevant(rng, cfg, pool, contexts)
     if draw < cfg.irrelevant_rate + cfg.parallel_rate:
         return sample_parallel(rng, cfg, pool, contexts)
     if draw < cfg.irrelevant_rate + cfg.parallel_rate + cfg.dialogue_rate:
-        record = sample_followup(rng, cfg, pool, contexts) if rng.random() < cfg.followup_rate else None
-        record = record or sample_answer(rng, cfg, pool, contexts)
+        record = sample_followup(rng, cfg, *hand) if rng.random() < cfg.followup_rate else None
+        record = record or sample_answer(rng, cfg, *hand)
+        if record is not None:
+            return record
+    shares = cfg.irrelevant_rate + cfg.parallel_rate + cfg.dialogue_rate
+    if cfg.near_miss_rate and shares <= draw < shares + cfg.near_miss_rate:
+        record = sample_near_miss(rng, cfg, pool, contexts, composed)
         if record is not None:
             return record
     return sample_tool_example(rng, cfg, pool, contexts)
@@ -182,6 +241,10 @@ def generate(cfg: SynthConfig) -> list[dict]:
     """Generate `cfg.n` unique records (no two with the same normalized request and tool)."""
     pool = select_tools(cfg)
     contexts = all_contexts()
+    composed = None
+    if cfg.procedural_rate:
+        composed = composed_catalogue(cfg.seed if cfg.procedural_seed is None else cfg.procedural_seed,
+                                      cfg.procedural_split)
     rng = random.Random(cfg.seed)
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
@@ -189,7 +252,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
         if tries > 20 * cfg.n + 1000:
             raise CalltuneError(f"only {len(records)} unique examples after {tries - 1} tries; "
                                 "ask for fewer or allow more tools")
-        record = sample_record(rng, cfg, pool, contexts)
+        record = sample_record(rng, cfg, pool, contexts, composed)
         key = dedup_key(record)
         if key in seen:
             continue

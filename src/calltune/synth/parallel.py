@@ -98,7 +98,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     tools, distract = augment.with_distractors(rng, chosen, pool, cfg.max_tools, cfg.distractor_rate)
     calls = [(tools.index(tool_a), {"name": tool_a.name, "arguments": args_a}),
              (tools.index(tool_b), {"name": tool_b.name, "arguments": args_b})]
-    offered, target, applied = augment.offer(rng, tools, calls, cfg.rename_rate, cfg.shuffle_rate)
+    offered, target, applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
     extra += ["optional_args"] if any(n in tool_a.optional for n in args_a) or \
         any(n in tool_b.optional for n in args_b) else []
