@@ -229,6 +229,19 @@ class RowConstraint:
     close_margin: int
     watch: int = 1 << 30
     chat: bool = False
+    abstain: "BranchRows | None" = None
+    """hermes auto under an abstention margin: what replaces this row once `abstain.decide` has
+    weighed text against calls (None: decode this row as it is)."""
+
+
+@dataclass
+class BranchRows:
+    """The two branches of a hermes auto answer, for `abstain.decide`: the margin, the text-only
+    row (`tool_choice` none) and the calls-only row (`required`, same `parallel`)."""
+
+    margin: float
+    text: RowConstraint
+    call: RowConstraint
 
 
 def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
@@ -267,13 +280,19 @@ class GrammarCache:
         or None when this tool set falls back to unconstrained."""
         return self._row(tools, str(allow_no_call), lambda: _grammar(call_schema(tools, allow_no_call)), False)
 
-    def chat_row(self, tools: list[Tool], tool_choice="auto", parallel: bool = True) -> RowConstraint | None:
+    def chat_row(self, tools: list[Tool], tool_choice="auto", parallel: bool = True,
+                 abstain_margin: float | None = None) -> RowConstraint | None:
         """A fresh hermes constraint (`chat.grammar.chat_grammar`) for one sequence, or None when the
-        callable tools fall back to unconstrained. Raises `CalltuneError` for a bad `tool_choice`."""
+        callable tools fall back to unconstrained. Raises `CalltuneError` for a bad `tool_choice`.
+        `abstain_margin`: an auto answer with tools gets its two branches (`abstain.py`)."""
         callable_ = callable_tools(tools, tool_choice)
         mode = f"chat|{json.dumps(tool_choice, sort_keys=True)}|{parallel}"
-        return self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags),
-                         True)
+        row = self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags),
+                        True)
+        if abstain_margin is not None and row is not None and tool_choice == "auto" and callable_:
+            row.abstain = BranchRows(abstain_margin, self.chat_row(tools, "none", parallel),
+                                     self.chat_row(tools, "required", parallel))
+        return row
 
     def _row(self, tools: list[Tool], mode: str, grammar, chat: bool) -> RowConstraint | None:
         """Compile `grammar()` once per (tools, mode); a fresh matcher copy each call."""

@@ -62,9 +62,11 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
                    stop: str = "json") -> list[Generation]:
     """Greedy-decode one batch of prompts (left padded). `constraint = (rows, grammars)`, with
     one `constrain.RowConstraint` (or None) per prompt and their `GrammarCache`, turns on
-    grammar-constrained decoding. `stop`: `json` (at the first complete JSON object) or `turn`
+    grammar-constrained decoding; a row with an abstention margin first takes its text or calls
+    branch (`abstain.decide`). `stop`: `json` (at the first complete JSON object) or `turn`
     (at the end of the assistant turn: the hermes style). `timing`, if given, accumulates
-    `steps` (forward passes) and `constraint_s` (seconds spent masking)."""
+    `steps` (forward passes), `constraint_s` (seconds spent masking) and, under a margin,
+    `abstain_decided` / `abstained` (answers weighed / sent to text)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items()}
     prompt_len = enc["input_ids"].shape[1]
@@ -72,9 +74,11 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
     if constraint is not None and any(r is not None for r in constraint[0]):
         from transformers import LogitsProcessorList
 
+        from calltune.abstain import decide
         from calltune.constrain import ToolCallConstraint
 
         rows, grammars = constraint
+        rows = decide(model, tokenizer, enc, rows, timing)  # auto rows under a margin: text or calls
         processors = LogitsProcessorList([
             ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.policy, tokenizer)])
     turn = stop == "turn"
@@ -131,4 +135,5 @@ def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
             "examples_per_s": round(len(todo) / seconds, 4) if seconds else None,
             "new_tokens_per_s": round(new_tokens / seconds, 3) if seconds else None,
             "max_prompt_tokens": max(lengths) if lengths else 0, "steps": timing["steps"],
-            "constraint_s": round(timing["constraint_s"], 3)}
+            "constraint_s": round(timing["constraint_s"], 3),
+            **{k: timing[k] for k in ("abstain_decided", "abstained") if k in timing}}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 
@@ -62,6 +63,10 @@ class PredictConfig:
     parallel_tool_calls: bool | None = None
     """hermes + constrained: allow several calls (True) or at most one (False) for every example;
     None keeps each example's own setting (default True)."""
+    abstain_margin: float | None = None
+    """hermes + constrained, answers under tool_choice auto with tools: answer in text when
+    log p(text) + M >= log p(call) at the answer's start, else call (`abstain.py`); None: the
+    grammar lets greedy decoding choose. Calibrate M on synthetic dev (`calltune calibrate-abstention`)."""
 
     def __post_init__(self):
         if self.prompt_style == "auto":
@@ -84,6 +89,14 @@ class PredictConfig:
         hermes_only = self.tool_choice is not None or self.parallel_tool_calls is not None
         if hermes_only and self.prompt_style != "hermes":
             raise CalltuneError("--tool-choice and --parallel-tool-calls apply to --prompt-style hermes")
+        if self.abstain_margin is not None:
+            check_margin(self.abstain_margin, "--abstain-margin")
+            self.abstain_margin = float(self.abstain_margin)
+            if self.prompt_style != "hermes" or self.decoding != "constrained":
+                raise CalltuneError("--abstain-margin applies to --prompt-style hermes with --decoding constrained")
+            if self.tool_choice not in (None, "auto"):
+                raise CalltuneError(f"--abstain-margin weighs text against calls under tool_choice auto; "
+                                    f"--tool-choice {self.tool_choice} leaves no such choice")
 
     @classmethod
     def from_args(cls, args, data: str, out: str) -> "PredictConfig":
@@ -92,7 +105,8 @@ class PredictConfig:
                    max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                    quantization=args.quantization, decoding=args.decoding, no_call=args.no_call,
                    on_unsupported=args.on_unsupported, tool_choice=getattr(args, "tool_choice", None),
-                   parallel_tool_calls=getattr(args, "parallel_tool_calls", None))
+                   parallel_tool_calls=getattr(args, "parallel_tool_calls", None),
+                   abstain_margin=getattr(args, "abstain_margin", None))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
         """The `(tool_choice, parallel)` that constrain `example`'s answer (hermes)."""
@@ -101,6 +115,12 @@ class PredictConfig:
             choice = {"type": "function", "function": {"name": choice}}
         parallel = example.parallel_tool_calls if self.parallel_tool_calls is None else self.parallel_tool_calls
         return choice, parallel
+
+
+def check_margin(value, option: str) -> None:
+    """Raise `CalltuneError` naming `option` unless `value` is a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CalltuneError(f"{option} must be a finite number, got {value!r}")
 
 
 def prediction_for(example: Example, raw: str, decoding: str = "greedy", style: str = "paper") -> Prediction:
@@ -127,6 +147,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str]) -> str
 
     # repair is post-hoc: its generations are greedy ones
     decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
+    if cfg.abstain_margin is not None:  # only when set: runs without a margin keep their fingerprint
+        decoding.append({"abstain_margin": cfg.abstain_margin})
     # the adapter's contents, not only its path: a run retrained into the same directory
     # must not resume from the old adapter's predictions
     blob = json.dumps({"model": model_path, "adapter": cfg.adapter,
@@ -214,7 +236,7 @@ def row_for(cache, example: Example, cfg: PredictConfig):
     restricted by its tool_choice and parallel setting."""
     if cfg.prompt_style == "hermes":
         choice, parallel = cfg.choice_for(example)
-        return cache.chat_row(example.tools, choice, parallel)
+        return cache.chat_row(example.tools, choice, parallel, cfg.abstain_margin)
     return cache.row(example.tools, cfg.no_call == "allow")
 
 
