@@ -3,7 +3,10 @@
     calltune data synth --n 5000 --seed 0 --out synth.jsonl [--rename-rate 0.3 --shuffle-rate 0.5
         --distractor-rate 0.5 --irrelevant-rate 0.1 --text-answer-rate 1 --optional-rate 0.4
         --parallel-rate 0 --parallel-same-tool-rate 0.5 --dialogue-rate 0 --followup-rate 0.4
-        --max-tools 5 --domains a,b --tools x,y]
+        --max-tools 5 --domains a,b --tools x,y
+        --procedural-rate 0 --procedural-seed SEED --procedural-split all --mask-rate 0
+        --description-style-rate 0 --description-styles terse,verbose,docstring,openapi
+        --near-miss-rate 0 --near-miss-missing-rate 0.5]
 
 Each rate is documented once, on its `SynthConfig` field; `--help` shows those docstrings.
     calltune data stats synth.jsonl [--model embedded] [--out card.json]
@@ -49,6 +52,10 @@ def add_parsers(data_subparsers) -> None:
     s.add_argument("--max-tools", type=int, default=d.max_tools, help=docs.get("max_tools"))
     s.add_argument("--domains", type=_names, default=(), help="comma list of domains (default: all)")
     s.add_argument("--tools", type=_names, default=(), help="comma list of tools (default: all)")
+    s.add_argument("--procedural-seed", type=int, default=d.procedural_seed, help=docs.get("procedural_seed"))
+    s.add_argument("--procedural-split", default=d.procedural_split, help=docs.get("procedural_split"))
+    s.add_argument("--description-styles", type=_names, default=d.description_styles,
+                   help=docs.get("description_styles"))
 
     s = data_subparsers.add_parser("stats", help="data card of an examples file")
     s.add_argument("file", help="examples JSONL, or seed:all|train|dev")
@@ -76,14 +83,19 @@ def run(args) -> int:
         from calltune.synth.generator import RATES
 
         cfg = SynthConfig(n=args.n, seed=args.seed, max_tools=args.max_tools, domains=args.domains, tools=args.tools,
-                          **{name: getattr(args, name) for name in RATES})
+                          procedural_seed=args.procedural_seed, procedural_split=args.procedural_split,
+                          description_styles=args.description_styles, **{name: getattr(args, name) for name in RATES})
         start = time.perf_counter()
         records = generate(cfg)
         write_jsonl(args.out, records)
         n_null = sum(r["target"] is None for r in records)
         n_list = sum(isinstance(r["target"], list) for r in records)
         n_dialogue = sum("messages" in r for r in records)
-        print(f"wrote {len(records)} examples ({n_null} null targets, {n_list} parallel, {n_dialogue} dialogues, "
+        tags = [set(r["meta"]["augmentations"]) for r in records]
+        n_near = sum(bool(t & {"near_miss_missing", "near_miss_operation"}) for t in tags)
+        n_composed = sum("procedural" in t for t in tags)
+        print(f"wrote {len(records)} examples ({n_null} null targets of which {n_near} near misses, {n_list} parallel, "
+              f"{n_dialogue} dialogues, {n_composed} with composed tools, "
               f"{len(_called_tools(records))} tools) to {args.out} "
               f"in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         return 0

@@ -1,14 +1,21 @@
 """Sampling synthetic examples from the catalogue with one local `random.Random(seed)`.
 
 `generate(SynthConfig(n=5000, seed=0))` returns records in the calltune example format (see
-`calltune.examples`), id `synth-{seed}-{i:06d}`, of five kinds (each named in `meta.augmentations`):
+`calltune.examples`), id `synth-{seed}-{i:06d}`, of six kinds (each named in `meta.augmentations`):
 
 - a single call: `instruction`, `tools`, `target` = one call;
 - `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply;
 - `parallel_same_tool` / `parallel_two_tools`: two calls asked for in one message; `target` = both
   calls (`parallel.py`);
 - `dialogue_answer` / `dialogue_followup`: `messages` (request, tool call, tool result) instead of
-  `instruction`; `target` null with `target_content`, or the follow-up call (`dialogue.py`).
+  `instruction`; `target` null with `target_content`, or the follow-up call (`dialogue.py`);
+- `near_miss_missing` / `near_miss_operation`: an offered tool of the right domain cannot serve the request
+  (a required value left out, or another operation); `target` null with a reply (`nearmiss.py`).
+
+With `procedural_rate`, an example's tools come from the composed catalogue (`composer.py`; tagged
+`procedural`) instead of the hand-written one; `mask_rate` and `description_style_rate` change how offered
+tools look (`augment.offer`, `describe.py`). Every such option is off by default, and off it draws nothing
+from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
 (pre-renaming) name of every offered tool in offer order, `tool` that of the target's tool (a list, one

@@ -47,10 +47,13 @@ def length_summary(lengths: list[int]) -> dict:
 
 
 def kind(ex: Example) -> str:
-    """What an example asks for: "one call", "parallel calls", "text answer" or "no call", prefixed
-    with "conversation: " when it continues a conversation with tool results."""
+    """What an example asks for: "one call", "parallel calls", "text answer" or "no call" (a synthetic near
+    miss adds its form: "text answer (near miss missing)"), prefixed with "conversation: " when it continues
+    a conversation with tool results."""
     n = len(ex.calls)
     what = "parallel calls" if n > 1 else "one call" if n else "text answer" if ex.target_content else "no call"
+    near = [a for a in (ex.meta or {}).get("augmentations", ()) if a.startswith("near_miss_")]
+    what += f" ({near[0].replace('_', ' ')})" if near else ""  # synthetic near misses: "text answer (near miss missing)"
     return f"conversation: {what}" if ex.messages is not None and len(ex.messages) > 1 else what
 
 
