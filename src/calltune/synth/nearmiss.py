@@ -8,7 +8,7 @@ text reply says why (or, at `text_answer_rate`, for the wrong operation only).
 - `near_miss_missing`: a request that leaves out a value the tool requires ("book a flight from Paris to
   Rome", no date); the reply asks for it, naming the parameter as offered. Composed tools drop the
   mention from their template (`clauses` holds every parameter's mentions); hand-written ones drop a
-  "<preposition> {param}" that ends a phrase. Booleans and parameters with a default are never left out.
+  "<preposition> {param}" that ends a phrase ("... on {date}"), never one that completes a verb ("go to"). Booleans and parameters with a default are never left out.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from calltune.synth.smalltalk import decline
 
 PREPOSITIONS = ("in", "for", "on", "at", "of", "from", "to", "with", "by", "about", "near", "into", "called",
                 "named", "under", "using", "between")
+# Prepositions whose phrase can go: not "to", "into", "under", "using", which often complete a verb
+# ("turning into {x}", "Can {order} go to {address}?") and would leave it hanging.
+DROPPABLE = ("in", "for", "on", "at", "of", "from", "with", "by", "about", "near", "called", "named", "between")
 ASK = ("I can do that, but I need {what} first. Could you tell me?", "Sure. What should I use for {what}?",
        "To use `{fn}` I need {what} (`{param}`). What is it?",
        "Happy to help once I know {what}. Could you give it to me?",
@@ -37,11 +40,14 @@ def _drop(template: str, name: str, mentions: tuple) -> str | None:
     for mention in sorted(mentions, key=len, reverse=True):
         if mention in template:
             return template.replace(mention, "", 1)
-    words = "|".join(PREPOSITIONS)
+    words, follow = "|".join(DROPPABLE), "|".join(PREPOSITIONS)
     field = re.escape("{" + name + "}")
-    # "...(?<!get rid|take care)" keeps phrasal verbs whole: "get rid of {path}" cannot lose its path
-    cut = re.sub(rf"(?<!\brid)(?<!\bcare)(?<!\btrack)\s+(?:{words})\s+(?:the\s+)?{field}"
-                 rf"(?=$|[.,?!]|\s+(?:{words})\b)", "", template, count=1)
+    # the lookbehinds keep phrases whole that need their object: "get rid of {path}", "what's in {path}",
+    # "bought at {price}"
+    guards = "".join(rf"(?<!\b{w})" for w in ("rid", "care", "track", "what's", "is", "are", "was", "bought", "sold",
+                                                     "I'm", "checking", "out", "going", "starting", "somewhere"))
+    cut = re.sub(rf"{guards}\s+(?:{words})\s+(?:the\s+)?{field}"
+                 rf"(?=$|[.,?!]|\s+(?:{follow})\b)", "", template, count=1)
     return cut if cut != template and "{" + name + "}" not in cut else None
 
 
