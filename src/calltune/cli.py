@@ -15,6 +15,7 @@
     calltune data import --format openai|glaive|xlam|sharegpt --in FILE --out OUT.jsonl
     calltune render --data seed:dev [--prompt-style chat|hermes] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
+    calltune calibrate-abstention --data dev.jsonl --adapter RUN --out DIR [--margins=-2,-1,0,1,2,4]
     calltune demo --out runs/demo
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
     calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
@@ -66,7 +67,19 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="hermes + constrained: for every example (default: each example's own, else auto)")
     p.add_argument("--parallel-tool-calls", default=None, type=_yes_no, metavar="true|false",
                    help="hermes + constrained: allow several calls per answer (default: each example's own, else true)")
+    p.add_argument("--abstain-margin", default=None, type=float, metavar="M",
+                   help="hermes + constrained, tool_choice auto: answer in text when log p(text) + M >= "
+                        "log p(call) (default: none, greedy chooses); calibrate M with calibrate-abstention")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _margins(text: str) -> tuple[float, ...]:
+    from calltune.calibrate import parse_margins
+
+    try:
+        return parse_margins(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N cases")
     p.add_argument("--pred", default=None, help="score this predictions file instead of generating")
     _add_model_args(p)
+
+    p = sub.add_parser("calibrate-abstention",
+                       help="choose --abstain-margin on synthetic dev data (never BFCL): one forward pass per example")
+    p.add_argument("--data", required=True, help="labelled dev examples JSONL (calls and target null), or seed:dev")
+    p.add_argument("--out", required=True, help="directory for calibration.json and branches.jsonl")
+    p.add_argument("--margins", default=None, type=_margins, nargs="+", metavar="M",
+                   help="margins to score, as --margins=-2,-1,0 or --margins -2 -1 0 (default: -2,-1,0,1,2,3,4,6,8)")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--adapter", default=None)
+    p.add_argument("--prompt-style", default="auto", choices=["auto", "hermes"])
+    p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"])
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--on-unsupported", default="error", choices=["error", "unconstrained"],
+                   help="a schema the engine cannot express is an error, or its example is left out")
+    p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("train", help="LoRA / QLoRA fine-tuning (see configs/*.yaml)")
     p.add_argument("--config", default=None, help="YAML config; omitted sections take their defaults")
@@ -253,6 +281,19 @@ def cmd_bfcl(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from calltune.calibrate import DEFAULT_MARGINS, CalibrateConfig, format_report, run_calibrate
+
+    cfg = CalibrateConfig(data=args.data, out=args.out, model=args.model, adapter=args.adapter,
+                          prompt_style=args.prompt_style, quantization=args.quantization,
+                          batch_size=args.batch_size, on_unsupported=args.on_unsupported,
+                          margins=tuple(m for ms in args.margins for m in ms) if args.margins else DEFAULT_MARGINS)
+    report = run_calibrate(cfg, progress=not args.no_progress)
+    print(format_report(report))
+    print(f"wrote {args.out}/calibration.json and {args.out}/branches.jsonl", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from calltune.config import load_config
 
@@ -319,8 +360,8 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "stress": cmd_stress,
             "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
-            "bfcl": cmd_bfcl, "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge,
-            "export": cmd_export, "serve": cmd_serve}
+            "bfcl": cmd_bfcl, "calibrate-abstention": cmd_calibrate, "demo": cmd_demo, "train": cmd_train,
+            "merge": cmd_merge, "export": cmd_export, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
