@@ -107,6 +107,25 @@ def test_call_prefix_is_the_tag_in_tokens(tiny_gpt2):
     assert call_prefix_ids(tok) == [tok.convert_tokens_to_ids("<tool_call>")]
 
 
+def test_the_text_branch_cannot_open_with_a_tag(tiny_gpt2):
+    """Steered off a call, a model must not write one its own way and have it count as text."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_gpt2)
+    cache = GrammarCache(tok, len(tok))
+
+    def text_accepts(answer):
+        matcher = cache.chat_row([WEATHER_TOOL], "auto", True, 0.0).abstain.text.matcher
+        return matcher.consume_tokens(tok(answer, add_special_tokens=False)["input_ids"]) and matcher.is_accepting()
+
+    assert text_accepts("No tool fits that.") and text_accepts("Use <b>bold</b> here.")
+    for answer in ('<tool_call id="get_weather" />', "<tool_call call>\n{}", " <b>hi</b>", "\n<x>",
+                   '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'):
+        assert not text_accepts(answer), answer
+    assert cache.chat_row([WEATHER_TOOL], "none").matcher.consume_tokens(tok(" <b>", add_special_tokens=False)[
+        "input_ids"])  # tool_choice none itself is unchanged
+
+
 # ---- the branch probabilities --------------------------------------------------------------------
 
 def _constrained_logprob(model, tok, prompt_ids, row, path) -> float:
@@ -127,11 +146,26 @@ def _constrained_logprob(model, tok, prompt_ids, row, path) -> float:
     return total
 
 
+def _text_share(model, tok, prompt_ids, row) -> float:
+    """log of the first token's constrained mass on tokens that open a text not starting with `<`."""
+    import llguidance.torch as llt
+
+    from calltune.constrain import _allowed
+
+    logits = model(input_ids=torch.tensor([prompt_ids])).logits[0, -1].float()
+    mask = llt.allocate_token_bitmask(1, logits.shape[0])
+    llt.fill_next_token_bitmask(row.matcher.deep_copy(), mask, 0)
+    step = torch.log_softmax(logits, -1).masked_fill(~_allowed(mask[0], logits.shape[0]), float("-inf"))
+    texts = [i for i in range(logits.shape[0]) if step[i] > float("-inf")
+             and not tok.decode([i]).lstrip(" \t\r\n").startswith("<")]
+    return float(torch.logsumexp(step[texts], 0) - torch.logsumexp(step, 0))
+
+
 def test_branch_logprobs_match_stepwise_decoding_under_left_padding(loaded, data):
     model, tok, _ = loaded
     examples = [ex for ex in load_examples(data) if ex.id in AUTO]
     cache = GrammarCache(tok, model.get_output_embeddings().weight.shape[0])
-    rows = [cache.chat_row(ex.tools) for ex in examples]
+    rows = [cache.chat_row(ex.tools, "auto", True, 0.0) for ex in examples]
     prompts = [render_prompt(ex, "hermes", tok) for ex in examples]
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     assert (enc["attention_mask"] == 0).any()  # the batch is padded
@@ -141,7 +175,8 @@ def test_branch_logprobs_match_stepwise_decoding_under_left_padding(loaded, data
         for prompt, row, b in list(zip(prompts, rows, branches))[:2]:  # the longest and a padded one
             alone = tok(prompt, add_special_tokens=False)["input_ids"]
             assert b.log_call == pytest.approx(_constrained_logprob(model, tok, alone, row, path), abs=1e-4)
-            assert math.exp(b.log_text) + math.exp(b.log_call) == pytest.approx(1.0)
+            assert b.log_text < 0 and math.exp(b.log_text) + math.exp(b.log_call) < 1  # `<...` is neither
+            assert b.log_text == pytest.approx(_text_share(model, tok, alone, row), abs=1e-4)
 
 
 def test_decide_leaves_rows_without_a_margin_alone(loaded):
@@ -182,7 +217,7 @@ def test_huge_margins_force_the_branch_and_leave_other_choices_alone(runs):
     assert (call["stats"]["abstain_decided"], call["stats"]["abstained"]) == (4, 0)
     for pid in AUTO:
         t, c = text["preds"][pid], call["preds"][pid]
-        assert t.calls == [] and t.raw and t.error is None, t.raw
+        assert t.calls == [] and t.raw and t.error is None and not t.raw.lstrip().startswith("<"), t.raw
         assert c.calls and c.error is None, c.raw
         for tool_call in c.calls:
             import jsonschema
@@ -202,7 +237,7 @@ def test_a_middle_margin_splits_rows_by_their_log_odds(loaded, data, runs, tmp_p
     odds = {}
     for ex in examples:  # one at a time: no padding
         enc = tok([render_prompt(ex, "hermes", tok)], return_tensors="pt", add_special_tokens=False)
-        odds[ex.id] = branch_logprobs(model, tok, enc, [cache.chat_row(ex.tools)])[0].log_odds
+        odds[ex.id] = branch_logprobs(model, tok, enc, [cache.chat_row(ex.tools, "auto", True, 0.0)])[0].log_odds
     ranked = sorted(odds.values())
     margin = (ranked[1] + ranked[2]) / 2
     assert ranked[2] - ranked[1] > 1e-3  # far from both: float noise cannot flip a decision
@@ -266,7 +301,8 @@ def test_calibration_report(data, tmp_path, loaded, write_jsonl_lines):
     records = [json.loads(line) for line in (out / "branches.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == ["call", "call2", "abstain", "abstain2"]  # input order
     for r in records:
-        assert math.exp(r["log_p_text"]) + math.exp(r["log_p_call"]) == pytest.approx(1.0, abs=1e-5)
+        total = math.exp(r["log_p_text"]) + math.exp(r["log_p_call"]) + r["p_other"]
+        assert total == pytest.approx(1.0, abs=1e-5)
         assert r["log_odds"] == pytest.approx(r["log_p_call"] - r["log_p_text"], abs=1e-5)
     assert json.loads((out / "calibration.json").read_text())["best_margin"] == report["best_margin"]
 

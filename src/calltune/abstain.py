@@ -10,24 +10,23 @@ i.e. text unless the call branch's log-odds, log p(call) - log p(text), exceed M
 more likely branch; M > 0 favours text (abstaining), M < 0 favours calls. The margin is chosen on
 synthetic dev data (`calltune calibrate-abstention`, `calibrate.py`), never on BFCL.
 
-p(call) is the probability, under the constrained distribution that decoding samples from (the
-model's softmax renormalised over the tokens the grammar allows at each step), of the answer
-starting with the tokens of `<tool_call>` (`call_prefix_ids`). With SmolLM2's tokenizer the tag is
-not a token: it is `<` `tool` `_` `call` `>`, and `<` also starts a text answer, so the branches
-only part at the last of those tokens; the first-token masses alone cannot tell them apart. One
-forward pass over the prompt plus the tag's tokens gives every factor of p(call) at once.
-p(text) = 1 - p(call): every other answer is a text answer, except other spellings of the tag
-in tokens (`<` `t` `ool` ...), which a model trained on the canonical one gives next to no mass.
-A tokenizer holding `<tool_call>` as an added token (Qwen) has a one-token path: the decision is
-exact at the first token.
+Both are probabilities under the constrained distribution that decoding follows (the model's
+softmax renormalised over the tokens the auto grammar allows at each step). p(call): the answer
+starts with the tokens of `<tool_call>` (`call_prefix_ids`). With SmolLM2's tokenizer the tag is
+not a token but `<` `tool` `_` `call` `>`, and `<` may also start a text answer, so the branches
+only part at the last of those tokens; one forward pass over the prompt plus the tag's tokens
+gives every factor of p(call) at once. (A tokenizer holding `<tool_call>` as an added token, as
+Qwen's does, has a one-token path.) p(text): the first token starts a text that does not open
+with `<` (after whitespace). The rest of the mass, answers opening with `<` that do not spell the
+tag, is neither: it is a model that means to call writing a call its own way (`<tool_call id=`,
+`<tool_call call>`), which the text branch must not let through as an "abstention".
 
-The chosen branch then decodes under the `none` grammar (text only) or the `required` grammar
-(calls only, same `parallel`), so constrained decoding goes on exactly as in that branch of auto.
+The chosen branch then decodes under the calls-only grammar (`required`, same `parallel`) or the
+text-only grammar that may not open with `<` (`chat_grammar(abstaining=True)`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -37,8 +36,9 @@ from calltune.chat.grammar import TOOL_CALL_OPEN
 
 @dataclass(frozen=True)
 class Branches:
-    """One answer's branch log-probabilities (natural log, under the grammar's constraint) and
-    whether greedy decoding (no margin) would open a call: it follows the tag's tokens."""
+    """One answer's branch log-probabilities (natural log, under the grammar's constraint; they sum
+    to at most 1) and whether greedy decoding (no margin) would open a call: it follows the tag's
+    tokens."""
 
     log_text: float
     log_call: float
@@ -65,15 +65,11 @@ def call_prefix_ids(tokenizer) -> list[int]:
     raise ValueError(f"the tokenizer cannot spell {TOOL_CALL_OPEN}")  # unreachable for a byte-level BPE
 
 
-def _log_text(log_call: float) -> float:
-    return math.log(-math.expm1(log_call)) if log_call < 0 else float("-inf")  # log(1 - p(call))
-
-
 @torch.inference_mode()
 def branch_logprobs(model, tokenizer, enc: dict, rows: list) -> list[Branches]:
     """Weigh the branches of a left-padded batch of prompts (`enc`: the tokenizer's `input_ids` and
     `attention_mask`, (B, T), on the model's device), one forward pass. `rows`: each prompt's auto
-    `RowConstraint` (its matcher is copied, not advanced)."""
+    `RowConstraint` with its `abstain` branches (matchers are copied, not advanced)."""
     import llguidance.torch as llt
 
     from calltune.constrain import _allowed
@@ -92,18 +88,22 @@ def branch_logprobs(model, tokenizer, enc: dict, rows: list) -> list[Branches]:
     bitmask = llt.allocate_token_bitmask(1, vocab)
     out = []
     for i, row in enumerate(rows):
-        matcher, log_call, greedy = row.matcher.deep_copy(), 0.0, True
+        llt.fill_next_token_bitmask(row.abstain.text.matcher.deep_copy(), bitmask, 0)
+        text_allowed = _allowed(bitmask[0], vocab)
+        matcher, log_call, greedy, log_text = row.matcher.deep_copy(), 0.0, True, float("-inf")
         for k, token in enumerate(path):
             llt.fill_next_token_bitmask(matcher, bitmask, 0)
             allowed = _allowed(bitmask[0], vocab)
+            step = logprobs[i, k].masked_fill(~allowed, float("-inf"))
+            if k == 0:  # the text branch's share of the first token's mass
+                log_text = float(torch.logsumexp(step[text_allowed & allowed], 0) - torch.logsumexp(step, 0))
             if not allowed[token]:  # cannot happen under auto with tools; kept for safety
                 log_call, greedy = float("-inf"), False
                 break
-            step = logprobs[i, k].masked_fill(~allowed, float("-inf"))
             log_call += float(step[token] - torch.logsumexp(step, 0))
             greedy = greedy and int(step.argmax()) == token
             matcher.consume_token(token)
-        out.append(Branches(_log_text(log_call), log_call, greedy))
+        out.append(Branches(log_text, log_call, greedy))
     return out
 
 

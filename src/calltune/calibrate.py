@@ -138,7 +138,7 @@ def weigh(cfg: CalibrateConfig, examples, prompts: list[str], model, tokenizer,
             skipped["no_tools"] += 1
         else:
             try:
-                row = cache.chat_row(ex.tools, "auto", ex.parallel_tool_calls)
+                row = cache.chat_row(ex.tools, "auto", ex.parallel_tool_calls, abstain_margin=0.0)  # its branches
             except CalltuneError as err:
                 raise CalltuneError(f"example '{ex.id}': {err}") from None
             if row is None:
@@ -155,7 +155,9 @@ def weigh(cfg: CalibrateConfig, examples, prompts: list[str], model, tokenizer,
         for (ex, _, _), b in zip(batch, branch_logprobs(model, tokenizer, enc, [row for _, row, _ in batch])):
             records.append({"id": ex.id, "label": "call" if ex.calls else "no_call",
                             "log_p_text": round(b.log_text, 6), "log_p_call": round(b.log_call, 6),
-                            "log_odds": round(b.log_odds, 6), "greedy_calls": b.greedy_calls})
+                            "log_odds": round(b.log_odds, 6), "greedy_calls": b.greedy_calls,
+                            # answers opening with `<` that do not spell the tag: neither branch
+                            "p_other": round(max(0.0, 1 - math.exp(b.log_text) - math.exp(b.log_call)), 6)})
         bar.update(len(batch))
     bar.close()
     order = {ex.id: i for i, ex in enumerate(examples)}

@@ -237,7 +237,8 @@ class RowConstraint:
 @dataclass
 class BranchRows:
     """The two branches of a hermes auto answer, for `abstain.decide`: the margin, the text-only
-    row (`tool_choice` none) and the calls-only row (`required`, same `parallel`)."""
+    row (`tool_choice` none, not opening with `<`: `chat_grammar(abstaining=True)`) and the
+    calls-only row (`required`, same `parallel`)."""
 
     margin: float
     text: RowConstraint
@@ -290,8 +291,9 @@ class GrammarCache:
         row = self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags),
                         True)
         if abstain_margin is not None and row is not None and tool_choice == "auto" and callable_:
-            row.abstain = BranchRows(abstain_margin, self.chat_row(tools, "none", parallel),
-                                     self.chat_row(tools, "required", parallel))
+            text = self._row([], f"chat|abstaining|{parallel}",
+                             lambda: chat_grammar([], "none", parallel, self.special_tags, abstaining=True), True)
+            row.abstain = BranchRows(abstain_margin, text, self.chat_row(tools, "required", parallel))
         return row
 
     def _row(self, tools: list[Tool], mode: str, grammar, chat: bool) -> RowConstraint | None:

@@ -89,10 +89,13 @@ def _tag(tag: str, special: bool) -> str:
 
 
 def chat_grammar(tools: list[Tool], tool_choice="auto", parallel: bool = True,
-                 special_tags: frozenset[str] = frozenset()) -> str:
+                 special_tags: frozenset[str] = frozenset(), abstaining: bool = False) -> str:
     """An llguidance Lark grammar for one hermes answer (see the module docstring).
     `special_tags`: the tags (`<tool_call>`, `</tool_call>`) that the tokenizer holds as single
-    added tokens (Qwen, Hermes models), written as token references."""
+    added tokens (Qwen, Hermes models), written as token references. `abstaining`: the text
+    branch of an abstention decision (`abstain.py`): the text may not open with `<` (after
+    whitespace), so a model steered off a call cannot write one in a spelling of its own
+    (`<tool_call id=...`)."""
     callable_ = callable_tools(tools, tool_choice)
     may_text = tool_choice in ("auto", "none")
     lines = ["%llguidance {}", "start: " + " | ".join((["answer"] if may_text else [])
@@ -100,7 +103,8 @@ def chat_grammar(tools: list[Tool], tool_choice="auto", parallel: bool = True,
     if may_text:
         # any non-empty text without a call tag in it (a parser would read a call there);
         # special tokens never match a terminal, so `<|im_end|>` cannot appear either
-        lines += ["answer: TEXT", f"TEXT: /(?s:.+)/ & ~/(?s:.*){TOOL_CALL_OPEN}(?s:.*)/"]
+        lines += ["answer: TEXT", f"TEXT: /(?s:.+)/ & ~/(?s:.*){TOOL_CALL_OPEN}(?s:.*)/"
+                  + (" & ~/[ \\t\\r\\n]*<(?s:.*)/" if abstaining else "")]
     if callable_:
         options = [tool_call_schema(t) for t in callable_]
         schema = {**(options[0] if len(options) == 1 else {"anyOf": options}), "x-guidance": JSON_OPTIONS}
