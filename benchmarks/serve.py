@@ -18,7 +18,9 @@ served from the prefix cache. Then, on the batched + prefix server, one client m
 conversations whose first turn is cold (a unique first line makes nothing reusable) against
 their second turn (same tools, the first turn's history): the second-to-first latency ratio
 (the first turn is asked with `tool_choice: "required"`, so that every conversation has a
-second turn). The targets (issue #12): batched + prefix >= 3x the requests/s of one-at-a-time
+second turn), both the whole turn and the prompt alone (the same turn asked with max_tokens 1,
+in a copy of the conversation that shares nothing with the first in the cache); `--turns-only`
+measures just that, with the prefix cache on and off. The targets (issue #12): batched + prefix >= 3x the requests/s of one-at-a-time
 with 8 clients; a second turn <= 1/3 of the first turn's latency. Run it on a quiet machine;
 one warm-up request per server is not counted.
 """
@@ -156,8 +158,11 @@ def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> 
 
 
 def turns(port: int, examples, pairs: int, max_tokens: int) -> dict:
-    """First (cold) vs second turn latency of `pairs` conversations that call a tool, one at a time."""
-    firsts, seconds_, tried = [], [], 0
+    """First (cold) vs second turn of `pairs` conversations that call a tool, one request at a time:
+    the whole turn's latency, and the prompt's cost alone (the same turn asked with `max_tokens: 1`,
+    i.e. prefill plus one decode step, in a copy of the conversation under another first line, so
+    that the two measurements share nothing in the prefix cache)."""
+    firsts, seconds_, first_prompts, second_prompts, tried = [], [], [], [], 0
     for body, second in conversations(examples, max_tokens, seed=1234, cold=True):
         tried += 1
         if len(firsts) == pairs or tried > 20 * pairs:
@@ -167,14 +172,24 @@ def turns(port: int, examples, pairs: int, max_tokens: int) -> dict:
         if follow is None:
             continue
         second_s, _ = post(port, follow)
+        probe = {**body, "messages": [{"role": "system", "content": body["messages"][0]["content"] + " Probe."}]
+                 + body["messages"][1:]}
+        first_prompts.append(post(port, {**probe, "tool_choice": "required", "max_tokens": 1})[0])
+        second_prompts.append(post(port, {**second(answer, body=probe), "max_tokens": 1})[0])
         firsts.append(first_s)
         seconds_.append(second_s)
     if not firsts:
         return {"pairs": 0}
-    ratios = sorted(s / f for f, s in zip(firsts, seconds_))
+
+    def ratio(a, b):
+        return round(statistics.median(y / x for x, y in zip(a, b)), 3)
+
     return {"pairs": len(firsts), "first_turn_p50_s": round(statistics.median(firsts), 3),
             "second_turn_p50_s": round(statistics.median(seconds_), 3),
-            "second_over_first_p50": round(statistics.median(ratios), 3)}
+            "second_over_first_p50": ratio(firsts, seconds_),
+            "first_prompt_p50_s": round(statistics.median(first_prompts), 3),
+            "second_prompt_p50_s": round(statistics.median(second_prompts), 3),
+            "second_over_first_prompt_p50": ratio(first_prompts, second_prompts)}
 
 
 def main(argv=None) -> int:
@@ -188,6 +203,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=8, help="conversations for the first- vs second-turn latency")
     parser.add_argument("--threads", type=int, default=2, help="the server's torch threads")
     parser.add_argument("--quick", action="store_true", help="2 clients, 5 s per configuration, 2 pairs")
+    parser.add_argument("--turns-only", action="store_true",
+                        help="only the first- vs second-turn measurement, with and without the prefix cache")
     parser.add_argument("--out", default=None, help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.quick:
@@ -200,16 +217,24 @@ def main(argv=None) -> int:
                ("batched", args.clients, args.clients, 0), ("batched + prefix", args.clients, args.clients, 256)]
     results = {"model": args.model, "adapter": args.adapter, "clients": args.clients, "seconds": args.seconds,
                "max_tokens": args.max_tokens, "threads": args.threads, "runs": {}}
+    if args.turns_only:
+        configs = configs[2:]
     for name, clients, batch, prefix_mb in configs:
         server = Server(args, batch, prefix_mb)
         try:
             post(server.port, next(conversations(examples, args.max_tokens, seed=99))[0])  # warm-up
-            results["runs"][name] = load(server.port, examples, clients, args.seconds, args.max_tokens)
-            if name == "batched + prefix":
-                results["turns"] = turns(server.port, examples, args.pairs, args.max_tokens)
+            if not args.turns_only:
+                results["runs"][name] = load(server.port, examples, clients, args.seconds, args.max_tokens)
+                print(f"{name}: {json.dumps(results['runs'][name])}", file=sys.stderr)
+            if name == "batched + prefix" or args.turns_only:
+                key = "turns" if prefix_mb else "turns_without_prefix_cache"
+                results[key] = turns(server.port, examples, args.pairs, args.max_tokens)
+                print(f"{name} {key}: {json.dumps(results[key])}", file=sys.stderr)
         finally:
             server.stop()
-        print(f"{name}: {json.dumps(results['runs'][name])}", file=sys.stderr)
+    if args.turns_only:
+        print_turns(results)
+        return write(results, args.out)
     base = results["runs"]["one-at-a-time"].get("requests_per_s") or None
     best = results["runs"]["batched + prefix"].get("requests_per_s")
     results["speedup_batched_prefix_vs_one_at_a_time"] = round(best / base, 2) if base and best else None
@@ -221,12 +246,25 @@ def main(argv=None) -> int:
     for (name, clients, _, _), run in zip(configs, results["runs"].values()):
         print(f"| {name} | {clients} | {run.get('requests_per_s')} | {run.get('p50_s')} | {run.get('p95_s')} | "
               f"{run.get('completion_tokens_per_s')} | {run.get('cached_share')} |")
-    t = results["turns"]
     print(f"\nbatched + prefix vs one-at-a-time: {results['speedup_batched_prefix_vs_one_at_a_time']}x requests/s")
-    print(f"second turn vs first (same tools, {t.get('pairs')} conversations): p50 {t.get('second_turn_p50_s')} s vs "
-          f"{t.get('first_turn_p50_s')} s, ratio {t.get('second_over_first_p50')}")
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
+    print_turns(results)
+    return write(results, args.out)
+
+
+def print_turns(results: dict) -> None:
+    for key, label in (("turns", "prefix cache on"), ("turns_without_prefix_cache", "prefix cache off")):
+        t = results.get(key)
+        if not t:
+            continue
+        print(f"second turn vs first ({label}, same tools, {t.get('pairs')} conversations): whole turn p50 "
+              f"{t.get('second_turn_p50_s')} s vs {t.get('first_turn_p50_s')} s, ratio {t.get('second_over_first_p50')}; "
+              f"prompt alone (max_tokens 1) {t.get('second_prompt_p50_s')} s vs {t.get('first_prompt_p50_s')} s, "
+              f"ratio {t.get('second_over_first_prompt_p50')}")
+
+
+def write(results: dict, out: str | None) -> int:
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
     return 0
 
