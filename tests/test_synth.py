@@ -104,9 +104,15 @@ def test_same_seed_same_bytes_and_different_seed_differs(tmp_path):
     assert paths[0].read_bytes() != paths[2].read_bytes()
 
 
-def test_output_does_not_depend_on_the_hash_seed(tmp_path):
+@pytest.mark.parametrize("config", [
+    "n=200, seed=3",
+    # issue 14's levers too
+    "n=150, seed=3, procedural_rate=0.6, mask_rate=0.3, description_style_rate=0.5, near_miss_rate=0.2, "
+    "parallel_rate=0.1",
+])
+def test_output_does_not_depend_on_the_hash_seed(config, tmp_path):
     code = ("import sys; from calltune.synth.generator import SynthConfig, generate; from calltune.jsonl import "
-            "write_jsonl; write_jsonl(sys.argv[1], generate(SynthConfig(n=200, seed=3)))")
+            f"write_jsonl; write_jsonl(sys.argv[1], generate(SynthConfig({config})))")
     outputs = []
     for hash_seed in ("1", "2"):
         path = tmp_path / f"h{hash_seed}.jsonl"

@@ -18,7 +18,6 @@ only: `bfcl:` specs and files of exported BFCL cases (`meta.bfcl_id`) are refuse
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -111,13 +110,6 @@ def _refuse_bfcl(examples) -> None:
                                 f"calibrate on synthetic dev data")
 
 
-def _sha256(path: str) -> str | None:
-    if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
 def weigh(cfg: CalibrateConfig, examples, prompts: list[str], model, tokenizer,
           progress: bool = True) -> tuple[list[dict], dict]:
     """Branch log-probabilities of every example that has a decision to make (`prompts`: their
@@ -167,12 +159,13 @@ def weigh(cfg: CalibrateConfig, examples, prompts: list[str], model, tokenizer,
 def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> dict:
     """Weigh every example once, score each margin, pick the best; write and return the report."""
     from calltune.abstain import call_prefix_ids
-    from calltune.examples import load_examples, resolve_data_path
+    from calltune.examples import load_examples
     from calltune.jsonl import write_json, write_jsonl
     from calltune.models import adapter_digest, load_model
     from calltune.predict import check_lengths
     from calltune.prompts import render_prompt
     from calltune.runinfo import versions
+    from calltune.train import fingerprint
 
     examples = load_examples(cfg.data)
     _refuse_bfcl(examples)
@@ -190,7 +183,7 @@ def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> d
             for m in cfg.margins]
     best = best_margin(rows)
     report = {
-        "data": cfg.data, "data_sha256": _sha256(resolve_data_path(cfg.data)), "model_path": model_path,
+        "data": cfg.data, "data_sha256": fingerprint(cfg.data), "model_path": model_path,
         "adapter_sha256": adapter_digest(cfg.adapter) if cfg.adapter else None, "config": asdict(cfg),
         "call_prefix": {"ids": path, "tokens": [tokenizer.decode([t]) for t in path]},
         "rule": "text iff log p(text) + margin >= log p(call)", "criterion": CRITERION,
