@@ -7,6 +7,7 @@ import re
 import jsonschema
 import pytest
 
+from calltune.errors import CalltuneError
 from calltune.examples import parse_example
 from calltune.synth.catalogue import all_tools
 from calltune.synth.checks import check_call, numbers_in
@@ -74,6 +75,29 @@ def test_parallel_targets_are_two_recoverable_schema_valid_calls():
         else:
             assert names[0] != names[1] and "parallel_two_tools" in kinds(r)
     assert forms == {"same_for", "two requests"}
+
+
+def test_parallel_max_calls_asks_for_two_to_n_recoverable_distinct_calls():
+    records = generate(only("parallel", n=300, parallel_max_calls=4))
+    sizes = {(len(r["target"]), "parallel_same_tool" in kinds(r)) for r in records}
+    assert sizes == {(k, same) for k in (2, 3, 4) for same in (True, False)}
+    for r in records:
+        parse_example(r)
+        names = r["meta"]["tool"]
+        assert [c["name"] for c in r["target"]] == names and len(r["tools"]) <= 5
+        for call in r["target"]:
+            assert check_call(TOOLS[call["name"]], r["instruction"], call["arguments"]).ok, r["instruction"]
+        if "parallel_same_tool" in kinds(r):
+            args = [json.dumps(c["arguments"], sort_keys=True) for c in r["target"]]
+            assert len(set(names)) == 1 and len(set(args)) == len(args)  # one tool, never the same call twice
+        else:
+            assert len(set(names)) == len(names)  # as many different tools as calls
+
+
+def test_parallel_max_calls_default_keeps_two_calls_and_rejects_less_than_two():
+    assert {len(r["target"]) for r in generate(only("parallel", n=100))} == {2}
+    with pytest.raises(CalltuneError, match="--parallel-max-calls"):
+        SynthConfig(parallel_max_calls=1)
 
 
 @pytest.mark.parametrize("rate, kind", [(1.0, "parallel_same_tool"), (0.0, "parallel_two_tools")])

@@ -50,6 +50,7 @@ def add_parsers(data_subparsers) -> None:
     for name in RATES:
         s.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name), help=docs.get(name))
     s.add_argument("--max-tools", type=int, default=d.max_tools, help=docs.get("max_tools"))
+    s.add_argument("--parallel-max-calls", type=int, default=d.parallel_max_calls, help=docs.get("parallel_max_calls"))
     s.add_argument("--domains", type=_names, default=(), help="comma list of domains (default: all)")
     s.add_argument("--tools", type=_names, default=(), help="comma list of tools (default: all)")
     s.add_argument("--procedural-seed", type=int, default=d.procedural_seed, help=docs.get("procedural_seed"))
@@ -84,7 +85,8 @@ def run(args) -> int:
 
         cfg = SynthConfig(n=args.n, seed=args.seed, max_tools=args.max_tools, domains=args.domains, tools=args.tools,
                           procedural_seed=args.procedural_seed, procedural_split=args.procedural_split,
-                          description_styles=args.description_styles, **{name: getattr(args, name) for name in RATES})
+                          description_styles=args.description_styles, parallel_max_calls=args.parallel_max_calls,
+                          **{name: getattr(args, name) for name in RATES})
         start = time.perf_counter()
         records = generate(cfg)
         write_jsonl(args.out, records)

@@ -70,6 +70,8 @@ class SynthConfig:
     (hermes style only: `paper` and `chat` answer one call, so the default is 0)."""
     parallel_same_tool_rate: float = 0.5
     """Per parallel request: probability that both calls use one tool with different values (else two tools)."""
+    parallel_max_calls: int = 2
+    """Most calls in a parallel request; each asks for 2 to this many calls, drawn uniformly."""
     dialogue_rate: float = 0.0
     """Probability of a multi-turn example (`messages`: request, tool call, tool result, then the target;
     hermes style only, so the default is 0)."""
@@ -120,6 +122,8 @@ class SynthConfig:
         if bad or not self.description_styles:
             raise CalltuneError(f"--description-styles: choose one or more of {', '.join(STYLES)}, "
                                 f"got {', '.join(self.description_styles) or 'none'}")
+        if self.parallel_max_calls < 2:
+            raise CalltuneError(f"--parallel-max-calls must be at least 2, got {self.parallel_max_calls}")
         if self.max_tools < 1:
             raise CalltuneError(f"--max-tools must be at least 1, got {self.max_tools}")
 

@@ -1,5 +1,5 @@
-"""Parallel requests: two calls asked for in one message; the target is the list of both calls (their
-order does not matter).
+"""Parallel requests: two or more calls (up to `parallel_max_calls`) asked for in one message; the target is
+the list of the calls (their order does not matter).
 
 - `parallel_same_tool`: one tool twice with different values, either as two full requests ("What's the
   weather in Paris? And what's it like in Rome right now?") or as a request plus "What about Rome?", where
@@ -46,62 +46,91 @@ def variable_params(tool: ToolDef) -> list[str]:
     return out
 
 
-def _both_ok(tool_a: ToolDef, args_a: dict, tool_b: ToolDef, args_b: dict, message: str) -> bool:
-    return check_call(tool_a, message, args_a).ok and check_call(tool_b, message, args_b).ok
+def _all_ok(tool_args: list[tuple[ToolDef, dict]], message: str) -> bool:
+    return all(check_call(tool, message, args).ok for tool, args in tool_args)
 
 
-def _same_for(rng: random.Random, tool: ToolDef, first: str, args: dict, name: str):
-    """`(message, second_args)` for "<first> What about <new value>?", or None."""
+def _same_for(rng: random.Random, tool: ToolDef, message: str, calls: list[dict], name: str):
+    """`(message, new_args)` for "<message> What about <new value>?": the first call with `name` changed to a
+    value no earlier call has, or None."""
     param = tool.params[name]
     new = sample_value(param, rng)
-    if new == args[name]:
+    if any(new == args[name] for args in calls):
         return None
     text = rng.choice(SAME_FOR).format(value=render_value(param, new, rng))
-    second = {**args, name: new}
-    message = join_sentences(first, text)
-    if recoverable(param, new, text) and not recoverable(param, new, first) and \
-            _both_ok(tool, args, tool, second, message):
-        return message, second
+    second = {**calls[0], name: new}
+    joined = join_sentences(message, text)
+    if recoverable(param, new, text) and not recoverable(param, new, message) and \
+            _all_ok([(tool, args) for args in calls + [second]], joined):
+        return joined, second
     return None
 
 
+def _pick_tools(rng: random.Random, pool: list, tool_a: ToolDef, same: bool, k: int) -> list[ToolDef]:
+    """The tool of each of the `k` calls: `tool_a` k times, or k different tools, each next one half the time
+    from `tool_a`'s family."""
+    if same:
+        return [tool_a] * k
+    chosen = [tool_a]
+    for _ in range(k - 1):
+        taken = {t.name for t in chosen}
+        others = [t for t in pool if t.name not in taken]
+        near = [t for t in others if family(t.domain) == family(tool_a.domain)]
+        chosen.append(rng.choice(near if near and rng.random() < 0.5 else others))
+    return chosen
+
+
+def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, contexts: dict):
+    """`(message, [args per call], template)` for the calls of `seq` asked in one message, or None."""
+    tool_a = seq[0]
+    message, args_a, template = sample_call(rng, tool_a, cfg.optional_rate, contexts.get(tool_a.domain, ()))
+    calls, templates = [args_a], [template]
+    variable = variable_params(tool_a) if same else []
+    name = None
+    for tool in seq[1:]:
+        if variable and rng.random() < 0.5:
+            name = name or rng.choice(variable)  # every "What about X?" changes the same parameter
+            made = _same_for(rng, tool_a, message, calls, name)
+            if made is None:
+                return None
+            message, args = made
+            templates.append("same_for")
+        else:
+            text, args, template = sample_call(rng, tool, cfg.optional_rate, (), follows=True)
+            message = join_sentences(message, text)
+            if same and args in calls:
+                return None
+            templates.append(template)
+        calls.append(args)
+    if not _all_ok(list(zip(seq, calls)), message):
+        return None
+    return message, calls, "+".join(templates)
+
+
 def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict:
-    """A parallel record (without id): two calls of one tool (probability `cfg.parallel_same_tool_rate`,
-    or always when only one tool can be offered) or of two tools."""
+    """A parallel record (without id): 2 calls (2 to `cfg.parallel_max_calls`, drawn uniformly) of one tool
+    (probability `cfg.parallel_same_tool_rate`, or always when only one tool can be offered) or of as many
+    different tools."""
     same = rng.random() < cfg.parallel_same_tool_rate or len(pool) < 2 or cfg.max_tools < 2
+    k = 2 if cfg.parallel_max_calls <= 2 else rng.randint(2, cfg.parallel_max_calls)
+    if not same:
+        k = max(2, min(k, cfg.max_tools, len(pool)))
     for _ in range(ATTEMPTS_PER_CALL):
         tool_a = rng.choice(pool)
-        if same:
-            tool_b = tool_a
-        else:
-            others = [t for t in pool if t.name != tool_a.name]
-            near = [t for t in others if family(t.domain) == family(tool_a.domain)]
-            tool_b = rng.choice(near if near and rng.random() < 0.5 else others)
-        first, args_a, template_a = sample_call(rng, tool_a, cfg.optional_rate, contexts.get(tool_a.domain, ()))
-        variable = variable_params(tool_a) if same else []
-        if variable and rng.random() < 0.5:
-            made = _same_for(rng, tool_a, first, args_a, rng.choice(variable))
-            if made is None:
-                continue
-            message, args_b = made
-            template = f"{template_a}+same_for"
-            break
-        second, args_b, template_b = sample_call(rng, tool_b, cfg.optional_rate, (), follows=True)
-        message = join_sentences(first, second)
-        if (not same or args_b != args_a) and _both_ok(tool_a, args_a, tool_b, args_b, message):
-            template = f"{template_a}+{template_b}"
+        seq = _pick_tools(rng, pool, tool_a, same, k)
+        made = _sample_calls(rng, cfg, seq, same, contexts)
+        if made is not None:
+            message, call_args, template = made
             break
     else:
         raise CalltuneError(f"no recoverable parallel request in {ATTEMPTS_PER_CALL} tries "
                             f"(tools such as {', '.join(t.name for t in pool[:3])})")
-    chosen = [tool_a] if same else [tool_a, tool_b]
+    chosen = [tool_a] if same else seq
     tools, distract = augment.with_distractors(rng, chosen, pool, cfg.max_tools, cfg.distractor_rate)
-    calls = [(tools.index(tool_a), {"name": tool_a.name, "arguments": args_a}),
-             (tools.index(tool_b), {"name": tool_b.name, "arguments": args_b})]
+    calls = [(tools.index(tool), {"name": tool.name, "arguments": args}) for tool, args in zip(seq, call_args)]
     offered, target, applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
-    extra += ["optional_args"] if any(n in tool_a.optional for n in args_a) or \
-        any(n in tool_b.optional for n in args_b) else []
-    meta = {"domain": tool_a.domain, "tool": [tool_a.name, tool_b.name], "template": template,
+    extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
+    meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}
     return {"instruction": message, "tools": offered, "target": target, "meta": meta}
