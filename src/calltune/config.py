@@ -1,14 +1,15 @@
 """Training configuration: typed dataclasses, one per concern, mirrored by YAML.
 
     model:  {name, quantization, compute_dtype, gradient_checkpointing}
-    data:   {train, dev, prompt_style, loss, max_length, overlong}
+    data:   {train, dev, prompt_style, loss, max_length, overlong,
+             synth: {n, seed, ...rates}, split: {by, dev_fraction, seed, dedup}, train_size, dev_size}
     lora:   {r, alpha, dropout, targets}
     train:  {epochs, max_steps, batch_size, grad_accum, lr, ...}
     eval:   {every, generate, max_new_tokens, batch_size}
 
 `load_config(path, overrides)` reads a YAML file, applies `section.field=value`
-overrides (values parsed as YAML), and checks unknown keys, types and cross-field
-rules, naming the file and key in every error.
+overrides (values parsed as YAML; nested fields too: `data.synth.n=300`), and checks
+unknown keys, types and cross-field rules, naming the file and key in every error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import yaml
 
 from calltune.errors import CalltuneError
 from calltune.jsonl import read_text
+from calltune.splits import SPLIT_BY
+from calltune.synth.generator import SynthConfig
 
 
 @dataclass
@@ -43,11 +46,36 @@ class ModelConfig:
 
 
 @dataclass
+class SplitConfig:
+    """How generated data is split: `calltune data split`'s options."""
+
+    by: str = "example"
+    """`example` (random examples) or `tool` (held-out tools, never offered in train)."""
+    dev_fraction: float = 0.2
+    """Share of the examples that go to dev."""
+    seed: int = 11711
+    """Seed of the split."""
+    dedup: bool = True
+    """Remove exact duplicates (instruction, tool names, target) first."""
+
+    def __post_init__(self):
+        if self.by not in SPLIT_BY:
+            raise CalltuneError(f"data.split.by: '{self.by}' is not one of {', '.join(SPLIT_BY)}")
+        if not 0.0 < self.dev_fraction < 1.0:
+            raise CalltuneError(f"data.split.dev_fraction must be between 0 and 1, got {self.dev_fraction}")
+
+
+# The data fields that generate a run's data; left out of `RunConfig.to_dict` when unset.
+GENERATION_FIELDS = ("synth", "split", "train_size", "dev_size")
+
+
+@dataclass
 class DataConfig:
-    train: str = "seed:train"
-    """Training examples (JSONL path or seed:SPLIT)."""
+    train: str | None = "seed:train"
+    """Training examples (JSONL path or seed:SPLIT); null (the default when data.synth is given): the
+    generated train split."""
     dev: str | None = "seed:dev"
-    """Dev examples for periodic evaluation, or null."""
+    """Dev examples for periodic evaluation, or null (with data.synth, the default: the generated dev split)."""
     prompt_style: str = "hermes"
     """`hermes` (the standard chat format with tools, the default; calltune.chat), `paper` (the
     report's template) or `chat` (see prompts.py). The report's configs name `paper`."""
@@ -59,8 +87,30 @@ class DataConfig:
     1536 for hermes (the tools block and whole conversations), 384 for paper and chat."""
     overlong: str = "drop"
     """What to do with examples over max_length: `drop` (and report) or `error`."""
+    synth: SynthConfig | None = None
+    """Generate the data: `calltune data synth`'s options as fields (`{n: 5000, seed: 0, parallel_rate:
+    0.1, ...}`, each documented on `SynthConfig`). `train` then writes RUN/data/synth.jsonl, its split
+    (train.jsonl, dev.jsonl) and trains on it, byte for byte what the commands give by hand
+    (`recipe_data.py`). A data.train given explicitly wins: nothing is generated."""
+    split: SplitConfig | None = None
+    """How the generated data is split (`calltune data split`'s options); null: its defaults."""
+    train_size: int | None = None
+    """Train on the first N examples of the generated train split (`head -n N`); null: all of them."""
+    dev_size: int | None = None
+    """Evaluate on the first N examples of the generated dev split; null: all of them."""
 
     def __post_init__(self):
+        if self.synth is None:
+            if self.train is None:
+                raise CalltuneError("data.train: null needs data.synth (data generated for the run)")
+            if self.split is not None or self.train_size is not None or self.dev_size is not None:
+                raise CalltuneError("data.split, data.train_size and data.dev_size apply to generated data: "
+                                    "add data.synth")
+        elif self.split is None:
+            self.split = SplitConfig()
+        for name in ("train_size", "dev_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise CalltuneError(f"data.{name} must be at least 1 (or null for all), got {getattr(self, name)}")
         if self.prompt_style not in ("paper", "chat", "hermes"):
             raise CalltuneError(f"data.prompt_style: '{self.prompt_style}' is not paper, chat or hermes")
         if self.loss not in ("full", "completion"):
@@ -164,19 +214,41 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self):
-        if self.data.dev is None and self.eval.every:
+        if self.data.dev is None and self.data.synth is None and self.eval.every:  # synth: the generated dev
             raise CalltuneError("eval.every needs data.dev")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain nested dicts and lists. The data-generation fields appear only when set, so a config
+        that generates nothing serializes as before they existed (experiment cache keys, checkpoints)."""
+        values = _plain(dataclasses.asdict(self))
+        for name in GENERATION_FIELDS:
+            if values["data"][name] is None:
+                del values["data"][name]
+        return values
+
+
+def _plain(value):
+    """Tuples (SynthConfig's name lists) as lists, for YAML and for comparison with JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _coerce(value, annotation, where: str):
-    """Check `value` against a field annotation (int, float, str, bool, X | None, list[str])."""
+    """Check `value` against a field annotation (int, float, str, bool, X | None, list[str],
+    tuple[str, ...], or a dataclass given as a mapping)."""
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     for option in options:
         if option is type(None) and value is None:
             return None
+        if dataclasses.is_dataclass(option) and isinstance(value, dict):
+            try:
+                return _section(option, value, where)
+            except CalltuneError as err:  # name the field unless the message does
+                message, field = str(err), where.rsplit(": ", 1)[-1]
+                raise CalltuneError(message if message.startswith((where, field)) else f"{where}: {message}") from None
         if option is bool and isinstance(value, bool):
             return value
         if option is int and isinstance(value, int) and not isinstance(value, bool):
@@ -192,7 +264,11 @@ def _coerce(value, annotation, where: str):
             return value
         if typing.get_origin(option) is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
-    names = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
+        if typing.get_origin(option) is tuple and isinstance(value, (list, tuple)) and \
+                all(isinstance(v, str) for v in value):
+            return tuple(value)
+    names = " or ".join("null" if o is type(None) else "a mapping" if dataclasses.is_dataclass(o)
+                        else getattr(o, "__name__", str(o)) for o in options)
     raise CalltuneError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
 
 
@@ -216,6 +292,7 @@ def config_from_dict(values: dict, source: str = "config") -> RunConfig:
     unknown = sorted(set(values) - set(hints))
     if unknown:
         raise CalltuneError(f"{source}: unknown section '{unknown[0]}' (known: {', '.join(hints)})")
+    values = {**values, "data": _generated_data(values.get("data") or {})}
     try:
         sections = {name: _section(hints[name], values.get(name) or {}, f"{source}: {name}") for name in hints}
         return RunConfig(**sections)
@@ -224,17 +301,33 @@ def config_from_dict(values: dict, source: str = "config") -> RunConfig:
         raise CalltuneError(message if message.startswith(source) else f"{source}: {message}") from None
 
 
+def _generated_data(data: dict) -> dict:
+    """The data section as given, where `synth` changes two defaults: `train` and `dev` not given are
+    null (the generated splits). A `train` given explicitly wins over `synth`: the generation
+    fields are dropped, so that the resolved config says what was trained on."""
+    if not isinstance(data, dict) or data.get("synth") is None:
+        return data
+    if data.get("train") is not None:
+        return {k: v for k, v in data.items() if k not in GENERATION_FIELDS}
+    return {"dev": None, **data, "train": None}
+
+
 def apply_override(values: dict, override: str) -> None:
-    """Apply one `section.key=value` override in place (value parsed as YAML)."""
+    """Apply one `section.key=value` (or `section.key.field=value`) override in place (value parsed as YAML)."""
     if "=" not in override or "." not in override.split("=", 1)[0]:
         raise CalltuneError(f"override '{override}': expected section.key=value")
     key, raw = override.split("=", 1)
-    section, name = key.split(".", 1)
-    values.setdefault(section, {})
-    if not isinstance(values[section], dict):
-        raise CalltuneError(f"override '{override}': '{section}' is not a section")
+    *path, name = key.split(".")
+    node = values
+    for depth, part in enumerate(path):
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            what = "section" if depth == 0 else "mapping"
+            raise CalltuneError(f"override '{override}': '{'.'.join(path[:depth + 1])}' is not a {what}")
     try:
-        values[section][name] = yaml.safe_load(raw) if raw else None
+        node[name] = yaml.safe_load(raw) if raw else None
     except yaml.YAMLError as err:
         raise CalltuneError(f"override '{override}': the value is not valid YAML "
                             f"({getattr(err, 'problem', None) or 'parse error'}); quote it or fix it") from None

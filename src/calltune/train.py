@@ -40,6 +40,7 @@ from calltune.errors import CalltuneError
 from calltune.examples import load_examples, resolve_data_path
 from calltune.overlap import benchmark_overlap
 from calltune.jsonl import atomic_write_text, dumps_line, write_json
+from calltune.recipe_data import prepare_data
 from calltune.render import Rendered, render_example
 
 
@@ -346,6 +347,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     checkpoint = latest_checkpoint(out) if resume else None
     if resume and checkpoint is None and dist_info.main:
         print(f"no checkpoint in {out}; starting from scratch")
+    # data.synth: generate OUT/data/ (or reuse it) and train on it; `recipe` is the config as given
+    recipe, (cfg, generated) = cfg, prepare_data(cfg, out, quiet=not dist_info.main)
     train_sha, dev_sha = fingerprint(cfg.data.train), fingerprint(cfg.data.dev)
     identity = run_identity(cfg, dist_info.world_size, train_sha, dev_sha)
     state = {"step": 0, "tokens": 0, "seconds": 0.0, "evals": [], "config": identity, "forced_resumes": [],
@@ -382,9 +385,10 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
 
         trainer = DistributedDataParallel(loss_module)
 
-    run_info = {"config": cfg.to_dict(), "model_path": model_path, "versions": versions(),
+    run_info = {"config": recipe.to_dict(), "model_path": model_path, "versions": versions(),
                 "data": {"train": cfg.data.train, "train_sha256": train_sha,
                          "dev": cfg.data.dev, "dev_sha256": dev_sha,
+                         **({"generated": generated} if generated else {}),
                          "train_examples": len(train_items), "dropped_overlong": dropped,
                          "boundary_merges": sum(i.boundary_merges for i in train_items)},
                 "world_size": dist_info.world_size, "total_steps": total_steps,
@@ -396,7 +400,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
             print(overlap.summary(), file=sys.stderr)
             run_info["data"]["benchmark_overlap"] = overlap.to_json(max_matches=20)
         os.makedirs(out, exist_ok=True)
-        atomic_write_text(os.path.join(out, "config.yaml"), dump_config(cfg))
+        atomic_write_text(os.path.join(out, "config.yaml"), dump_config(recipe))
         if dropped:
             print(f"warning: dropped {len(dropped)} of {len(dropped) + len(train_items)} training examples "
                   f"longer than data.max_length {cfg.data.max_length} (e.g. {dropped[0]})")

@@ -1,0 +1,136 @@
+"""Data a recipe generates itself (`data.synth`, `recipe_data.py`): the same bytes as the commands by
+hand, overrides, reuse, and `calltune train --config configs/best.yaml` on the tiny GPT-2."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+import yaml
+
+from calltune.cli import main
+from calltune.config import config_from_dict, dump_config, load_config
+from calltune.errors import CalltuneError
+from calltune.recipe_data import prepare_data
+
+BEST = os.path.join(os.path.dirname(__file__), "..", "configs", "best.yaml")
+# every kind of option off its default, so that a field the config passes on wrongly shows up
+SYNTH = {"n": 240, "seed": 3, "rename_rate": 0.4, "shuffle_rate": 0.3, "distractor_rate": 0.6,
+         "irrelevant_rate": 0.15, "text_answer_rate": 0.8, "optional_rate": 0.5, "parallel_rate": 0.1,
+         "parallel_same_tool_rate": 0.4, "dialogue_rate": 0.1, "followup_rate": 0.5, "max_tools": 4,
+         "procedural_rate": 0.3, "procedural_seed": 5, "procedural_split": "train", "mask_rate": 0.1,
+         "description_style_rate": 0.2, "description_styles": ["terse", "openapi"], "near_miss_rate": 0.05,
+         "near_miss_missing_rate": 0.6}
+SPLIT = {"by": "tool", "dev_fraction": 0.15, "seed": 7}
+
+
+def _flag_value(value) -> str:
+    return ",".join(value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def test_generated_files_are_the_commands_by_hand_byte_for_byte(tmp_path):
+    cfg = config_from_dict({"data": {"synth": SYNTH, "split": SPLIT, "train_size": 50, "dev_size": 10}})
+    resolved, record = prepare_data(cfg, str(tmp_path / "run"))
+
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    flags = [arg for name, value in dataclasses.asdict(cfg.data.synth).items()
+             if value is not None and value != () for arg in (f"--{name.replace('_', '-')}", _flag_value(value))]
+    assert main(["data", "synth", *flags, "--out", str(hand / "synth.jsonl")]) == 0
+    assert main(["data", "split", "--data", str(hand / "synth.jsonl"), "--train", str(hand / "all_train.jsonl"),
+                 "--dev", str(hand / "all_dev.jsonl"), "--by", "tool", "--dev-fraction", "0.15", "--seed", "7"]) == 0
+    for name, lines in (("train", 50), ("dev", 10)):  # head -n
+        with open(hand / f"all_{name}.jsonl", "rb") as handle:
+            (hand / f"{name}.jsonl").write_bytes(b"".join(handle.readlines()[:lines]))
+
+    for name in ("synth", "train", "dev"):
+        assert (tmp_path / "run" / "data" / f"{name}.jsonl").read_bytes() == (hand / f"{name}.jsonl").read_bytes(), name
+    assert resolved.data.train == str(tmp_path / "run" / "data" / "train.jsonl")
+    assert resolved.data.dev == str(tmp_path / "run" / "data" / "dev.jsonl")
+    assert record["counts"]["train"] == 50 and record["counts"]["dev"] == 10
+
+
+def test_overrides_reach_nested_fields_and_explicit_train_wins():
+    cfg = load_config(BEST, ["data.synth.n=300", "data.synth.description_styles=[terse]", "data.split.seed=1"])
+    assert (cfg.data.synth.n, cfg.data.synth.parallel_rate, cfg.data.synth.description_styles) == (300, 0.1, ("terse",))
+    assert (cfg.data.split.by, cfg.data.split.seed, cfg.data.train, cfg.data.dev) == ("tool", 1, None, None)
+    # the resolved config reloads to itself (tuples written as YAML lists)
+    assert config_from_dict(yaml.safe_load(dump_config(cfg))) == cfg
+
+    given = load_config(BEST, ["data.train=mine.jsonl"])  # a file given explicitly: nothing is generated
+    assert (given.data.train, given.data.dev, given.data.synth, given.data.train_size) == \
+        ("mine.jsonl", "seed:dev", None, None)
+    assert load_config(BEST, ["data.dev=seed:dev"]).data.dev == "seed:dev"  # the generated train, this dev
+
+
+def test_configs_without_generated_data_serialize_as_before():
+    data = load_config(None).to_dict()["data"]
+    assert list(data) == ["train", "dev", "prompt_style", "loss", "max_length", "overlong"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.synth.n=0", "data.synth: --n must be a positive integer"),
+    ("data.synth.colour=1", "data.synth: unknown key 'colour'"),
+    ("data.split.by=size", "data.split.by: 'size'"),
+    ("data.train_size=0", "data.train_size must be at least 1"),
+    ("data.synth=5", "data.synth: expected a mapping or null"),
+])
+def test_bad_generation_settings_name_the_field(override, message):
+    with pytest.raises(CalltuneError, match=message.replace(".", r"\.")):
+        load_config(BEST, [override])
+
+
+def test_sizes_without_synth_and_null_train_are_refused():
+    with pytest.raises(CalltuneError, match="apply to generated data"):
+        load_config(None, ["data.train_size=5"])
+    with pytest.raises(CalltuneError, match="needs data.synth"):
+        load_config(None, ["data.train=null"])
+
+
+def test_generated_files_are_reused_unless_settings_or_bytes_changed(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    cfg = load_config(BEST, ["data.synth.n=120", "data.train_size=20", "data.dev_size=5"])
+    prepare_data(cfg, out)
+    train = os.path.join(out, "data", "train.jsonl")
+    before = os.stat(train).st_mtime_ns
+    prepare_data(cfg, out)
+    assert os.stat(train).st_mtime_ns == before and "reused" in capsys.readouterr().err
+
+    with open(train, "a") as handle:
+        handle.write("\n")  # damaged: generated again
+    prepare_data(cfg, out)
+    assert "generated" in capsys.readouterr().err
+    _, record = prepare_data(load_config(BEST, ["data.synth.n=120", "data.train_size=10", "data.dev_size=5"]), out)
+    assert record["counts"]["train"] == 10 and "generated" in capsys.readouterr().err
+
+
+def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_path):
+    out = str(tmp_path / "run")
+    args = ["train", "--config", BEST, "--out", out, "--no-progress", f"model.name={tiny_gpt2}",
+            "data.synth.n=60", "data.train_size=6", "data.dev_size=3", "data.max_length=1024",
+            "train.max_steps=1", "lora.top_layers=null"]
+    assert main(args) == 0
+    with open(os.path.join(out, "run.json")) as handle:
+        data = json.load(handle)["data"]
+    assert data["train"] == os.path.join(out, "data", "train.jsonl")
+    with open(data["train"], "rb") as handle:
+        import hashlib
+
+        assert data["train_sha256"] == hashlib.sha256(handle.read()).hexdigest() == data["generated"]["sha256"]["train"]
+    # config.yaml is the recipe as given: loading it generates the same data again
+    saved = load_config(os.path.join(out, "config.yaml"))
+    assert saved.data.train is None and saved.data.synth.n == 60 and saved.data.train_size == 6
+    assert main(args + ["--resume"]) == 0  # finished: says so, changes nothing
+
+
+def test_best_yaml_is_the_hermes_synth500_recipe():
+    cfg = load_config(BEST)
+    assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
+        ("embedded", "none", "hermes", "completion", 1536)
+    assert (cfg.data.synth.n, cfg.data.synth.seed, cfg.data.synth.parallel_rate, cfg.data.synth.dialogue_rate) == \
+        (5000, 0, 0.1, 0.1)
+    assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
+        ("tool", 0.15, 11711, True)
+    assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (500, 200, 8, 16, 15)
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup_ratio, cfg.eval.generate) == \
+        (1, 4, 5e-4, 0.05, False)
