@@ -134,3 +134,10 @@ def test_best_yaml_is_the_hermes_synth500_recipe():
     assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (500, 200, 8, 16, 15)
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup_ratio, cfg.eval.generate) == \
         (1, 4, 5e-4, 0.05, False)
+
+
+def test_show_example_renders_from_the_generated_split(tiny_gpt2, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--config", BEST, "--out", out, f"model.name={tiny_gpt2}", "data.synth.n=60",
+                 "data.train_size=6", "--show-example", "0"]) == 0
+    assert "[[" in capsys.readouterr().out and os.path.exists(os.path.join(out, "data", "train.jsonl"))
