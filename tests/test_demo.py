@@ -1,31 +1,91 @@
-"""The main job end to end on the tiny GPT-2: run directory, table, and reuse of finished cells."""
+"""The main job end to end on a tiny GPT-2: data, training, prompt-only vs tuned cells, table, plot,
+and reuse of finished cells (training included)."""
 
 import json
 import os
 
+import pytest
+
 from calltune.cli import main
 
+BEST = os.path.join(os.path.dirname(__file__), "..", "configs", "best.yaml")
 
-def test_demo_writes_a_self_describing_run_and_reuses_cells(tiny_gpt2, tmp_path, capsys):
+
+@pytest.fixture(scope="module")
+def long_gpt2(tmp_path_factory) -> str:
+    """The tiny GPT-2 with 4,096 positions: its 500-token vocabulary makes hermes prompts long."""
+    from conftest import build_tiny_gpt2
+
+    return build_tiny_gpt2(str(tmp_path_factory.mktemp("long_gpt2")), n_positions=4096)
+
+
+def demo_args(model: str, out: str, *extra: str) -> list[str]:
+    return ["demo", "--model", model, "--out", out, "--config", BEST, "--synth-n", "60", "--train-size", "4",
+            "--dev-size", "2", "--set", "train.max_steps=1", "--set", "lora.top_layers=null",
+            "--bfcl", "simple_python=2,irrelevance=2,parallel=1", "--batch-size", "4", "--max-new-tokens", "24",
+            "--no-progress", *extra]
+
+
+def test_demo_trains_compares_prompt_only_with_tuned_and_reuses_cells(long_gpt2, tmp_path, capsys):
     out = str(tmp_path / "demo")
-    args = ["demo", "--model", tiny_gpt2, "--out", out, "--prompt-styles", "paper", "--bfcl-limit", "3",
-            "--no-progress"]
+    args = demo_args(long_gpt2, out)
     assert main(args) == 0
-    table = capsys.readouterr().out
-    assert "| paper | seed dev | 4 |" in table and "| paper | BFCL simple_python | 3 |" in table
-    for name in ("config.json", "versions.json", "results.json", "results.md",
-                 "paper/seed_dev/predictions.jsonl", "paper/seed_dev/metrics.json",
-                 "paper/bfcl_simple_python/predictions.jsonl", "paper/bfcl_simple_python/bfcl_per_example.jsonl"):
-        assert os.path.exists(os.path.join(out, name)), name
-    with open(os.path.join(out, "versions.json")) as handle:
-        assert json.load(handle)["transformers"]
-    results = json.load(open(os.path.join(out, "results.json")))
-    assert [r["data"] for r in results] == ["seed dev", "BFCL simple_python"]
-    assert results[1]["bfcl_accuracy"] == 0.0  # a random model makes no valid call
+    captured = capsys.readouterr()
+    table = captured.out
+    for model in ("prompt-only", "tuned"):
+        for data in ("seed dev | greedy | 4", "seed dev | constrained | 4", "BFCL simple_python (first 2) | constrained | 2",
+                     "BFCL irrelevance (first 2) | constrained | 2", "BFCL parallel (first 1) | constrained | 1"):
+            assert f"| {model} | hermes | {data} |" in table, (model, data)
+    assert "a preview, not whole categories" in captured.err
 
-    pred = os.path.join(out, "paper", "bfcl_simple_python", "predictions.jsonl")
-    before = os.stat(pred).st_mtime_ns
-    assert main(args) == 0  # same settings: finished cells are reused, not recomputed
-    assert os.stat(pred).st_mtime_ns == before
-    assert main([*args[:-2], "5", "--no-progress"]) == 0  # another limit: the BFCL cell reruns
-    assert os.stat(pred).st_mtime_ns != before
+    for name in ("config.json", "versions.json", "results.json", "results.md", "results.png",
+                 "train/run.json", "train/adapter/adapter_config.json", "train/data/train.jsonl",
+                 "prompt-only/hermes/seed_dev-greedy/predictions.jsonl", "tuned/hermes/seed_dev-constrained/metrics.json",
+                 "tuned/hermes/bfcl_parallel-constrained/bfcl_per_example.jsonl"):
+        assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "results.png"), "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    md = open(os.path.join(out, "results.md")).read()
+    assert "| prompt-only | hermes |" in md and "| tuned | hermes |" in md and "subsets" in md
+    results = json.load(open(os.path.join(out, "results.json")))
+    assert len(results["rows"]) == 10 and results["train"]["steps"] == 1
+    irrelevance = [r for r in results["rows"] if r["set"] == "bfcl_irrelevance"]
+    assert all(len(r["bfcl"]["interval"]) == 2 for r in irrelevance)
+    with open(os.path.join(out, "train", "run.json")) as handle:
+        assert json.load(handle)["data"]["generated"]["counts"]["train"] == 4
+
+    def stamps():
+        return [os.stat(os.path.join(out, path)).st_mtime_ns for path in
+                ("train/adapter/adapter_model.safetensors", "tuned/hermes/bfcl_simple_python-constrained/predictions.jsonl",
+                 "tuned/hermes/bfcl_parallel-constrained/predictions.jsonl")]
+
+    before = stamps()
+    assert main(args) == 0  # same settings: training and every cell reused
+    assert stamps() == before and "reused" in capsys.readouterr().err
+
+    more = [a if a != "simple_python=2,irrelevance=2,parallel=1" else "simple_python=2,irrelevance=2,parallel=2"
+            for a in args]
+    assert main(more) == 0  # a bigger parallel subset: its cells rerun, the rest and training are reused
+    after = stamps()
+    assert after[:2] == before[:2] and after[2] != before[2]
+    assert "| tuned | hermes | BFCL parallel (first 2) | constrained | 2 |" in capsys.readouterr().out
+
+
+def test_plan_and_bfcl_subsets():
+    from calltune.demo import bfcl_subsets, parse_bfcl_sizes, plan
+
+    sizes = parse_bfcl_sizes("simple_python=20,irrelevance=20,parallel=10")
+    assert bfcl_subsets(sizes, None) == sizes and bfcl_subsets(sizes, 3) == dict.fromkeys(sizes, 3)
+    cells = plan(["hermes", "paper"], "hermes", {"parallel": 5})
+    assert [(c.model, c.style, c.set, c.decoding) for c in cells] == [
+        (m, s, data, d) for m, s in (("prompt-only", "hermes"), ("prompt-only", "paper"), ("tuned", "hermes"))
+        for data, d in (("seed_dev", "greedy"), ("seed_dev", "constrained"), ("bfcl_parallel", "constrained"))]
+    assert cells[-1].label == "BFCL parallel (first 5)"
+
+
+def test_demo_option_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--out", str(tmp_path / "d"), "--bfcl", "simple=3"])
+    assert "expected CATEGORY=N" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path / "d"), "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["demo", "--out", str(tmp_path / "d"), "--config", BEST, "--prompt-styles", "fancy"]) == 2

@@ -16,7 +16,7 @@
     calltune render --data seed:dev [--prompt-style chat|hermes] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune calibrate-abstention --data dev.jsonl --adapter RUN --out DIR [--margins=-2,-1,0,1,2,4]
-    calltune demo --out runs/demo
+    calltune demo --out runs/demo [--config configs/best.yaml] [--train-size 120] [--bfcl-limit N]
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
     calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
     calltune report runs/report [--readme README.md]
@@ -78,6 +78,15 @@ def _margins(text: str) -> tuple[float, ...]:
 
     try:
         return parse_margins(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _bfcl_sizes(text: str) -> dict[str, int]:
+    from calltune.demo import parse_bfcl_sizes
+
+    try:
+        return parse_bfcl_sizes(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -185,12 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
 
-    p = sub.add_parser("demo", help="the main job: prompt-only baseline on seed dev and BFCL simple_python")
+    p = sub.add_parser("demo", help="the main job: generate data, fine-tune with configs/best.yaml at a demo "
+                                    "budget, compare prompt-only with tuned on seed dev and BFCL subsets")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--model", default="embedded")
-    p.add_argument("--prompt-styles", default="paper,chat")
-    p.add_argument("--bfcl-limit", type=int, default=None, help="only the first N BFCL cases")
+    p.add_argument("--model", default="embedded", help="the base model, prompt-only and tuned")
+    p.add_argument("--config", default="configs/best.yaml", help="the training recipe")
+    p.add_argument("--synth-n", type=int, default=1000, help="demo budget: synthetic examples (data.synth.n)")
+    p.add_argument("--train-size", type=int, default=120, help="demo budget: training examples (data.train_size)")
+    p.add_argument("--dev-size", type=int, default=20, help="demo budget: dev examples for the dev loss (data.dev_size)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="another override of the recipe (repeatable), e.g. --set train.epochs=2")
+    p.add_argument("--bfcl", type=_bfcl_sizes, default="simple_python=20,irrelevance=20,parallel=10",
+                   metavar="CATEGORY=N,...", help="BFCL subsets: the first N cases of each category")
+    p.add_argument("--bfcl-limit", type=int, default=None,
+                   help="the first N cases of every category in --bfcl (overrides their sizes)")
+    p.add_argument("--prompt-styles", default="hermes",
+                   help="prompt-only rows in each of these styles (hermes, paper, chat); the tuned model is "
+                        "evaluated in the style it trained with (the recipe's data.prompt_style)")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-new-tokens", type=int, default=None, help="default: 128 for hermes, 64 for paper and chat")
     p.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -300,10 +322,12 @@ def cmd_train(args) -> int:
     cfg = load_config(args.config, args.overrides)
     if args.show_example is not None:
         from calltune.models import load_tokenizer, resolve_model_path
+        from calltune.recipe_data import prepare_data
         from calltune.render import visualize
         from calltune.train import render_dataset
 
         tokenizer = load_tokenizer(resolve_model_path(cfg.model.name))
+        cfg, _ = prepare_data(cfg, args.out)  # data.synth: the generated train split
         items, _ = render_dataset(cfg.data.train, tokenizer, cfg)
         if not 0 <= args.show_example < len(items):
             raise CalltuneError(f"--show-example {args.show_example} out of range (0..{len(items) - 1})")
