@@ -89,3 +89,22 @@ def test_demo_option_errors(tmp_path, capsys):
     assert "expected CATEGORY=N" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "d"), "--config", str(tmp_path / "missing.yaml")]) == 2
     assert main(["demo", "--out", str(tmp_path / "d"), "--config", BEST, "--prompt-styles", "fancy"]) == 2
+
+
+def test_training_stage_resumes_an_interrupted_run_and_replaces_one_of_other_settings(tmp_path, monkeypatch):
+    from calltune import train as train_module
+    from calltune.config import load_config
+    from calltune.demo import train_stage
+
+    calls = []
+    monkeypatch.setattr(train_module, "train", lambda cfg, out, resume, progress: calls.append(resume) or {})
+    run_dir = str(tmp_path / "train")
+    cfg = load_config(BEST, ["data.synth.n=60"])
+    train_stage(cfg, run_dir, progress=False)
+    checkpoint = os.path.join(run_dir, "checkpoints", "step-3")
+    os.makedirs(checkpoint)
+    open(os.path.join(checkpoint, "state.json"), "w").write("{}")  # as an interrupted run leaves it
+    train_stage(cfg, run_dir, progress=False)
+    assert calls == [False, True]
+    train_stage(load_config(BEST, ["data.synth.n=70"]), run_dir, progress=False)  # other settings: start over
+    assert calls == [False, True, False] and not os.path.exists(checkpoint)
