@@ -34,6 +34,10 @@ class EngineConfig:
     """Answer budget (tokens, the end token included) when a request gives no max_tokens."""
     max_prompt_tokens: int | None = None
     """Longest prompt accepted (tokens); default: the model's context."""
+    abstain_margin: float | None = None
+    """Constrained decoding, requests under tool_choice auto with tools: answer in text when
+    log p(text) + M >= log p(call) at the answer's start, else call, as `calltune predict
+    --abstain-margin` does (`abstain.py`); default: none, the grammar lets greedy decoding choose."""
 
     def __post_init__(self):
         if self.decoding not in DECODINGS:
@@ -44,6 +48,14 @@ class EngineConfig:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
+        if self.abstain_margin is not None:
+            from calltune.predict import check_margin
+
+            check_margin(self.abstain_margin, "--abstain-margin")
+            self.abstain_margin = float(self.abstain_margin)
+            if self.decoding != "constrained":
+                raise CalltuneError(f"--abstain-margin weighs text against calls under --decoding constrained; "
+                                    f"--decoding {self.decoding} has no grammar to weigh them by")
 
 
 @dataclass
@@ -105,9 +117,9 @@ def _options(cls):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One `--option` per field of `ServeConfig` and `EngineConfig`, its docstring the help."""
-    kinds = {"int": int, "float": float, "int | None": int, "str | None": str, "str": str}
+    kinds = {"int": int, "float": float, "int | None": int, "float | None": float, "str | None": str, "str": str}
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
-                "log_level": "LEVEL"}
+                "log_level": "LEVEL", "abstain_margin": "M"}
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4")}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):

@@ -19,6 +19,12 @@ row then picks its next token greedily from its logits, masked by its own gramma
 past its deadline. Finished rows leave at once and free their slot. A row decodes as it would
 alone: its padding is masked and its positions count only its own tokens.
 
+Under an abstention margin (`EngineConfig.abstain_margin`), a request under tool_choice auto with
+tools takes its branch at admission, as `predict` does before decoding: `abstain.decide` weighs
+text against calls in one forward pass over the tag's tokens on top of the prefilled prompt
+(`AfterPrefix`), and the row then decodes under the text-only or the calls-only grammar, so a
+streamed answer follows the same branch as a whole one.
+
 The queue of waiting requests is bounded (`QueueFull`). Everything tensor-side runs on the
 engine thread; `prepare` runs on the caller's thread (tokenizing and grammar compiling under locks).
 """
@@ -156,6 +162,8 @@ class Engine:
         self.thread: threading.Thread | None = None
         self.running = False
         self.counts = {"requests": 0, "finished": 0, "failed": 0, "steps": 0, "completion_tokens": 0}
+        if self.config.abstain_margin is not None:
+            self.counts.update(abstain_decided=0, abstained=0)  # answers weighed / sent to text
 
     # ---- the caller's side -------------------------------------------------------------------
 
@@ -197,7 +205,7 @@ class Engine:
                 if len(self.grammars.compiled) > GRAMMAR_CACHE_LIMIT:
                     self.grammars.compiled.clear()
                 try:
-                    constraint = self.grammars.chat_row(tools, tool_choice, parallel)
+                    constraint = self.grammars.chat_row(tools, tool_choice, parallel, self.config.abstain_margin)
                 except CalltuneError as err:
                     raise RequestProblem(str(err), "tools", "unsupported_schema") from None
         return Prepared(ids, max_tokens, constraint)
@@ -232,7 +240,8 @@ class Engine:
         """Counters for /health: requests, queue and batch sizes, the prefix cache's savings."""
         return {**self.counts, "queued": len(self.queue), "active": len(self.rows),
                 "max_batch_size": self.config.max_batch_size, "max_queue": self.config.max_queue,
-                "decoding": self.config.decoding, "prefix_cache": self.prefix.stats()}
+                "decoding": self.config.decoding, "abstain_margin": self.config.abstain_margin,
+                "prefix_cache": self.prefix.stats()}
 
     def warm_up(self) -> None:
         """Decode one short request before serving (not on the engine thread): the first constrained
@@ -376,14 +385,28 @@ class Engine:
         layers = layers_of(cache)
         if self.prefix.max_bytes and rest:
             self.prefix.store(ids, layers)
-        processor = None
-        if job.prepared.constraint is not None:
+        processor, constraint = None, job.prepared.constraint
+        if constraint is not None and constraint.abstain is not None:
+            constraint = self._branch(job.prepared.prompt_ids, layers, constraint)
+        if constraint is not None:
             from calltune.constrain import ToolCallConstraint
 
-            processor = ToolCallConstraint([job.prepared.constraint], 0, job.prepared.max_tokens,
-                                           self.grammars.policy, self.tokenizer)
+            processor = ToolCallConstraint([constraint], 0, job.prepared.max_tokens, self.grammars.policy,
+                                           self.tokenizer)
         self.batch.join(layers, len(ids))
         self.rows.append(Row(job, processor, job.prepared.prompt_ids[-1], cached))
+
+    def _branch(self, prompt_ids: list[int], layers, constraint):
+        """The text-only or calls-only row that replaces an auto row under the margin
+        (`abstain.decide`); `layers`: the KV of the prompt minus its last token."""
+        from calltune.abstain import decide
+
+        ids = torch.tensor([prompt_ids], device=self.device)  # (1, T)
+        enc = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        with self.prepare_lock:  # it tokenizes the tag (the tokenizer is shared with `prepare`)
+            [row] = decide(AfterPrefix(self.model, layers, len(prompt_ids) - 1), self.tokenizer, enc, [constraint],
+                           self.counts)
+        return row
 
     def _emit(self, job: Job, event) -> None:
         if job.done:
@@ -395,3 +418,21 @@ class Engine:
             job.on_event(event)
         except Exception:  # a caller that went away must not stop the engine
             log.exception("event callback failed")
+
+
+class AfterPrefix:
+    """The model as `abstain.branch_logprobs` calls it (one unpadded row: the whole prompt plus the
+    tag's tokens), computing only the tokens past `layers`, the KV of the prompt's first `length`
+    tokens that the engine has just prefilled. The layers are not modified (the copy's cache
+    concatenates into new tensors)."""
+
+    def __init__(self, model, layers, length: int):
+        self.model, self.layers, self.length = model, layers, length
+
+    def __call__(self, input_ids, attention_mask, position_ids, logits_to_keep: int):
+        from transformers import DynamicCache
+
+        n = self.length  # input_ids: (1, T + tag tokens - 1); only the last ones go through the model
+        return self.model(input_ids=input_ids[:, n:], attention_mask=attention_mask, position_ids=position_ids[:, n:],
+                          past_key_values=DynamicCache(ddp_cache_data=self.layers), use_cache=True,
+                          logits_to_keep=logits_to_keep)

@@ -47,9 +47,11 @@ def run_server(config: ServeConfig) -> int:
     engine = Engine(model, tokenizer, config.engine)
     engine.warm_up()
     engine.start()
+    margin = config.engine.abstain_margin
     try:
         print(f"calltune serve: model '{config.served_model_name}' ({config.model}"
-              f"{', adapter ' + config.adapter if config.adapter else ''}, {config.engine.decoding} decoding) on "
+              f"{', adapter ' + config.adapter if config.adapter else ''}, {config.engine.decoding} decoding"
+              f"{'' if margin is None else f', abstain margin {margin:g}'}) on "
               f"http://{config.host}:{config.port}/v1", file=sys.stderr)
         uvicorn.run(create_app(engine, config), host=config.host, port=config.port, log_level=config.log_level)
     finally:
