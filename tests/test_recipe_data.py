@@ -123,17 +123,27 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
     assert main(args + ["--resume"]) == 0  # finished: says so, changes nothing
 
 
-def test_best_yaml_is_the_hermes_synth500_recipe():
+def test_best_yaml_is_the_recipe_of_the_measured_adapter():
     cfg = load_config(BEST)
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
-    assert (cfg.data.synth.n, cfg.data.synth.seed, cfg.data.synth.parallel_rate, cfg.data.synth.dialogue_rate) == \
-        (5000, 0, 0.1, 0.1)
+    synth = cfg.data.synth
+    assert (synth.n, synth.seed, synth.parallel_rate, synth.parallel_max_calls, synth.dialogue_rate) == (5000, 0, 0.25, 4, 0.1)
+    assert (synth.irrelevant_rate, synth.near_miss_rate, synth.procedural_rate, synth.procedural_split, synth.mask_rate,
+            synth.description_style_rate) == (0.08, 0.08, 0.5, "train", 0.1, 0.3)
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
-    assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (500, 200, 8, 16, 15)
+    assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (500, 100, 8, 16, 15)
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup_ratio, cfg.eval.generate) == \
         (1, 4, 5e-4, 0.05, False)
+
+
+@pytest.mark.slow
+def test_best_yaml_generates_the_training_file_of_the_measured_adapter(tmp_path):
+    """The README's issue-14 figures come from an adapter trained on a file with this hash (its run.json,
+    data.train_sha256); configs/best.yaml must keep generating exactly that file."""
+    _, record = prepare_data(load_config(BEST), str(tmp_path / "run"), quiet=True)
+    assert record["sha256"]["train"] == "8803c43bb4138453d7ef4d375b6a50446597c6dae279b9e01140298152ff20d2"
 
 
 def test_show_example_renders_from_the_generated_split(tiny_gpt2, tmp_path, capsys):
