@@ -52,7 +52,7 @@ def test_generated_files_are_the_commands_by_hand_byte_for_byte(tmp_path):
 
 def test_overrides_reach_nested_fields_and_explicit_train_wins():
     cfg = load_config(BEST, ["data.synth.n=300", "data.synth.description_styles=[terse]", "data.split.seed=1"])
-    assert (cfg.data.synth.n, cfg.data.synth.parallel_rate, cfg.data.synth.description_styles) == (300, 0.1, ("terse",))
+    assert (cfg.data.synth.n, cfg.data.synth.parallel_rate, cfg.data.synth.description_styles) == (300, 0.25, ("terse",))
     assert (cfg.data.split.by, cfg.data.split.seed, cfg.data.train, cfg.data.dev) == ("tool", 1, None, None)
     # the resolved config reloads to itself (tuples written as YAML lists)
     assert config_from_dict(yaml.safe_load(dump_config(cfg))) == cfg
