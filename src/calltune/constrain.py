@@ -9,16 +9,23 @@ and `parallel`; the answer then ends with the model's end token (`stop_ids`: EOS
 `<|im_end|>`), allowed wherever the grammar may end and forced where it must.
 In both, objects that do not say otherwise get
 `additionalProperties: false`, so no argument outside the schema can appear.
-A degenerate model can loop inside a string or a number forever. So once a
-sequence's remaining budget falls to its closing margin (the token length of
-the shortest call to its largest tool, plus a few tokens), the processor
+A degenerate model can loop inside a string or a number forever, or, where a
+schema allows any value, open object after object (`{"a": {"a": {...`). So each
+sequence keeps a closing reserve: the remaining budget at which the processor
 simulates, on a copy of the matcher, a path to a complete call (preferring
-tokens that end a string, number, array or object), and once the budget is
-within `CLOSE_SLACK` tokens of that path's length, decoding follows the path,
-so the call closes within the budget. A normal call never gets there: the
-path is usually far shorter than the remaining budget. For hermes the path runs
-to the end of the open `<tool_call>` block (a text answer needs none), and a row
-that closes a block within its margin then stops instead of opening another.
+tokens that end a string, number, array or object). The reserve starts at the
+closing margin (the token length of the shortest call to its largest tool, plus
+a few tokens), which covers the levels of nesting that call opens; every level
+open beyond those (outside strings) adds `LEVEL_COST` tokens, since each needs
+its own closing token and may hold a key or value open. After a simulation the
+reserve is that path's length plus `2 * CLOSE_SLACK`, again plus `LEVEL_COST`
+per level opened since. Once the budget is within `CLOSE_SLACK` tokens of the
+path's length, decoding follows the path, so the call closes within the budget
+(given one that covers the shortest call). A normal call never gets there:
+the path is usually far shorter than the remaining budget. For hermes the path
+runs to the end of the open `<tool_call>` block (a text answer needs none), a
+row that closes a block within its margin then stops instead of opening
+another, and a block opened after that is watched from its margin again.
 The engine is llguidance (JSON Schema compiled to a token-level parser; a
 mask costs well under a millisecond per token). Output is compact JSON with
 `json.dumps` separators, the format calltune trains on.
@@ -54,6 +61,7 @@ from calltune.examples import Tool
 from calltune.extract import string_step
 
 CLOSE_SLACK = 6  # tokens of budget kept beyond the simulated closing path
+LEVEL_COST = 2  # tokens of closing reserve per level of nesting opened beyond what it covers
 ON_UNSUPPORTED = ("error", "unconstrained")
 
 
@@ -154,11 +162,15 @@ def minimal_instance(schema):
     return None
 
 
+def _minimal_call(tool: Tool) -> str:
+    return json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
+
+
 def closing_margin(tools: list[Tool], tokenizer, chat: bool = False) -> int:
     """Tokens to reserve for closing a call to any of `tools` (see the module docstring); with
     `chat`, a call in its `<tool_call>` block. 0 (never watch) without tools."""
     def text(tool):
-        call = json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
+        call = _minimal_call(tool)
         return f"{TOOL_CALL_OPEN}\n{call}\n{TOOL_CALL_CLOSE}" if chat else call
 
     if not tools:
@@ -166,19 +178,54 @@ def closing_margin(tools: list[Tool], tokenizer, chat: bool = False) -> int:
     return max(len(tokenizer(text(t), add_special_tokens=False)["input_ids"]) for t in tools) + 4
 
 
-def in_string_after(text: str, in_string: bool) -> bool:
-    """Whether a JSON text that starts inside (or outside) a string ends inside one."""
-    escaped = False
+NO_NESTING = (0, False, False)  # `nesting_after` before any text
+
+
+def closing_depth(tools: list[Tool]) -> int:
+    """The most levels of nesting the shortest call to any of `tools` opens: those the closing
+    margin covers. 0 without tools."""
+    deepest = 0
+    for tool in tools:
+        state = NO_NESTING
+        for ch in _minimal_call(tool):
+            state = nesting_after(ch, state)
+            deepest = max(deepest, state[0])
+    return deepest
+
+
+def nesting_after(text: str, state: tuple[int, bool, bool]) -> tuple[int, bool, bool]:
+    """Advance `(open levels, in a string, after a backslash in one)` over a piece of JSON text;
+    brackets inside strings are text, not levels."""
+    depth, in_string, escaped = state
     for ch in text:
+        if not in_string:
+            depth += (ch in "{[") - (ch in "}]")
         in_string, escaped = string_step(ch, in_string, escaped)
-    return in_string
+    return depth, in_string, escaped
 
 
 def _structure_score(text: str) -> float:
-    """How much a token outside a string brings the call towards closing: +2 per `}`/`]`,
-    +0.5 for a comma (ends a number), -5 per `{`/`[`, -3 if it opens a string."""
-    closers, openers = text.count("}") + text.count("]"), text.count("{") + text.count("[")
-    return 2 * closers + 0.5 * ("," in text) - 5 * openers - 3 * (text.count('"') % 2)
+    """How much a token outside a string brings the call towards closing: +2 per `}`/`]`, -5 per
+    `{`/`[`, -3 if it opens a string, +0.25 if it is a whole scalar (`0`, `null`, `""`: a value
+    in one token, though not worth more than ending a number), and for a comma +0.5 where it
+    opens the token (it ends a number) but -1 after anything else (`],` or ` "",` ends a value
+    only to open more content). Only what lies outside strings counts: `"}},` opens a string
+    (of `}},`) and closes nothing."""
+    closers = openers = 0
+    comma, in_string, escaped = 0.0, False, False
+    for i, ch in enumerate(text):
+        if not in_string and ch in "}]{[,":
+            closers, openers = closers + (ch in "}]"), openers + (ch in "{[")
+            comma = comma or (ch == "," and (-1.0 if text[:i].strip() else 0.5))
+        in_string, escaped = string_step(ch, in_string, escaped)
+    return 2 * closers - 5 * openers - 3 * in_string + comma + 0.25 * _is_scalar(text.strip())
+
+
+def _is_scalar(text: str) -> bool:
+    try:
+        return not isinstance(json.loads(text), (dict, list))
+    except ValueError:
+        return False
 
 
 class ClosingPolicy:
@@ -198,40 +245,58 @@ class ClosingPolicy:
             inside[i] = 100 + _structure_score(text[quote + 1:]) if quote >= 0 else 0.0
         self.inside, self.outside = inside, outside
 
-    def path(self, matcher, text: str, limit: int, llt) -> tuple[int, int | None]:
-        """Simulate the policy from the matcher's state (`text`: what was generated so far) on a
-        copy: (tokens needed to complete the call, the first of them), or (limit + 1, None)."""
+    def path(self, matcher, in_string: bool, limit: int, llt) -> tuple[int, int | None]:
+        """Simulate the policy from the matcher's state (`in_string`: whether what was generated
+        so far ends inside a JSON string) on a copy: (tokens needed to complete the call, the
+        first of them), or (limit + 1, None)."""
         sim = matcher.deep_copy()
         scratch = llt.allocate_token_bitmask(1, self.inside.numel())
-        in_string = in_string_after(text, False)
-        first = None
+        first, never = None, torch.tensor(float("-inf"))
         for steps in range(limit + 1):
             if sim.is_accepting():
                 return steps, first
             llt.fill_next_token_bitmask(sim, scratch, 0)
             allowed = _allowed(scratch[0], self.inside.numel())
             scores = self.inside if in_string else self.outside
-            token = int(torch.where(allowed, scores, torch.tensor(float("-inf"))).argmax())
+            token = int(torch.where(allowed, scores, never).argmax())
             if not allowed[token] or not sim.consume_token(token):
                 break
             first = token if first is None else first
-            in_string = in_string_after(self.texts[token], in_string)
+            in_string = nesting_after(self.texts[token], (0, in_string, False))[1]
         return limit + 1, None
 
 
 @dataclass
 class RowConstraint:
-    """One sequence's constraint: a fresh matcher, its closing margin in tokens (when to start
-    watching the budget), the remaining-budget level at which to estimate again, and whether
-    it is a hermes answer (`chat_grammar`; else a bare `paper` call)."""
+    """One sequence's constraint: a fresh matcher, its closing margin in tokens and the levels of
+    nesting that margin covers (`closing_depth`), whether it is a hermes answer (`chat_grammar`;
+    else a bare `paper` call), and its closing reserve (see the module docstring)."""
 
     matcher: object
     close_margin: int
-    watch: int = 1 << 30
+    close_depth: int = 0
     chat: bool = False
     abstain: "BranchRows | None" = None
     """hermes auto under an abstention margin: what replaces this row once `abstain.decide` has
     weighed text against calls (None: decode this row as it is)."""
+    nesting: tuple[int, bool, bool] = NO_NESTING
+    """`nesting_after` over what was generated so far (a hermes answer opens no level outside its
+    calls, and a text answer is never simulated)."""
+    watch: int = 0
+    """The reserve as last set: the margin, or a simulated path plus slack."""
+    watch_depth: int = 0
+    """The open levels `watch` covers; each level beyond adds `LEVEL_COST`."""
+
+    def __post_init__(self):
+        self.unwatch()
+
+    def unwatch(self) -> None:
+        """Reserve the closing margin again (a fresh row, or a hermes row between calls)."""
+        self.watch, self.watch_depth = self.close_margin, self.close_depth
+
+    def reserve(self) -> int:
+        """The remaining budget at or below which the closing path is simulated."""
+        return self.watch + LEVEL_COST * max(0, self.nesting[0] - self.watch_depth)
 
 
 @dataclass
@@ -247,8 +312,8 @@ class BranchRows:
 
 def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
     """(vocab,) bool from one packed (words,) int32 bitmask row."""
-    bits = (bitmask_row.repeat_interleave(32) >> torch.arange(32, dtype=torch.int32).repeat(bitmask_row.numel())) & 1
-    return bits[:n_vocab].bool()
+    bits = (bitmask_row[:, None] >> torch.arange(32, dtype=torch.int32)) & 1  # (words, 32): token 32w + j
+    return bits.flatten()[:n_vocab].bool()
 
 
 class GrammarCache:
@@ -265,7 +330,7 @@ class GrammarCache:
         self.stop_ids = stop_ids(tokenizer)
         self.special_tags = special_tags(tokenizer)
         self.on_unsupported = on_unsupported
-        self.compiled: dict[str, tuple[object, int]] = {}  # key -> (matcher, closing margin)
+        self.compiled: dict[str, tuple[object, int, int]] = {}  # key -> (matcher, margin, its depth)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
         self._policy = None
 
@@ -310,9 +375,9 @@ class GrammarCache:
             matcher = LLMatcher(self.lltok, grammar(), log_level=0)
             if matcher.is_error():
                 raise UnsupportedSchema(f"constrained decoding: {matcher.get_error()}")
-            self.compiled[key] = (matcher, closing_margin(tools, self.tokenizer, chat))
-        matcher, margin = self.compiled[key]
-        return RowConstraint(matcher.deep_copy(), margin, chat=chat)
+            self.compiled[key] = (matcher, closing_margin(tools, self.tokenizer, chat), closing_depth(tools))
+        matcher, margin, depth = self.compiled[key]
+        return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat)
 
     def problem(self, tool: Tool) -> str | None:
         """Why the engine cannot enforce `tool`'s schema (llguidance's message, naming the keyword), or None."""
@@ -347,9 +412,9 @@ class ToolCallConstraint(LogitsProcessor):
     `rows[i]` is None for an unconstrained row. Tokens are fed to the matchers
     one step late: at step t the processor first consumes the token chosen at
     step t-1 (the last column of `input_ids`), then masks. Rows whose remaining
-    budget is within their closing margin may be steered onto `policy`'s closing path;
-    a hermes row there that has just closed a call block ends (its stop tokens only)
-    rather than open another block that could not close in time.
+    budget is within their closing reserve may be steered onto `policy`'s closing path;
+    a hermes row within its closing margin that has just closed a call block ends (its
+    stop tokens only) rather than open another block that could not close in time.
     """
 
     def __init__(self, rows: list[RowConstraint | None], prompt_len: int, max_new_tokens: int,
@@ -384,23 +449,22 @@ class ToolCallConstraint(LogitsProcessor):
         for i, row in enumerate(self.rows):
             matcher = None if row is None else row.matcher
             if matcher is not None and step > 0 and not matcher.is_stopped():
-                matcher.consume_token(int(input_ids[i, -1]))
+                token = int(input_ids[i, -1])
+                matcher.consume_token(token)
+                row.nesting = nesting_after(self.policy.texts[token], row.nesting)
             if matcher is None or matcher.is_error():
                 self.bitmask[i] = -1  # all bits set: every token allowed (an unconstrained row)
                 continue
             self.llt.fill_next_token_bitmask(matcher, self.bitmask, i)
-            if remaining > row.close_margin:
-                continue
             if matcher.is_accepting():
-                if row.chat and self.closed_block(input_ids[i]):
+                row.unwatch()  # a hermes call that opens after this one is watched from its margin
+                if row.chat and remaining <= row.close_margin and self.closed_block(input_ids[i]):
                     _keep_only(scores, i, self.stop_ids)  # near the end, after a block: stop
-            elif remaining <= row.watch:
+            elif remaining <= row.reserve():
                 # near the end of the budget: how many tokens would closing take from here?
-                text = self.tokenizer.decode(input_ids[i, self.prompt_len:].tolist())
-                if row.chat:  # string tracking starts at the open call (free text may hold quotes)
-                    text = text.rsplit(TOOL_CALL_OPEN, 1)[-1]
-                needed, first = self.policy.path(matcher, text, remaining, self.llt)
-                row.watch = needed + 2 * CLOSE_SLACK  # estimate again once the budget gets this low
+                needed, first = self.policy.path(matcher, row.nesting[1], remaining, self.llt)
+                # estimate again once the budget gets this low (or deeper levels open)
+                row.watch, row.watch_depth = needed + 2 * CLOSE_SLACK, row.nesting[0]
                 if first is not None and remaining <= needed + CLOSE_SLACK:
                     # follow the closing path (one model token can open a structure that needs
                     # several more to close, hence the slack)

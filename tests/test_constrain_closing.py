@@ -1,0 +1,138 @@
+"""The closing reserve of constrained decoding: where a schema allows any value, logits that always
+favour opening another object or array (`{"a": [{"a": ...`, as the base model did on BFCL
+parallel_29) still end in a call that parses and fits its schema, for every budget from the
+shortest call's size up; and the unit pieces (nesting, the reserve, the closing policy's scores)."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import torch
+
+from calltune.chat.grammar import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from calltune.constrain import (LEVEL_COST, NO_NESTING, GrammarCache, RowConstraint, ToolCallConstraint,
+                                _structure_score, closing_depth, minimal_instance, nesting_after)
+from calltune.examples import Tool
+
+# BFCL parallel_29: `population` requires names it never lists, so each holds any JSON value
+WASTE = Tool("waste", "", {"type": "object", "properties": {
+    "population": {"type": "object", "required": ["adults", "children", "singles"]},
+    "location": {"type": "string"}}, "required": ["population", "location"]})
+# a property without a type and an array without `items`: any value, any items
+BLOB = Tool("blob", "", {"type": "object", "properties": {
+    "payload": {"description": "anything"}, "rows": {"type": "array"}}, "required": ["payload", "rows"]})
+ANY_TOOLS = [WASTE, BLOB]
+SPAN = 16  # budgets tried: the shortest call's size and the SPAN above it
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_gpt2):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_gpt2)
+
+
+@pytest.fixture(scope="module")
+def cache(tok):
+    return GrammarCache(tok, len(tok))
+
+
+def _shortest(tok, tool: Tool, chat: bool) -> int:
+    """Tokens in the shortest call to `tool` (in its block for hermes)."""
+    call = json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
+    text = f"{TOOL_CALL_OPEN}\n{call}\n{TOOL_CALL_CLOSE}" if chat else call
+    return len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def _nesting_logits(cache, rows: int, generator) -> torch.Tensor:
+    """(rows, vocab) `randn` logits plus a large bonus per `{`/`[` and a smaller one for a quote
+    (`[{"` opens two levels and a key), the stop tokens least likely: a model that only nests."""
+    texts = cache.policy.texts
+    opens = torch.tensor([t.count("{") + t.count("[") for t in texts], dtype=torch.float)  # (vocab,)
+    quotes = torch.tensor([float('"' in t) for t in texts])  # (vocab,)
+    scores = torch.randn((rows, cache.n_vocab), generator=generator) + 8 * opens + 3 * quotes
+    scores[:, cache.stop_ids] = -1e4
+    return scores
+
+
+def _decode(cache, tok, rows, budget: int, seed: int) -> list[list[int]]:
+    """Greedy steps of the processor over `rows` (a one-token prompt) for `budget` new tokens."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.full((len(rows), 1), tok.eos_token_id)  # (B, 1)
+    processor = ToolCallConstraint(rows, 1, budget, cache.policy, tok)
+    for _ in range(budget):
+        scores = processor(ids, _nesting_logits(cache, len(rows), generator))  # (B, vocab)
+        ids = torch.cat([ids, scores.argmax(-1, keepdim=True)], dim=1)
+    return ids[:, 1:].tolist()
+
+
+def _call(tok, stops, generated: list[int], chat: bool) -> dict:
+    """The one call of a generated answer (up to its first stop token: a call that closes on the
+    budget's last token has no room for one)."""
+    text = tok.decode(generated[:min([generated.index(t) for t in stops if t in generated], default=None)])
+    if chat:
+        assert text.startswith(TOOL_CALL_OPEN + "\n") and text.endswith("\n" + TOOL_CALL_CLOSE), text
+        text = text[len(TOOL_CALL_OPEN) + 1:-len(TOOL_CALL_CLOSE) - 1]
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["paper", "hermes"])
+def test_nesting_logits_still_close_a_valid_call_for_every_budget(cache, tok, chat):
+    """Both styles, a row per any-value tool: every budget from the shortest call's size up gives
+    a call that parses and validates against the tool's own schema (before the closing reserve
+    grew with open levels and the closing policy read only brackets outside strings, most of
+    these calls nested until the budget ran out)."""
+    stops = cache.stop_ids
+    shortest = max(_shortest(tok, tool, chat) for tool in ANY_TOOLS)
+    for budget in range(shortest, shortest + SPAN + 1):
+        rows = [cache.chat_row([tool], "required", parallel=False) if chat else cache.row([tool], False)
+                for tool in ANY_TOOLS]
+        for tool, generated in zip(ANY_TOOLS, _decode(cache, tok, rows, budget, seed=budget)):
+            call = _call(tok, stops, generated, chat)
+            assert call["name"] == tool.name, (budget, call)
+            jsonschema.validate(call["arguments"], tool.parameters)
+
+
+def test_nesting_is_counted_outside_strings_only():
+    assert nesting_after('{"a": [{"b": "x[{', NO_NESTING) == (3, True, False)
+    assert nesting_after('\\"}"}]', (3, True, False)) == (1, False, False)  # an escaped quote is text
+    assert closing_depth([WASTE]) == 3 and closing_depth([]) == 0  # {"arguments": {"population": {
+
+
+def test_reserve_grows_with_levels_beyond_those_covered():
+    row = RowConstraint(matcher=None, close_margin=20, close_depth=3)
+    assert row.reserve() == 20
+    row.nesting = (7, False, False)
+    assert row.reserve() == 20 + 4 * LEVEL_COST
+    row.watch, row.watch_depth = 9, 6  # a simulated path set it at depth 6
+    assert row.reserve() == 9 + LEVEL_COST
+    row.unwatch()
+    assert (row.watch, row.watch_depth) == (20, 3)
+
+
+def test_closing_policy_scores_what_lies_outside_strings():
+    assert _structure_score('"}},') < _structure_score('"') + 1  # opens a string of `}},`: closes nothing
+    assert _structure_score("]") > _structure_score("],")  # the comma opens more content
+    assert _structure_score(" null") > _structure_score(" \"\",")  # a value, not a value and another key
+    assert _structure_score(",") > _structure_score("0") > _structure_score("-")  # end a number; whole values
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chat", [False, True], ids=["paper", "hermes"])
+def test_embedded_tokenizer_nesting_logits_close_a_valid_call(chat):
+    """The same with the embedded model's tokenizer (SmolLM2: `[{"`, `{{` and `[[` are single
+    tokens), at a few budgets up to the 128 of the BFCL run."""
+    from calltune.models import load_tokenizer, resolve_model_path
+
+    tok = load_tokenizer(resolve_model_path("embedded"))
+    cache = GrammarCache(tok, len(tok))
+    shortest = max(_shortest(tok, tool, chat) for tool in ANY_TOOLS)
+    for budget in (shortest, shortest + 8, 128):
+        rows = [cache.chat_row([tool], "required", parallel=False) if chat else cache.row([tool], False)
+                for tool in ANY_TOOLS]
+        for tool, generated in zip(ANY_TOOLS, _decode(cache, tok, rows, budget, seed=budget)):
+            call = _call(tok, cache.stop_ids, generated, chat)
+            assert call["name"] == tool.name, (budget, call)
+            jsonschema.validate(call["arguments"], tool.parameters)
