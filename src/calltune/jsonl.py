@@ -7,6 +7,7 @@ path that names a directory (checked by `check_output_file` before any work is d
 from __future__ import annotations
 
 import json
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -104,3 +105,9 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write pretty-printed JSON."""
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes: the data fingerprint run directories record."""
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()

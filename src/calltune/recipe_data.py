@@ -17,14 +17,13 @@ settings and files with the recorded hashes reuses them (a resumed run trains on
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import sys
 
 from calltune.config import GENERATION_FIELDS, RunConfig
 from calltune.examples import load_examples
-from calltune.jsonl import write_json, write_jsonl
+from calltune.jsonl import file_sha256, write_json, write_jsonl
 from calltune.splits import dedup, split
 from calltune.synth.generator import generate
 
@@ -40,11 +39,6 @@ def generation_settings(cfg: RunConfig) -> dict:
     return {name: value for name, value in cfg.to_dict()["data"].items() if name in GENERATION_FIELDS}
 
 
-def sha256(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
 def _reusable(folder: str, settings: dict) -> dict | None:
     """data.json of earlier generated files, when they were made with `settings` and are intact."""
     path = os.path.join(folder, "data.json")
@@ -56,7 +50,7 @@ def _reusable(folder: str, settings: dict) -> dict | None:
         return None
     for name in FILES:
         file = os.path.join(folder, f"{name}.jsonl")
-        if not os.path.exists(file) or sha256(file) != record["sha256"].get(name):
+        if not os.path.exists(file) or file_sha256(file) != record["sha256"].get(name):
             return None
     return record
 
@@ -81,7 +75,7 @@ def generate_files(cfg: RunConfig, folder: str) -> dict:
                          "split_dev": len(dev), "train": len(train[:data.train_size]),
                          "dev": len(dev[:data.dev_size])},
               "dedup": dedup_report.summary() if dedup_report else None, "split": report.summary(),
-              "sha256": {name: sha256(path) for name, path in paths.items()}}
+              "sha256": {name: file_sha256(path) for name, path in paths.items()}}
     write_json(os.path.join(folder, "data.json"), record)  # last: it marks the files complete
     return record
 

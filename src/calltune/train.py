@@ -20,7 +20,6 @@ written last) it says so and changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import resource
@@ -39,7 +38,7 @@ from calltune.config import RunConfig, dump_config
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples, resolve_data_path
 from calltune.overlap import benchmark_overlap
-from calltune.jsonl import atomic_write_text, dumps_line, write_json
+from calltune.jsonl import atomic_write_text, dumps_line, file_sha256, write_json
 from calltune.recipe_data import prepare_data
 from calltune.render import Rendered, render_example
 
@@ -94,8 +93,7 @@ def setup_distributed() -> Dist:
 def fingerprint(spec: str | None) -> str | None:
     if spec is None:
         return None
-    with open(resolve_data_path(spec), "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
+    return file_sha256(resolve_data_path(spec))
 
 
 def render_dataset(spec: str, tokenizer, cfg: RunConfig) -> tuple[list[Rendered], list[str]]:
