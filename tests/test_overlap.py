@@ -117,3 +117,13 @@ def test_training_prints_and_records_the_benchmark_overlap(tiny_gpt2, tmp_path, 
     for adapter in (tmp_path / "run", tmp_path / "run" / "adapter"):
         assert training_overlap(str(adapter))["total"] == 1
     assert training_overlap(None) is None
+
+
+def test_bfcl_reports_the_builtin_adapters_overlap():
+    """`calltune bfcl --adapter builtin` states its training data's BFCL overlap from the shipped run.json."""
+    from calltune.bfcl_run import training_overlap
+
+    overlap = training_overlap("builtin")
+    assert overlap is not None and overlap["n_train"] == 500
+    assert overlap["examples_targeting"] == 0 and overlap["tools"]["name"] == 0
+    assert training_overlap("no/such/adapter") is None

@@ -18,10 +18,12 @@ from dataclasses import asdict
 
 from calltune import bfcl
 from calltune.chat.parse import parse_answer
+from calltune.errors import CalltuneError
 from calltune.evaluate import evaluate, prediction_style
 from calltune.examples import load_examples, load_predictions
 from calltune.extract import extract_call
 from calltune.jsonl import write_json, write_jsonl
+from calltune.models import find_adapter_dir
 from calltune.predict import PredictConfig, run_predict
 
 
@@ -50,7 +52,11 @@ def training_overlap(adapter: str | None) -> dict | None:
     run.json: a BFCL figure is reported with it. None for no adapter or a run that did not record it."""
     if adapter is None:
         return None
-    for run_dir in (adapter, os.path.dirname(os.path.normpath(adapter))):
+    try:
+        found = find_adapter_dir(adapter)  # `builtin` and run directories alike
+    except CalltuneError:
+        return None
+    for run_dir in (found, found.parent):
         path = os.path.join(run_dir, "run.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:

@@ -65,8 +65,9 @@ class ServeConfig:
     model: str = "embedded"
     """`embedded`, a local HF model directory, or a hub id."""
     adapter: str | None = None
-    """A PEFT adapter directory (or a run directory with `adapter/`); its saved tokenizer and chat
-    template are used. Merged into the weights for speed unless the base is quantized."""
+    """A PEFT adapter directory (or a run directory with `adapter/`), or `builtin` (the tuned adapter
+    shipped in the package); its saved tokenizer and chat template are used. Merged into the weights
+    for speed unless the base is quantized."""
     quantization: str = "auto"
     """Base weights: `none`, `nf4`, or `auto` (as the adapter's run trained them)."""
     host: str = "127.0.0.1"
