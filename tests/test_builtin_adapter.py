@@ -45,11 +45,12 @@ def test_the_weights_and_data_are_the_ones_its_provenance_states():
     assert PROVENANCE["adapter_model_sha256"] in (RUN / "README.md").read_text()
     saved = json.loads((adapter / "calltune.json").read_text())["data"]
     run = json.loads((RUN / "run.json").read_text())["data"]
-    # the file configs/best.yaml generates (tests/test_recipe_data.py pins the same hash)
+    # the file configs/best.yaml generates with data.train_size=500 (tests/test_recipe_data.py pins it)
     assert saved["train_sha256"] == run["train_sha256"] == PROVENANCE["train_sha256"] == \
         "8803c43bb4138453d7ef4d375b6a50446597c6dae279b9e01140298152ff20d2"
     assert PROVENANCE["train_sha256"] in (RUN / "README.md").read_text()
-    assert "calltune train --config configs/best.yaml --out RUN" in (RUN / "README.md").read_text()
+    assert PROVENANCE["command"] in (RUN / "README.md").read_text()
+    assert PROVENANCE["command"].startswith("calltune train --config configs/best.yaml --out RUN")
     assert not (adapter / "tokenizer.json").exists()  # read from the embedded model (adapter_vocabulary)
 
 

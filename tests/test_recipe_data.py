@@ -133,7 +133,8 @@ def test_best_yaml_is_the_recipe_of_the_measured_adapter():
             synth.description_style_rate) == (0.08, 0.08, 0.5, "train", 0.1, 0.3)
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
-    assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (500, 100, 8, 16, 15)
+    assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (600, 100, 16, 32, 15)
+    assert cfg.lora.targets == "all-linear"
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup_ratio, cfg.eval.generate) == \
         (1, 4, 5e-4, 0.05, False)
 
@@ -143,6 +144,9 @@ def test_best_yaml_generates_the_training_file_of_the_measured_adapter(tmp_path)
     """The README's issue-14 figures come from an adapter trained on a file with this hash (its run.json,
     data.train_sha256); configs/best.yaml must keep generating exactly that file."""
     _, record = prepare_data(load_config(BEST), str(tmp_path / "run"), quiet=True)
+    assert record["sha256"]["train"] == "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"  # cand2
+    # the builtin adapter (cand1) trained on the first 500 of the same split
+    _, record = prepare_data(load_config(BEST, ["data.train_size=500"]), str(tmp_path / "run500"), quiet=True)
     assert record["sha256"]["train"] == "8803c43bb4138453d7ef4d375b6a50446597c6dae279b9e01140298152ff20d2"
 
 

@@ -353,3 +353,17 @@ def test_top_layers_adapts_only_the_last_blocks(fixture, request):
     assert adapted == {"1"}  # blocks 0 and 1; only the last one
     with pytest.raises(CalltuneError, match="only 2 blocks"):
         add_lora(load_base(cfg.model)[0], load_config(None, ["lora.top_layers=3"]).lora, cfg.model, seed=0)
+
+
+@pytest.mark.parametrize("fixture, layers", [
+    ("tiny_gpt2", {"c_attn", "c_proj", "c_fc"}),  # attention's and the MLP's c_proj alike
+    ("tiny_llama", {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})])
+def test_all_linear_with_top_layers_adapts_every_linear_layer_of_the_last_blocks(fixture, layers, request):
+    from calltune.lora import add_lora, load_base
+
+    cfg = cfg_for(request.getfixturevalue(fixture), "lora.top_layers=1", "lora.targets=all-linear")
+    model = add_lora(load_base(cfg.model)[0], cfg.lora, cfg.model, seed=0)
+    names = [n.split(".") for n, _ in model.named_parameters() if "lora_A" in n]
+    assert {parts[4] for parts in names} == {"1"}  # the last of 2 blocks only
+    assert {parts[-4] for parts in names} == layers  # ...q_proj.lora_A.default.weight  # every linear layer in it; the LM head is not one
+    assert len(names) == (4 if fixture == "tiny_gpt2" else 7)

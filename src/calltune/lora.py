@@ -4,7 +4,9 @@ Target presets, resolved per architecture:
 - `attention`: Llama-style q_proj, k_proj, v_proj, o_proj; GPT-2 attn.c_attn and
   attn.c_proj (Conv1D layers, so `fan_in_fan_out=True`; GPT-2's MLP also has a
   c_proj, hence the pattern anchored on `attn`).
-- `all-linear`: every linear/Conv1D layer except the LM head (PEFT's own preset).
+- `all-linear`: every linear/Conv1D layer except the LM head (PEFT's own preset); with
+  `top_layers`, the names of the linear/Conv1D layers inside the blocks (Llama: q, k, v, o,
+  gate, up and down projections), so that PEFT can limit them to those blocks.
 - a list: module names as PEFT matches them (suffixes such as `q_proj`).
 """
 
@@ -67,13 +69,28 @@ def load_base(cfg: ModelConfig, device: str = "cpu"):
     return model, tokenizer, path
 
 
-def resolve_targets(model, targets: str | list[str]):
+def block_linear_names(model) -> list[str]:
+    """The names (last component) of the linear and Conv1D layers inside the model's blocks, in order."""
+    from transformers.pytorch_utils import Conv1D
+
+    blocks = LAYER_LISTS.get(model.config.model_type, "layers")
+    names = []
+    for path, module in model.named_modules():
+        parts = path.split(".")
+        if isinstance(module, (torch.nn.Linear, Conv1D)) and blocks in parts[:-1] and parts[-1] not in names:
+            names.append(parts[-1])
+    return names
+
+
+def resolve_targets(model, targets: str | list[str], top_layers: int | None = None):
     model_type = model.config.model_type
     if targets == "attention":
         if model_type not in ATTENTION:
             raise CalltuneError(f"lora.targets 'attention' has no preset for model type '{model_type}'; "
                                 "list the module names instead")
         return ATTENTION[model_type]
+    if targets == "all-linear" and top_layers is not None:
+        return block_linear_names(model)  # PEFT's preset cannot be limited to some blocks
     return targets  # "all-linear" (PEFT resolves it) or explicit names
 
 
@@ -90,15 +107,13 @@ def add_lora(model, lora: LoraConfig, model_cfg: ModelConfig, seed: int):
         model.enable_input_require_grads()
     layers = {}
     if lora.top_layers is not None:
-        if lora.targets == "all-linear":
-            raise CalltuneError("lora.top_layers works with targets 'attention' or a list of names, not 'all-linear'")
         n_blocks = model.config.num_hidden_layers
         if lora.top_layers > n_blocks:
             raise CalltuneError(f"lora.top_layers {lora.top_layers}: the model has only {n_blocks} blocks")
         layers = {"layers_to_transform": list(range(n_blocks - lora.top_layers, n_blocks)),
                   "layers_pattern": LAYER_LISTS.get(model.config.model_type, "layers")}
     peft_cfg = PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                              target_modules=resolve_targets(model, lora.targets), bias="none",
+                              target_modules=resolve_targets(model, lora.targets, lora.top_layers), bias="none",
                               task_type="CAUSAL_LM",
                               fan_in_fan_out=model.config.model_type in CONV1D_MODELS, **layers)
     torch.manual_seed(seed)
