@@ -82,3 +82,19 @@ def write_jsonl_lines(tmp_path):
         path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
         return str(path)
     return write
+
+
+# the tiny GPT-2's tokenizer and a grammar cache over it (module scope: each module compiles its own grammars)
+
+@pytest.fixture(scope="module")
+def tok(tiny_gpt2):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_gpt2)
+
+
+@pytest.fixture(scope="module")
+def cache(tok):
+    from calltune.constrain import GrammarCache
+
+    return GrammarCache(tok, len(tok))

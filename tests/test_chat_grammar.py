@@ -28,18 +28,6 @@ OSLO = block("weather", {"location": "Oslo"})
 DATES = block("dates", {"date": "2025-01-01", "time": "09:30"})
 
 
-@pytest.fixture(scope="module")
-def tok(tiny_gpt2):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_gpt2)
-
-
-@pytest.fixture(scope="module")
-def cache(tok):
-    return GrammarCache(tok, len(tok))
-
-
 def _matcher(cache, tools, tool_choice="auto", parallel=True):
     return cache.chat_row([TOOLS[n] for n in tools], tool_choice, parallel).matcher
 

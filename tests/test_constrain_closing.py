@@ -27,18 +27,6 @@ ANY_TOOLS = [WASTE, BLOB]
 SPAN = 16  # budgets tried: the shortest call's size and the SPAN above it
 
 
-@pytest.fixture(scope="module")
-def tok(tiny_gpt2):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_gpt2)
-
-
-@pytest.fixture(scope="module")
-def cache(tok):
-    return GrammarCache(tok, len(tok))
-
-
 def _shortest(tok, tool: Tool, chat: bool) -> int:
     """Tokens in the shortest call to `tool` (in its block for hermes)."""
     call = json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
