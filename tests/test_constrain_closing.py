@@ -1,7 +1,9 @@
 """The closing reserve of constrained decoding: where a schema allows any value, logits that always
 favour opening another object or array (`{"a": [{"a": ...`, as the base model did on BFCL
 parallel_29) still end in a call that parses and fits its schema, for every budget from the
-shortest call's size up; and the unit pieces (nesting, the reserve, the closing policy's scores)."""
+shortest call's size up; a model that opens an optional argument with a long patterned value in
+a block it opened late still closes that block; and the unit pieces (nesting, the reserve, the
+closing policy's scores)."""
 
 from __future__ import annotations
 
@@ -66,6 +68,76 @@ def _call(tok, stops, generated: list[int], chat: bool) -> dict:
     return json.loads(text)
 
 
+# synth-1-000005 of a dev set (4 parallel calls): its tools, and the answer the tuned model wrote
+# (its budget of 192 ran out one token before the last block's `>`)
+CALLS_4 = [
+    Tool("search_catering_orders", "", {"type": "object", "properties": {
+        "event_name": {"type": "string"},
+        "contact": {"type": "object", "properties": {"name": {"type": "string"}, "phone": {"type": "string"}},
+                    "required": ["name", "phone"], "additionalProperties": False},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}},
+        "required": ["event_name"], "additionalProperties": False}),
+    Tool("sendVenueBooking", "", {"type": "object", "properties": {
+        "access": {"type": "string", "enum": ["read_only", "read_write", "full_control"]},
+        "venueBookingId": {"type": "string"}, "recipient": {"type": "string"}},
+        "required": ["venueBookingId", "recipient"], "additionalProperties": False}),
+    Tool("tool_prs3u", "", {"type": "object", "properties": {"tariffAlertId": {"type": "string"}},
+                            "required": ["tariffAlertId"], "additionalProperties": False}),
+    Tool("lookup_leave_requests", "", {"type": "object", "properties": {
+        "annual_salary": {"type": "number", "minimum": 30000},
+        "created_after": {"type": "string", "format": "date", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"}},
+        "required": ["annual_salary"], "additionalProperties": False})]
+ANSWER_4 = "\n".join(f"{TOOL_CALL_OPEN}\n{json.dumps(call)}\n{TOOL_CALL_CLOSE}" for call in [
+    {"name": "search_catering_orders", "arguments": {"event_name": "Alumni Dinner"}},
+    {"name": "sendVenueBooking", "arguments": {"venueBookingId": "BA-07598", "recipient": "Alumni Dinner"}},
+    {"name": "tool_prs3u", "arguments": {"tariffAlertId": "TA-88995"}},
+    {"name": "lookup_leave_requests", "arguments": {"annual_salary": 126548, "created_after": "2021-01-01"}}])
+
+
+def _follow(cache, tok, row, target: list[int], budget: int, seed: int) -> str:
+    """Greedy steps of the processor over one hermes row whose model wants to write `target`
+    (its next token gets a large bonus while the answer so far is a prefix of it; after that,
+    `randn` logits) and never to stop; the answer up to its first stop token."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.full((1, 1), tok.eos_token_id)  # (1, 1): a one-token prompt
+    processor = ToolCallConstraint([row], 1, budget, cache.policy, tok)
+    for step in range(budget):
+        scores = torch.randn((1, cache.n_vocab), generator=generator)  # (1, vocab)
+        scores[:, cache.stop_ids] = -1e4
+        if step < len(target) and ids[0, 1:].tolist() == target[:step]:
+            scores[0, target[step]] = 100.0
+        ids = torch.cat([ids, processor(ids, scores).argmax(-1, keepdim=True)], dim=1)
+    generated = ids[0, 1:].tolist()
+    return tok.decode(generated[:min([generated.index(t) for t in cache.stop_ids if t in generated], default=None)])
+
+
+def _check_late_block(cache, tok, budgets) -> None:
+    """For each budget, the ANSWER_4 model gives newline-joined blocks of schema-valid calls, and
+    some budget lets it open its 4th block."""
+    tools = {tool.name: tool for tool in CALLS_4}
+    target = tok(ANSWER_4, add_special_tokens=False)["input_ids"]
+    most = 0
+    for budget in budgets(len(target)):
+        answer = _follow(cache, tok, cache.chat_row(CALLS_4), target, budget, seed=budget)
+        assert answer.startswith(TOOL_CALL_OPEN + "\n") and answer.endswith("\n" + TOOL_CALL_CLOSE), (budget, answer)
+        bodies = answer[len(TOOL_CALL_OPEN) + 1:-len(TOOL_CALL_CLOSE) - 1].split(
+            f"\n{TOOL_CALL_CLOSE}\n{TOOL_CALL_OPEN}\n")
+        for body in bodies:
+            call = json.loads(body)
+            jsonschema.validate(call["arguments"], tools[call["name"]].parameters)
+        most = max(most, len(bodies))
+    assert most == 4
+
+
+def test_a_late_block_that_opens_an_optional_patterned_argument_still_closes(cache, tok):
+    """The answer that ran out of budget one token short of its last `>` (#14): near the end of the
+    budget, the model's `,` opened `created_after`, whose value must match `\\d{4}-\\d{2}-\\d{2}`:
+    one token that lengthened the closing path from 7 tokens to more than were left (no closing
+    slack covers that). The model's own next token is now tried before it is let through, at every
+    step once the call is within its reserve. Before, 14 of these budgets ended inside the block."""
+    _check_late_block(cache, tok, lambda n: range(n - SPAN, n + 2))
+
+
 @pytest.mark.parametrize("chat", [False, True], ids=["paper", "hermes"])
 def test_nesting_logits_still_close_a_valid_call_for_every_budget(cache, tok, chat):
     """Both styles, a row per any-value tool: every budget from the shortest call's size up gives
@@ -105,6 +177,16 @@ def test_closing_policy_scores_what_lies_outside_strings():
     assert _structure_score("]") > _structure_score("],")  # the comma opens more content
     assert _structure_score(" null") > _structure_score(" \"\",")  # a value, not a value and another key
     assert _structure_score(",") > _structure_score("0") > _structure_score("-")  # end a number; whole values
+
+
+@pytest.mark.slow
+def test_embedded_tokenizer_late_block_still_closes():
+    """The same with the embedded model's tokenizer: ANSWER_4 is 191 tokens, the tuned model spent one
+    more on it (`"` `,` for `",`), so a budget of 190 here is its run's 192."""
+    from calltune.models import load_tokenizer, resolve_model_path
+
+    tok = load_tokenizer(resolve_model_path("embedded"))
+    _check_late_block(GrammarCache(tok, len(tok)), tok, lambda n: range(n - 8, n + 2))
 
 
 @pytest.mark.slow

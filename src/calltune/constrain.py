@@ -17,15 +17,19 @@ tokens that end a string, number, array or object). The reserve starts at the
 closing margin (the token length of the shortest call to its largest tool, plus
 a few tokens), which covers the levels of nesting that call opens; every level
 open beyond those (outside strings) adds `LEVEL_COST` tokens, since each needs
-its own closing token and may hold a key or value open. After a simulation the
-reserve is that path's length plus `2 * CLOSE_SLACK`, again plus `LEVEL_COST`
-per level opened since. Once the budget is within `CLOSE_SLACK` tokens of the
-path's length, decoding follows the path, so the call closes within the budget
-(given one that covers the shortest call). A normal call never gets there:
-the path is usually far shorter than the remaining budget. For hermes the path
-runs to the end of the open `<tool_call>` block (a text answer needs none), a
-row that closes a block within its margin then stops instead of opening
-another, and a block opened after that is watched from its margin again.
+its own closing token and may hold a key or value open. Once the budget falls
+within the reserve, the call is watched at every step until it closes: the
+path is simulated again, and decoding follows it once the budget is within
+`CLOSE_SLACK` tokens of its length, or whenever the model's own next token
+(greedy: the best allowed one) would leave no path that fits the rest of the
+budget. One token can lengthen the path by far more than any slack (`, "` opens
+an optional key whose value must match a `YYYY-MM-DD` pattern), so that token is
+tried on a copy of the matcher before it is let through. So the call closes
+within the budget (given one that covers the shortest call). A normal call never
+gets there: the path is usually far shorter than the remaining budget. For
+hermes the path runs to the end of the open `<tool_call>` block (a text answer
+needs none), a row that closes a block within its margin then stops instead of
+opening another, and a block opened after that is watched from its margin again.
 The engine is llguidance (JSON Schema compiled to a token-level parser; a
 mask costs well under a millisecond per token). Output is compact JSON with
 `json.dumps` separators, the format calltune trains on.
@@ -265,6 +269,15 @@ class ClosingPolicy:
             in_string = nesting_after(self.texts[token], (0, in_string, False))[1]
         return limit + 1, None
 
+    def fits_after(self, matcher, token: int, in_string: bool, limit: int, llt) -> bool:
+        """Whether, after `token` (allowed by `matcher`), the path to a complete call takes at most
+        `limit` tokens (`in_string`: as in `path`, before `token`)."""
+        sim = matcher.deep_copy()
+        if not sim.consume_token(token):
+            return False
+        in_string = nesting_after(self.texts[token], (0, in_string, False))[1]
+        return sim.is_accepting() or self.path(sim, in_string, limit, llt)[0] <= limit
+
 
 @dataclass
 class RowConstraint:
@@ -283,7 +296,8 @@ class RowConstraint:
     """`nesting_after` over what was generated so far (a hermes answer opens no level outside its
     calls, and a text answer is never simulated)."""
     watch: int = 0
-    """The reserve as last set: the margin, or a simulated path plus slack."""
+    """The reserve as last set: the margin, or, once the call is watched, the budget then left
+    (so it stays watched however many levels close)."""
     watch_depth: int = 0
     """The open levels `watch` covers; each level beyond adds `LEVEL_COST`."""
 
@@ -412,9 +426,11 @@ class ToolCallConstraint(LogitsProcessor):
     `rows[i]` is None for an unconstrained row. Tokens are fed to the matchers
     one step late: at step t the processor first consumes the token chosen at
     step t-1 (the last column of `input_ids`), then masks. Rows whose remaining
-    budget is within their closing reserve may be steered onto `policy`'s closing path;
-    a hermes row within its closing margin that has just closed a call block ends (its
-    stop tokens only) rather than open another block that could not close in time.
+    budget is within their closing reserve may be steered onto `policy`'s closing path
+    (near its length, or where the best allowed token would leave no path that fits: the
+    callers decode greedily); a hermes row within its closing margin that has just closed
+    a call block ends (its stop tokens only) rather than open another block that could
+    not close in time.
     """
 
     def __init__(self, rows: list[RowConstraint | None], prompt_len: int, max_new_tokens: int,
@@ -436,6 +452,13 @@ class ToolCallConstraint(LogitsProcessor):
         if not self.tokenizer.decode(ids[-1:]).endswith(">"):
             return False
         return self.tokenizer.decode(ids[self.prompt_len:].tolist()).endswith(TOOL_CALL_CLOSE)
+
+    def model_fits(self, row: RowConstraint, scores: torch.Tensor, i: int, first: int, remaining: int) -> bool:
+        """Whether the best token the row's grammar allows (`scores`: (vocab,)) leaves a closing path
+        within the rest of the budget. `first` (the path's own next token) always does."""
+        allowed = _allowed(self.bitmask[i], scores.numel())  # (vocab,)
+        token = int(torch.where(allowed, scores.float().cpu(), torch.tensor(float("-inf"))).argmax())
+        return token == first or self.policy.fits_after(row.matcher, token, row.nesting[1], remaining - 1, self.llt)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         # scores: (B, vocab)
@@ -463,12 +486,12 @@ class ToolCallConstraint(LogitsProcessor):
             elif remaining <= row.reserve():
                 # near the end of the budget: how many tokens would closing take from here?
                 needed, first = self.policy.path(matcher, row.nesting[1], remaining, self.llt)
-                # estimate again once the budget gets this low (or deeper levels open)
-                row.watch, row.watch_depth = needed + 2 * CLOSE_SLACK, row.nesting[0]
-                if first is not None and remaining <= needed + CLOSE_SLACK:
-                    # follow the closing path (one model token can open a structure that needs
-                    # several more to close, hence the slack)
-                    _keep_only(scores, i, [first])
+                # watched at every step from now until the call closes: a step left unwatched
+                # could take a token after which no path fits
+                row.watch, row.watch_depth = remaining, row.nesting[0]
+                if first is not None and (remaining <= needed + CLOSE_SLACK
+                                          or not self.model_fits(row, scores[i], i, first, remaining)):
+                    _keep_only(scores, i, [first])  # follow the closing path
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
         self.seconds += time.perf_counter() - start
         return scores
