@@ -263,3 +263,56 @@ def test_an_adapter_is_served_merged(tiny_gpt2, tmp_path):
     torch.testing.assert_close(served, adapted, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(served, plain, atol=1e-3)  # the adapter does change the model
     assert isinstance(run(Engine(model, tokenizer), REQUESTS[:1])[0], Finished)
+
+
+def test_a_speculative_step_keeps_only_the_columns_each_row_accepts():
+    """KVBatch fed 3 tokens per row, keeping 1, 3 and 2 of them: each row's kept columns (where its
+    mask is 1) hold exactly its kept keys in order; columns no row kept are cut from the right."""
+    gen = torch.Generator().manual_seed(1)
+    batch, expected = KVBatch("cpu"), []
+    for length in (4, 7, 5):
+        row = torch.randn(1, 2, length, 4, generator=gen)
+        batch.join([(row, -row)], length)
+        expected.append(row[0])
+    for kept in ([1, 3, 2], [2, 2, 1], [3, 1, 3], [1, 1, 1]):
+        mask, positions = batch.step_inputs(3)
+        assert positions.tolist() == [[n, n + 1, n + 2] for n in batch.lengths.tolist()]
+        new = torch.randn(len(batch), 2, 3, 4, generator=gen)
+        batch.cache.layers[0].update(new, -new)
+        batch.advance(mask, kept)
+        expected = [torch.cat([e, new[i, :, :n]], dim=1) for i, (e, n) in enumerate(zip(expected, kept))]
+        assert batch.mask.shape[1] == batch.cache.layers[0].keys.shape[2]
+        assert not (batch.mask[:, -1] == 0).all()  # a column nobody kept was cut
+    batch.keep([2, 0])
+    expected = [expected[2], expected[0]]
+    keys, values = batch.cache.layers[0].keys, batch.cache.layers[0].values
+    for i, want in enumerate(expected):
+        real = batch.mask[i].bool()
+        assert int(real.sum()) == want.shape[1] == int(batch.lengths[i])
+        assert torch.equal(keys[i][:, real], want) and torch.equal(values[i][:, real], -want)
+    assert batch.mask[:, 0].any()  # columns no remaining row used were dropped from the left
+
+
+@pytest.mark.parametrize("decoding", ["constrained", "greedy"])
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])
+def test_speculative_steps_give_the_same_answers_in_fewer_steps(model, decoding, request):
+    from calltune.models import load_model
+
+    loaded = load_model(request.getfixturevalue(model))[:2]
+    plain = make_engine(loaded, draft_tokens=0, decoding=decoding)
+    want = [run(plain, [r], max_tokens=60)[0] for r in REQUESTS]
+    for draft_tokens in (1, 8):
+        for stagger in (0, 2):
+            engine = make_engine(loaded, draft_tokens=draft_tokens, decoding=decoding)
+            got = run(engine, REQUESTS, max_tokens=60, stagger=stagger)
+            assert [(e.text, e.finish_reason, e.completion_tokens) for e in got] == \
+                [(e.text, e.finish_reason, e.completion_tokens) for e in want]
+            assert engine.counts["accepted_draft_tokens"] > 0
+    alone = make_engine(loaded, draft_tokens=8, decoding=decoding)
+    for r, w in zip(REQUESTS, want):
+        steps, accepted = alone.counts["steps"], alone.counts["accepted_draft_tokens"]
+        [got] = run(alone, [r], max_tokens=60)
+        assert got.text == w.text
+        # one row: each step yields its own token plus the drafts it accepted
+        assert alone.counts["steps"] - steps == w.completion_tokens - (alone.counts["accepted_draft_tokens"] - accepted)
+    assert alone.counts["steps"] < sum(w.completion_tokens for w in want)

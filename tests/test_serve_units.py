@@ -193,3 +193,16 @@ def test_the_api_key_can_come_from_the_environment(monkeypatch):
     assert from_args(parser.parse_args([])).api_key == "from-env"
     assert from_args(parser.parse_args(["--api-key", "given"])).api_key == "given"
     assert json.dumps(ServeConfig().engine.__dict__)  # plain values
+
+
+def test_context_lookup_proposes_what_followed_the_latest_earlier_occurrence():
+    from calltune.serve.draft import ContextIndex
+
+    index = ContextIndex([1, 2, 3, 4, 1, 2])
+    assert index.lookup(3) == [3, 4, 1]  # (4, 1, 2) never occurred before; (1, 2) did, followed by 3 4 1
+    index.extend([5, 9, 1, 2])
+    assert index.lookup(2) == [5, 9]  # the latest earlier (1, 2), not the first
+    index.extend([5])
+    assert index.lookup(8) == [9, 1, 2, 5]  # (1, 2, 5): up to the end of what exists
+    assert index.lookup(0) == [] and ContextIndex([7]).lookup(4) == []
+    assert ContextIndex([7, 8]).lookup(4) == []  # nothing occurred twice

@@ -2,7 +2,7 @@
 
     POST /v1/chat/completions   OpenAI chat completions with tools (streaming: server-sent events)
     GET  /v1/models             the one model served (and GET /v1/models/ID)
-    GET  /health                status and counters (requests, batch, prefix-cache savings)
+    GET  /health                status and counters (requests, batch, drafts, prefix-cache savings)
 
 A request is read with a size limit (413), decoded (400), checked (`schema.parse_request`: 400),
 its model matched (404), rendered and given its grammar (`Engine.prepare`: 400), then queued

@@ -34,6 +34,10 @@ class EngineConfig:
     """Answer budget (tokens, the end token included) when a request gives no max_tokens."""
     max_prompt_tokens: int | None = None
     """Longest prompt accepted (tokens); default: the model's context."""
+    draft_tokens: int = 8
+    """Speculative decoding: tokens guessed ahead per row and decode step (what the grammar forces,
+    else what followed the same tokens earlier in the prompt or answer), checked in the same forward
+    pass; greedy answers do not change, fewer steps produce them. 0 turns it off."""
     abstain_margin: float | None = None
     """Constrained decoding, requests under tool_choice auto with tools: answer in text when
     log p(text) + M >= log p(call) at the answer's start, else call, as `calltune predict
@@ -44,6 +48,8 @@ class EngineConfig:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
         if min(self.max_batch_size, self.max_queue, self.default_max_tokens) < 1:
             raise CalltuneError("--max-batch-size, --max-queue and --default-max-tokens must be at least 1")
+        if self.draft_tokens < 0:
+            raise CalltuneError("--draft-tokens must not be negative")
         if self.prefix_cache_mb < 0:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:

@@ -19,6 +19,13 @@ row then picks its next token greedily from its logits, masked by its own gramma
 past its deadline. Finished rows leave at once and free their slot. A row decodes as it would
 alone: its padding is masked and its positions count only its own tokens.
 
+Speculative steps (`EngineConfig.draft_tokens` > 0): each row also feeds up to that many draft
+tokens after its pending one (`draft`: what its grammar forces next, else what followed the
+same last tokens earlier in its prompt or answer), in one (B, 1 + k) forward pass. The row then
+picks its tokens position by position as above, and keeps going while each pick equals the
+draft token fed there: one pass yields 1 + (drafts accepted) tokens, the same tokens a
+one-token step would have picked. Rejected columns are masked out (`KVBatch.advance`).
+
 Under an abstention margin (`EngineConfig.abstain_margin`), a request under tool_choice auto with
 tools takes its branch at admission, as `predict` does before decoding: `abstain.decide` weighs
 text against calls in one forward pass over the tag's tokens on top of the prefilled prompt
@@ -47,6 +54,7 @@ from calltune.errors import CalltuneError
 from calltune.examples import Tool
 from calltune.generate import END_OF_TURN, cut_turn
 from calltune.serve.config import EngineConfig
+from calltune.serve.draft import ContextIndex, forced_tokens
 from calltune.serve.kv_batch import KVBatch, check_model, layers_of
 from calltune.serve.prefix_cache import PrefixCache
 
@@ -128,6 +136,8 @@ class Row:
     pending: int
     cached: int
     out: list[int] = field(default_factory=list)
+    context: ContextIndex | None = None
+    """Prompt and answer so far, for draft lookups (None: drafts off)."""
 
 
 class Engine:
@@ -161,7 +171,8 @@ class Engine:
         self.schema_problems: dict[str, str | None] = {}
         self.thread: threading.Thread | None = None
         self.running = False
-        self.counts = {"requests": 0, "finished": 0, "failed": 0, "steps": 0, "completion_tokens": 0}
+        self.counts = {"requests": 0, "finished": 0, "failed": 0, "steps": 0, "completion_tokens": 0,
+                       "draft_tokens": 0, "accepted_draft_tokens": 0}
         if self.config.abstain_margin is not None:
             self.counts.update(abstain_decided=0, abstained=0)  # answers weighed / sent to text
 
@@ -295,28 +306,59 @@ class Engine:
 
     @torch.inference_mode()
     def step(self) -> None:
-        """One scheduler iteration: admit waiting jobs while there is room, then one decode step."""
+        """One scheduler iteration: admit waiting jobs while there is room, then one decode step
+        (speculative when drafts are on: see the module docstring)."""
         self._sweep_queue()
         self._admit()
         if not self.rows:
             return
-        mask, positions = self.batch.step_inputs()
-        pending = torch.tensor([[row.pending] for row in self.rows], device=self.device)  # (B, 1)
-        out = self.model(input_ids=pending, attention_mask=mask, position_ids=positions,
-                         past_key_values=self.batch.cache, use_cache=True)
-        self.batch.advance(mask)
+        drafts = [self._draft(row) for row in self.rows]
+        width = 1 + max(len(d) for d in drafts)
+        fed = [[row.pending] + d + [row.pending] * (width - 1 - len(d)) for row, d in zip(self.rows, drafts)]
+        mask, positions = self.batch.step_inputs(width)
+        out = self.model(input_ids=torch.tensor(fed, device=self.device), attention_mask=mask,
+                         position_ids=positions, past_key_values=self.batch.cache, use_cache=True)
+        logits = out.logits.float()  # (B, width, vocab)
         self.counts["steps"] += 1
-        logits = out.logits[:, -1, :].float()  # (B, vocab)
-        keep = []
-        for i, row in enumerate(self.rows):
-            if self._choose(row, logits[i:i + 1]):
+        keep, kept = [], []
+        for i, (row, draft) in enumerate(zip(self.rows, drafts)):
+            n, alive = self._verify(row, logits[i], draft)
+            kept.append(n)
+            if alive:
                 keep.append(i)
+                if row.job.stream:
+                    self._emit(row.job, Progress(self.tokenizer.decode(row.out, skip_special_tokens=False)))
+        self.batch.advance(mask, kept)
         if len(keep) < len(self.rows):
             self.rows = [self.rows[i] for i in keep]
             self.batch.keep(keep)
 
+    def _draft(self, row: Row) -> list[int]:
+        """Up to `draft_tokens` guesses at the row's next tokens (none past its budget)."""
+        k = min(self.config.draft_tokens, row.job.prepared.max_tokens - len(row.out) - 1)
+        if row.context is None or k <= 0:
+            return []
+        draft = []
+        if row.processor is not None:
+            draft = forced_tokens(row.processor.rows[0].matcher, row.out[-1] if row.out else None, k)
+        draft = draft or row.context.lookup(k)
+        self.counts["draft_tokens"] += len(draft)
+        return draft
+
+    def _verify(self, row: Row, logits: torch.Tensor, draft: list[int]) -> tuple[int, bool]:
+        """Pick the row's tokens from its (width, vocab) logits, position by position, while each
+        pick equals the draft token fed next. Returns (columns of this step the row keeps, whether
+        it goes on decoding)."""
+        for j in range(len(draft) + 1):
+            if not self._choose(row, logits[j:j + 1]):
+                return j + 1, False
+            if j == len(draft) or row.pending != draft[j]:
+                return j + 1, True
+            self.counts["accepted_draft_tokens"] += 1
+        raise AssertionError("unreachable")
+
     def _choose(self, row: Row, scores: torch.Tensor) -> bool:
-        """Pick row's next token from its (1, vocab) scores; emit events; False once it is done."""
+        """Pick row's next token from its (1, vocab) scores; emit its end; False once it is done."""
         job = row.job
         if job.cancelled:
             self._emit(job, Failed("cancelled", "the request was cancelled"))
@@ -328,6 +370,8 @@ class Engine:
             scores = row.processor(torch.tensor([row.out[:]], dtype=torch.long, device=self.device), scores)
         token = int(scores[0].argmax())
         row.out.append(token)
+        if row.context is not None:
+            row.context.extend([token])
         self.counts["completion_tokens"] += 1
         # an end token, or `<|im_end|>` spelled out by a vocabulary without it (the tiny test models)
         ended = token in self.stop_ids or END_OF_TURN in self.tokenizer.decode(row.out[-8:],
@@ -339,8 +383,6 @@ class Engine:
             self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached))
             return False
         row.pending = token
-        if job.stream:
-            self._emit(job, Progress(self.tokenizer.decode(row.out, skip_special_tokens=False)))
         return True
 
     def _sweep_queue(self) -> None:
@@ -394,7 +436,8 @@ class Engine:
             processor = ToolCallConstraint([constraint], 0, job.prepared.max_tokens, self.grammars.policy,
                                            self.tokenizer)
         self.batch.join(layers, len(ids))
-        self.rows.append(Row(job, processor, job.prepared.prompt_ids[-1], cached))
+        context = ContextIndex(job.prepared.prompt_ids) if self.config.draft_tokens else None
+        self.rows.append(Row(job, processor, job.prepared.prompt_ids[-1], cached, context=context))
 
     def _branch(self, prompt_ids: list[int], layers, constraint):
         """The text-only or calls-only row that replaces an auto row under the margin

@@ -1,7 +1,7 @@
 """The KV cache of the sequences being decoded together, left-padded to one length.
 
 Row i holds its `lengths[i]` real tokens at the right end of the time axis; the columns before
-them are zeros that the attention mask hides. A row that joins is padded on the left to the
+them are zeros that the attention mask hides (as are the holes a speculative step may leave, below). A row that joins is padded on the left to the
 batch's length (or the batch to the row's); rows that leave are selected out, and columns no
 row uses any more are cut from the left. Each row's positions count its real tokens only, so a
 row decodes exactly as it would alone (and a prefix's KV is the same in any row).
@@ -10,6 +10,11 @@ The layers keep their keys and values in buffers with room to grow (`GrowingLaye
 step writes its one column in place. transformers' `DynamicLayer` concatenates instead, copying
 the whole cache at every step, which costs more than the attention itself once a batch holds a
 few thousand tokens. Buffers are reallocated only when rows join or leave, or when full.
+
+A speculative step (`step_inputs(width)`) feeds every row `width` tokens; a row keeps only the
+first `n` of them (`advance(mask, kept)`): the rest are masked out, and cut from the right end
+when no row kept them, so a row that rejects part of its draft leaves a masked hole in the
+batch only while another row kept more. Positions still count a row's real tokens only.
 
 Only full-attention layers can be held this way (a sliding-window cache drops old columns on
 its own): `check_model` refuses other models.
@@ -108,15 +113,31 @@ class KVBatch:
         self.mask = mask
         self.lengths = torch.cat([self.lengths, torch.tensor([length], device=self.device)])
 
-    def step_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """For a decode step of one token per row: the attention mask (B, T+1) and positions (B, 1).
-        The mask is kept: call `advance()` after the forward pass."""
-        ones = torch.ones(len(self), 1, dtype=torch.long, device=self.device)
-        return torch.cat([self.mask, ones], dim=1), self.lengths[:, None]
+    def step_inputs(self, width: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a decode step of `width` tokens per row: the attention mask (B, T+width) and positions
+        (B, width). The mask is kept: call `advance()` after the forward pass."""
+        ones = torch.ones(len(self), width, dtype=torch.long, device=self.device)
+        steps = torch.arange(width, device=self.device)[None]  # (1, width)
+        return torch.cat([self.mask, ones], dim=1), self.lengths[:, None] + steps
 
-    def advance(self, mask: torch.Tensor) -> None:
+    def advance(self, mask: torch.Tensor, kept: list[int] | None = None) -> None:
+        """After the forward pass of `step_inputs(width)`: row i keeps the first `kept[i]` of its
+        `width` new columns (default: all); the others are masked out, and columns no row kept are
+        cut from the right (the next step writes over them)."""
+        width = mask.shape[1] - self.mask.shape[1]
+        if kept is None:
+            kept = [width] * len(self)
+        for i, n in enumerate(kept):
+            if n < width:
+                mask[i, mask.shape[1] - width + n:] = 0
+        unused = width - max(kept, default=width)
+        if unused:
+            mask = mask[:, :mask.shape[1] - unused]
+            for layer in self.cache.layers:
+                layer.length -= unused
+                layer._views()
         self.mask = mask
-        self.lengths = self.lengths + 1
+        self.lengths = self.lengths + torch.tensor(kept, dtype=torch.long, device=self.device)
 
     def keep(self, rows: list[int]) -> None:
         """Keep only `rows` (in this order); cut the columns no remaining row uses."""
@@ -125,7 +146,8 @@ class KVBatch:
             return
         index = torch.tensor(rows, device=self.device)
         self.mask, self.lengths = self.mask[index], self.lengths[index]
-        drop = self.mask.shape[1] - int(self.lengths.max())
+        used = self.mask.any(dim=0)  # (T,): columns some remaining row still attends to
+        drop = int(used.int().argmax()) if bool(used.any()) else self.mask.shape[1]
         self.mask = self.mask[:, drop:]
         width = self.mask.shape[1]
         new_layers = []
