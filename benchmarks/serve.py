@@ -1,7 +1,7 @@
 """`calltune serve` under load: N concurrent clients over loopback for a bounded time.
 
     python benchmarks/serve.py [--model embedded] [--adapter RUN] [--clients 8] [--seconds 60]
-        [--max-tokens 64] [--threads 2] [--quick] [--out serve-bench.json]
+        [--max-tokens 64] [--threads 2] [--draft-tokens 8] [--quick] [--out serve-bench.json]
 
 Each client runs agent loops on calltune's seed examples: a first turn with the example's tools;
 if the answer calls tools, a second turn that resends the same tools and history plus a canned
@@ -69,7 +69,7 @@ class Server:
         self.port = free_port()
         command = [sys.executable, "-m", "calltune", "serve", "--model", args.model, "--port", str(self.port),
                    "--max-batch-size", str(batch), "--prefix-cache-mb", str(prefix_mb), "--log-level", "warning",
-                   "--max-queue", str(4 * args.clients)]
+                   "--max-queue", str(4 * args.clients), "--draft-tokens", str(args.draft_tokens)]
         if args.adapter:
             command += ["--adapter", args.adapter]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
@@ -202,6 +202,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--pairs", type=int, default=8, help="conversations for the first- vs second-turn latency")
     parser.add_argument("--threads", type=int, default=2, help="the server's torch threads")
+    parser.add_argument("--draft-tokens", type=int, default=8, help="the servers' --draft-tokens (0: no speculative steps)")
     parser.add_argument("--quick", action="store_true", help="2 clients, 5 s per configuration, 2 pairs")
     parser.add_argument("--turns-only", action="store_true",
                         help="only the first- vs second-turn measurement, with and without the prefix cache")
@@ -216,7 +217,7 @@ def main(argv=None) -> int:
     configs = [("one-at-a-time", 1, 1, 0), ("one-at-a-time + prefix", 1, 1, 256),
                ("batched", args.clients, args.clients, 0), ("batched + prefix", args.clients, args.clients, 256)]
     results = {"model": args.model, "adapter": args.adapter, "clients": args.clients, "seconds": args.seconds,
-               "max_tokens": args.max_tokens, "threads": args.threads, "runs": {}}
+               "max_tokens": args.max_tokens, "threads": args.threads, "draft_tokens": args.draft_tokens, "runs": {}}
     if args.turns_only:
         configs = configs[2:]
     for name, clients, batch, prefix_mb in configs:
@@ -239,7 +240,7 @@ def main(argv=None) -> int:
     best = results["runs"]["batched + prefix"].get("requests_per_s")
     results["speedup_batched_prefix_vs_one_at_a_time"] = round(best / base, 2) if base and best else None
 
-    print(f"\n{args.clients} clients, {args.seconds:g} s each, max_tokens {args.max_tokens}, model {args.model}"
+    print(f"\n{args.clients} clients, {args.seconds:g} s each, max_tokens {args.max_tokens}, draft tokens {args.draft_tokens}, model {args.model}"
           f"{' + ' + args.adapter if args.adapter else ''}\n")
     print("| server | clients | requests/s | p50 s | p95 s | completion tokens/s | prompt tokens cached |")
     print("|---|---|---|---|---|---|---|")
