@@ -8,6 +8,8 @@ Rules, one `error_type` each:
   the value itself when it reads as a word), where a form inside a longer form of another value does not
   count ("economy" inside "premium economy"); dates and times in one of `slots.date_forms` /
   `slots.time_forms`; booleans through a declared cue phrase; arrays and objects element by element.
+  Enums and booleans also through the word phrases `wording.py` declares on the parameter (`Param.word_phrases`,
+  set only when the generator's `word_value_rate` is above 0).
 - `duplicate_value`: two different string-like arguments share a value ("from Paris to Paris"), so the
   text cannot say which is which.
 - `stated_but_omitted`: an optional enum or boolean is absent from the call although the text states it.
@@ -21,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from calltune.synth.catalogue import ToolDef
-from calltune.synth.slots import Param, date_forms, enum_forms, int_words, time_forms
+from calltune.synth.slots import Param, date_forms, int_words, stated_forms, time_forms
 
 ERROR_TYPES = ("unknown_argument", "missing_required", "unrecoverable", "duplicate_value", "stated_but_omitted")
 NUMBER_RE = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d)")
@@ -84,10 +86,8 @@ def recoverable(param: Param, value: Any, text: str) -> bool:
             return False
         wanted = [value] + ([round(value * 100, 10)] if param.percent else [])
         return any(_same_number(n, w) for n in numbers_in(text) for w in wanted)
-    if kind == "enum":
-        return value in stated_choices(text, {v: enum_forms(param, v) for v in param.synonyms})
-    if kind == "boolean":
-        return value in stated_choices(text, {k: list(c) for k, c in param.cues.items()})
+    if kind in ("enum", "boolean"):
+        return value in stated_choices(text, stated_forms(param))
     if kind == "date":
         try:
             forms = date_forms(value) if isinstance(value, str) and DATE_RE.match(value) else []
@@ -135,9 +135,7 @@ def check_call(tool: ToolDef, instruction: str, arguments: dict) -> CheckResult:
         param = tool.params[name]
         if name in arguments or param.kind not in ("enum", "boolean"):
             continue
-        forms = ({v: enum_forms(param, v) for v in param.synonyms} if param.kind == "enum"
-                 else {k: list(c) for k, c in param.cues.items()})
-        stated = stated_choices(instruction, forms)
+        stated = stated_choices(instruction, stated_forms(param))
         if stated:
             return CheckResult(False, "stated_but_omitted",
                                f"{tool.name}.{name} is stated ({sorted(map(str, stated))}) but absent from the call")

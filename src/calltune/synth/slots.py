@@ -41,6 +41,7 @@ class Param:
     words: bool = True  # integer: may be written in words when small
     synonyms: dict = field(default_factory=dict)  # enum: value -> surface forms besides the value
     cues: dict = field(default_factory=dict)  # boolean: True/False -> cue phrases
+    word_phrases: dict = field(default_factory=dict)  # enum/boolean: value -> `wording.py` phrases stating it
     items: Param | None = None  # array
     fields: dict | None = None  # object: name -> Param (all required)
     fmt: str = ""  # object: how the user writes it, e.g. "{street}, {city} {zip}"
@@ -238,6 +239,15 @@ def enum_forms(param: Param, value: str) -> list[str]:
     """How a user may write an enum value: its synonyms, and the value itself when it reads as a word
     ("celsius", "USD"; not "pm25", "in" or "gas_station")."""
     return list(param.synonyms[value]) + ([value] if value.isalpha() and len(value) > 2 else [])
+
+
+def stated_forms(param: Param) -> dict:
+    """Value -> every phrase that states it, for an enum or a boolean: enum forms or cues, then the
+    word phrases of `wording.py` (empty unless the generator's word_value_rate put them there)."""
+    if param.kind == "enum":
+        return {v: enum_forms(param, v) + list(param.word_phrases.get(v, ())) for v in param.synonyms}
+    phrases = param.word_phrases
+    return {k: list(param.cues.get(k, ())) + list(phrases.get(k, ())) for k in {**param.cues, **phrases}}
 
 
 def render_value(param: Param, value: Any, rng: random.Random, in_list: bool = False) -> str:
