@@ -20,8 +20,8 @@ import re
 from calltune.synth import augment
 from calltune.synth.checks import check_call
 from calltune.synth.describe import noun
-from calltune.synth.phrasing import ATTEMPTS_PER_CALL, phrase, sample_call
-from calltune.synth.slots import MISSING, render_value, sample_value
+from calltune.synth.phrasing import ATTEMPTS_PER_CALL, draw_arguments, optional_clauses, phrase, sample_call
+from calltune.synth.slots import MISSING
 from calltune.synth.smalltalk import decline
 
 PREPOSITIONS = ("in", "for", "on", "at", "of", "from", "to", "with", "by", "about", "near", "into", "called",
@@ -73,12 +73,8 @@ def sample_missing(rng: random.Random, cfg, pool: list, contexts: dict) -> dict 
     for _ in range(ATTEMPTS_PER_CALL):
         tool = rng.choice(candidates)
         missing, template_id, template = rng.choice(cuts(tool))
-        args, texts = {}, {}
-        for name, param in tool.params.items():
-            if name != missing and (param.required or rng.random() < cfg.optional_rate):
-                args[name] = sample_value(param, rng)
-                texts[name] = render_value(param, args[name], rng)
-        clauses = [rng.choice(tool.clauses[n]).format(**texts) for n in tool.optional if n in args]
+        args, texts = draw_arguments(rng, tool, cfg.optional_rate, skip=missing)
+        clauses = optional_clauses(rng, tool, args, texts)
         rng.shuffle(clauses)
         message = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses),
                          contexts.get(tool.domain, ()))

@@ -1,6 +1,7 @@
 """User messages from catalogue templates: frames, openers and context around a filled template, a
 continuation form for a second request in the same message, and `sample_call`, which draws a call and a
-message that states every argument (resampling until `checks.check_call` passes).
+message that states every argument (resampling until `checks.check_call` passes), optional enums and
+booleans in words at the generator's `word_value_rate` (`wording.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from calltune.errors import CalltuneError
 from calltune.synth.catalogue import ToolDef
 from calltune.synth.checks import check_call
 from calltune.synth.slots import render_value, sample_value
+from calltune.synth.wording import word_clause
 
 COMMAND_FRAMES = (
     "{Cmd}.", "Please {cmd}.", "{Cmd}, please.", "Could you {cmd}?", "Can you {cmd}?", "Would you {cmd}?",
@@ -87,25 +89,67 @@ def join_sentences(first: str, second: str) -> str:
     return f"{first} {second}{thanks}"
 
 
+def carried(tool: ToolDef) -> dict[str, str]:
+    """Optional parameter -> the optional parameter whose clauses state it too ("from the last {max_age}
+    {age_unit}" carries the unit with its number): drawn and phrased with it, never alone."""
+    return {field: name for name, clauses in tool.clauses.items() for clause in clauses[:1]
+            for field in re.findall(r"{(\w+)}", clause)
+            if field != name and name in tool.params and not tool.params[name].required}
+
+
+def draw_arguments(rng: random.Random, tool: ToolDef, optional_rate: float, skip: str | None = None):
+    """`(arguments, texts)`: every required parameter but `skip`, each optional one with probability
+    `optional_rate` (with the ones it carries), a value and how the user writes it."""
+    carry = carried(tool)
+    args, texts = {}, {}
+    for name, param in tool.params.items():
+        if name == skip or name in carry:
+            continue
+        if param.required or rng.random() < optional_rate:
+            for drawn in [name] + [c for c, by in carry.items() if by == name]:
+                args[drawn] = sample_value(tool.params[drawn], rng)
+                texts[drawn] = render_value(tool.params[drawn], args[drawn], rng)
+    return args, texts
+
+
+def optional_clauses(rng: random.Random, tool: ToolDef, args: dict, texts: dict, word_rate: float = 0.0,
+                     worded: list | None = None) -> list[str]:
+    """The clause of each optional argument, in parameter order; with probability `word_rate` an enum or
+    boolean is stated in words instead (`wording.word_clause`), its name then appended to `worded`."""
+    carry = carried(tool)
+    out = []
+    for name in tool.optional:
+        if name not in args or name in carry:
+            continue
+        param, clause = tool.params[name], None
+        if word_rate and param.kind in ("enum", "boolean") and rng.random() < word_rate:
+            clause = word_clause(rng, name, param, args[name])
+            if clause is not None and worded is not None:
+                worded.append(name)
+        out.append(clause or rng.choice(tool.clauses[name]).format(**texts))
+    return out
+
+
 def sample_call(rng: random.Random, tool: ToolDef, optional_rate: float, contexts: tuple[str, ...],
-                follows: bool = False):
+                follows: bool = False, word_rate: float = 0.0, worded: list | None = None):
     """Return `(message, arguments, template_id)` for `tool`, resampling until `check_call` passes.
 
-    `follows=True` writes the request as a continuation of an earlier one in the same message."""
+    `follows=True` writes the request as a continuation of an earlier one in the same message. With
+    `word_rate` (the tool `wording.worded`), stated optional enums and booleans are phrased in words at that
+    rate; `worded` (a list) then receives the names of those that were."""
     templates = tool.templates()
     for _ in range(ATTEMPTS_PER_CALL):
-        args, texts = {}, {}
-        for name, param in tool.params.items():
-            if param.required or rng.random() < optional_rate:
-                args[name] = sample_value(param, rng)
-                texts[name] = render_value(param, args[name], rng)
+        args, texts = draw_arguments(rng, tool, optional_rate)
         template_id, template = rng.choice(templates)
-        clauses = [rng.choice(tool.clauses[name]).format(**texts) for name in tool.optional if name in args]
+        names: list[str] = []
+        clauses = optional_clauses(rng, tool, args, texts, word_rate, names)
         rng.shuffle(clauses)
         if follows:
             message = continuation(rng, template_id[:3], template.format(**texts), "".join(clauses))
         else:
             message = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses), contexts)
         if check_call(tool, message, args).ok:
+            if worded is not None:
+                worded.extend(names)
             return message, args, template_id
     raise CalltuneError(f"catalogue tool '{tool.name}': no recoverable example in {ATTEMPTS_PER_CALL} tries")
