@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from calltune.synth.catalogue import ToolDef, all_tools, tool
-from calltune.synth.composer_words import DOMAINS, GENERIC, s
+from calltune.synth.composer_words import (AGE, DETAIL, DOMAINS, GENERIC, INCLUDE_NOUNS, WORD_OPTIONS, YEAR,
+                                           include_slot, s)
 from calltune.synth.slots import MISSING, ident, text
+from calltune.synth.wording import worded
 
 SPLITS = ("all", "train", "heldout")
 HELDOUT_EVERY = 5  # split "heldout": domains 4, 9, 14, ... of DOMAINS
+WORD_OPTION_RATE = 0.4  # per tool and option of its operation (`with_word_options`)
+WORD_DEFAULTS = {"detail_level": "brief", "age_unit": "days"}
 
 
 @dataclass(frozen=True)
@@ -235,3 +240,39 @@ def composed_catalogue(seed: int, split: str = "all") -> Composed:
                 tools.append(made)
                 origin[made.name] = (key, thing[0], op_name)
     return Composed(tuple(tools), contexts, origin)
+
+
+def with_word_options(composed: Composed, seed: int) -> Composed:
+    """`composed` with options whose values users state in words (the generator's word_value_rate above 0):
+    include_X booleans, a detail level, a period (a year, or a maximum age with its unit), each added to a tool with
+    probability WORD_OPTION_RATE where its operation takes it (`composer_words.WORD_OPTIONS`). They are drawn
+    from their own RNG, so the rest of every tool stays as composed; every tool comes back `wording.worded`."""
+    rng = random.Random(f"calltune-word-options-{seed}")
+    tools = []
+    for tool in composed.tools:
+        params, clauses = dict(tool.params), dict(tool.clauses)
+        _, thing, op = composed.origin[tool.name]
+        camel_params = any(re.search(r"[a-z][A-Z]", name) for name in params)
+        for option in WORD_OPTIONS.get(op, ()):
+            if rng.random() >= WORD_OPTION_RATE:
+                continue
+            if option == "include":  # not "coverage notes ... including notes"
+                slots = (include_slot(rng.choice([n for n in INCLUDE_NOUNS if n[:-1] not in thing])),)
+            else:
+                slots = (DETAIL,) if option == "detail" else rng.choice(((YEAR,), AGE))
+            names = {slot[0]: camel(slot[0].split("_")) if camel_params else slot[0] for slot in slots}
+            dated = option == "period" and any(p.kind == "date" and not p.required for p in params.values())
+            if dated or set(names.values()) & set(params):  # a period next to "created after <date>" contradicts
+                continue
+            for slot_name, label, param, mentions in slots:
+                default = MISSING
+                if (param.kind == "boolean" or slot_name in WORD_DEFAULTS) and rng.random() < 0.6:
+                    default = WORD_DEFAULTS.get(slot_name, False)
+                description = _param_description(rng, label, param, None, default)
+                in_schema = default if default is not MISSING and rng.random() < 0.5 else MISSING
+                params[names[slot_name]] = dataclasses.replace(param, description=description, required=False,
+                                                               default=in_schema)
+                clauses[names[slot_name]] = tuple(m.replace("{v}", "{" + names[slot_name] + "}").replace(
+                    "{u}", "{" + names.get("age_unit", "") + "}") for m in mentions)
+        tools.append(worded(dataclasses.replace(tool, params=params, clauses=clauses)))
+    return Composed(tuple(tools), composed.contexts, composed.origin)

@@ -299,3 +299,23 @@ DOMAINS = (
           " at {v}", " for pickup at {v}"),
         s("hold_days", "hold period in days", integer("", 3, 21), " for {v} days"))),
 )
+
+# Options whose values users state in words, added to composed tools only when the generator's
+# word_value_rate is above 0 (`composer.with_word_options`): operation -> options; a period is a year or a
+# maximum age with the unit its clauses carry ("from the last {max_age} {age_unit}").
+INCLUDE_NOUNS = ("photos", "attachments", "notes", "comments", "history", "totals")
+DETAIL = s("detail_level", "level of detail", choice("", {"brief": ("a short summary", "the brief version"),
+                                                          "full": ("a full report", "the full version")}),
+           ", {v}", " ({v})", ", just {v}")
+YEAR = s("year", "year the records are from", integer("", 2000, 2026, words=False), " from {v}", " in {v}",
+         " for the year {v}", " during {v}")
+AGE = (s("max_age", "maximum age of a record", integer("", 2, 12), " from the last {v} {u}", " no older than {v} {u}",
+         " within the past {v} {u}"),
+       s("age_unit", "unit of the maximum age", choice("", {"days": (), "weeks": (), "months": ()}), " in {v}"))
+WORD_OPTIONS = {"search": ("include", "detail", "period"), "list": ("include", "detail", "period"),
+                "get": ("include", "detail"), "export": ("include", "detail", "period"), "count": ("period",)}
+
+
+def include_slot(noun: str) -> tuple:
+    return s(f"include_{noun}", f"include {noun}", flag("", (f"with {noun}", f"including {noun}"),
+                                                        (f"without {noun}", f"excluding {noun}")), ", {v}", " {v}")
