@@ -65,12 +65,14 @@ def sample_answer(rng: random.Random, cfg, pool: list, contexts: dict) -> dict |
     if not firsts:
         return None
     tool = rng.choice(firsts)
-    request, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()))
+    in_words: list[str] = []
+    request, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()),
+                                             word_rate=cfg.word_value_rate, worded=in_words)
     result, replies = outcome(rng, tool.name, args)
     tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
     offered, (call,), applied = augment.offer_config(rng, cfg, tools,
                                                      [(tools.index(tool), {"name": tool.name, "arguments": args})])
-    extra = ["dialogue_answer"] + (["distractors"] if distract else [])
+    extra = ["dialogue_answer"] + (["distractors"] if distract else []) + (["word_values"] if in_words else [])
     extra += ["optional_args"] if any(name in tool.optional for name in args) else []
     meta = {"domain": tool.domain, "tool": None, "template": f"{tool.name}:{template_id}",
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}

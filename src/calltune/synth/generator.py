@@ -14,7 +14,8 @@
 
 With `procedural_rate`, an example's tools come from the composed catalogue (`composer.py`; tagged
 `procedural`) instead of the hand-written one; `mask_rate` and `description_style_rate` change how offered
-tools look (`augment.offer`, `describe.py`). Every such option is off by default, and off it draws nothing
+tools look (`augment.offer`, `describe.py`); `word_value_rate` states optional enums and booleans in words
+(`wording.py`; tagged `word_values`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
@@ -32,17 +33,18 @@ from dataclasses import dataclass
 from calltune.errors import CalltuneError
 from calltune.synth import augment
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family
-from calltune.synth.composer import SPLITS, Composed, composed_catalogue
+from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_word_options
 from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
 from calltune.synth.nearmiss import sample_missing, sample_operation
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
+from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
-         "description_style_rate", "near_miss_rate", "near_miss_missing_rate")
+         "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate")
 
 
 @dataclass
@@ -104,6 +106,10 @@ class SynthConfig:
     near_miss_missing_rate: float = 0.5
     """Per near miss on composed tools: probability that a required value is left out (the reply asks for it);
     else the request asks for another operation. Near misses on hand-written tools always leave a value out."""
+    word_value_rate: float = 0.0
+    """Per stated optional enum or boolean: probability of words from its name and values instead of its clause
+    ("without photos", "the full detail level", "measured in °F"; `wording.py`); above 0, composed tools also
+    get such options (include_X, detail_level, year, a number with its unit: "from the last 3 weeks")."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -149,8 +155,10 @@ def select_tools(cfg: SynthConfig) -> list[ToolDef]:
 
 def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
     tool = rng.choice(pool)
-    instruction, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()))
-    tools, index, extra = [tool], 0, []
+    in_words: list[str] = []
+    instruction, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()),
+                                                 word_rate=cfg.word_value_rate, worded=in_words)
+    tools, index, extra = [tool], 0, ["word_values"] if in_words else []
     if cfg.max_tools > 1 and len(pool) > 1 and rng.random() < cfg.distractor_rate:
         tools += augment.pick_distractors(rng, tool, list(pool), rng.randint(1, cfg.max_tools - 1))
         rng.shuffle(tools)
@@ -253,9 +261,12 @@ def generate(cfg: SynthConfig) -> list[dict]:
     pool = select_tools(cfg)
     contexts = all_contexts()
     composed = None
+    seed = cfg.seed if cfg.procedural_seed is None else cfg.procedural_seed
     if cfg.procedural_rate:
-        composed = composed_catalogue(cfg.seed if cfg.procedural_seed is None else cfg.procedural_seed,
-                                      cfg.procedural_split)
+        composed = composed_catalogue(seed, cfg.procedural_split)
+    if cfg.word_value_rate:  # the word phrases on the parameters, for the checks (`wording.worded`)
+        pool = [worded(t) for t in pool]
+        composed = composed and with_word_options(composed, seed)
     rng = random.Random(cfg.seed)
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:

@@ -80,10 +80,12 @@ def _pick_tools(rng: random.Random, pool: list, tool_a: ToolDef, same: bool, k: 
     return chosen
 
 
-def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, contexts: dict):
-    """`(message, [args per call], template)` for the calls of `seq` asked in one message, or None."""
+def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, contexts: dict, in_words: list):
+    """`(message, [args per call], template)` for the calls of `seq` asked in one message, or None; the names
+    of parameters stated in words go to `in_words`."""
     tool_a = seq[0]
-    message, args_a, template = sample_call(rng, tool_a, cfg.optional_rate, contexts.get(tool_a.domain, ()))
+    message, args_a, template = sample_call(rng, tool_a, cfg.optional_rate, contexts.get(tool_a.domain, ()),
+                                            word_rate=cfg.word_value_rate, worded=in_words)
     calls, templates = [args_a], [template]
     variable = variable_params(tool_a) if same else []
     name = None
@@ -96,7 +98,8 @@ def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, conte
             message, args = made
             templates.append("same_for")
         else:
-            text, args, template = sample_call(rng, tool, cfg.optional_rate, (), follows=True)
+            text, args, template = sample_call(rng, tool, cfg.optional_rate, (), follows=True,
+                                               word_rate=cfg.word_value_rate, worded=in_words)
             message = join_sentences(message, text)
             if same and args in calls:
                 return None
@@ -118,7 +121,8 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     for _ in range(ATTEMPTS_PER_CALL):
         tool_a = rng.choice(pool)
         seq = _pick_tools(rng, pool, tool_a, same, k)
-        made = _sample_calls(rng, cfg, seq, same, contexts)
+        in_words: list[str] = []
+        made = _sample_calls(rng, cfg, seq, same, contexts, in_words)
         if made is not None:
             message, call_args, template = made
             break
@@ -130,6 +134,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     calls = [(tools.index(tool), {"name": tool.name, "arguments": args}) for tool, args in zip(seq, call_args)]
     offered, target, applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
+    extra += ["word_values"] if in_words else []
     extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
     meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}
