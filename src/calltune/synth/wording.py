@@ -42,12 +42,13 @@ BOOLEAN_CORES = {
                ("without {x}", "with {x} disabled", "with {x} turned off")),
     "avoid": (("avoiding {x}", "with no {x}", "skipping the {x}"), ("{x} allowed", "including {x}")),
 }
-BOOLEAN_FRAMES = (" {c}", ", {c}", " ({c})", ", {c}, please")
+# no "please": a command frame may add one ("Check ..., please.")
+BOOLEAN_FRAMES = (" {c}", ", {c}", " ({c})", ", {c} if possible")
 UNIT_WORDS = ("unit", "units", "scale", "system")
 UNIT_CORES = ("in {f}", "measured in {f}", "using {f}")
-UNIT_FRAMES = (" {c}", ", {c}", ", {c} please", " ({c})")
-LABEL_FRAMES = (" with the {c}", ", {c}", " ({c})", ", the {c} please", ", choosing the {c}")
-SYNONYM_FRAMES = (", {c}", " ({c})", ", {c} please", ", preferably {c}")
+UNIT_FRAMES = (" {c}", ", {c}", ", {c} if you can", " ({c})")
+LABEL_FRAMES = (" with the {c}", ", {c}", " ({c})", ", using the {c}", ", choosing the {c}")
+SYNONYM_FRAMES = (", {c}", " ({c})", ", {c} if possible", ", preferably {c}")
 PREPOSITIONS = ("by", "to", "from", "for", "of", "on", "in", "at", "with")
 
 
