@@ -14,6 +14,7 @@ default) every tool call it returns parses and obeys its tool's schema.
 - `api`: the FastAPI app (`create_app(engine, config)`); never touches tensors.
 - `engine`: the model, the continuous-batching scheduler thread and the prefix cache; never sees HTTP.
 - `kv_batch`, `prefix_cache`: the engine's left-padded batch KV and its reusable prompt prefixes.
+- `draft`: the guesses of the engine's speculative decode steps (grammar-forced tokens, prompt lookup).
 - `server`: `run_server(config)`, what the command runs.
 """
 
