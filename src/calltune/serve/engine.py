@@ -349,13 +349,13 @@ class Engine:
         """Pick the row's tokens from its (width, vocab) logits, position by position, while each
         pick equals the draft token fed next. Returns (columns of this step the row keeps, whether
         it goes on decoding)."""
-        for j in range(len(draft) + 1):
-            if not self._choose(row, logits[j:j + 1]):
-                return j + 1, False
-            if j == len(draft) or row.pending != draft[j]:
-                return j + 1, True
+        j = 0
+        while True:
+            alive = self._choose(row, logits[j:j + 1])
+            if not alive or j == len(draft) or row.pending != draft[j]:
+                return j + 1, alive
             self.counts["accepted_draft_tokens"] += 1
-        raise AssertionError("unreachable")
+            j += 1
 
     def _choose(self, row: Row, scores: torch.Tensor) -> bool:
         """Pick row's next token from its (1, vocab) scores; emit its end; False once it is done."""

@@ -59,6 +59,11 @@ class GrowingLayer(DynamicLayer):
     def _views(self) -> None:
         self.keys, self.values = self.kbuf[:, :, :self.length], self.vbuf[:, :, :self.length]
 
+    def crop(self, n: int) -> None:
+        """Forget the last `n` columns (the next update writes over them)."""
+        self.length -= n
+        self._views()
+
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         n = key_states.shape[-2]
         if self.length + n > self.kbuf.shape[2]:
@@ -134,8 +139,7 @@ class KVBatch:
         if unused:
             mask = mask[:, :mask.shape[1] - unused]
             for layer in self.cache.layers:
-                layer.length -= unused
-                layer._views()
+                layer.crop(unused)
         self.mask = mask
         self.lengths = self.lengths + torch.tensor(kept, dtype=torch.long, device=self.device)
 
