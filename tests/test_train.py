@@ -182,6 +182,39 @@ def test_merged_model_equals_base_plus_adapter(tiny_gpt2, tmp_path):
     assert torch.allclose(a, m, atol=1e-5) and not torch.allclose(a, b, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_save_dtype_halves_the_adapter_file_and_loads_back_into_the_models_dtype(dtype, tiny_llama, tmp_path):
+    from safetensors import safe_open
+
+    from calltune.models import load_model
+    from calltune.train import train
+
+    runs = {}
+    for name in ("float32", dtype):
+        runs[name] = str(tmp_path / name)
+        train(cfg_for(tiny_llama, "train.max_steps=2", "lora.targets=all-linear", f"lora.save_dtype={name}"),
+              runs[name], progress=False)
+    weights = {name: os.path.join(run, "adapter", "adapter_model.safetensors") for name, run in runs.items()}
+    losses = {name: [r["loss"] for r in read_log(run)] for name, run in runs.items()}
+    assert losses["float32"] == losses[dtype]  # training itself is unchanged
+    with safe_open(weights["float32"], "pt") as full, safe_open(weights[dtype], "pt") as half:
+        assert sorted(full.keys()) == sorted(half.keys())
+        for key in full.keys():
+            exact, cast = full.get_tensor(key), half.get_tensor(key)
+            assert exact.dtype == torch.float32 and cast.dtype == getattr(torch, dtype)
+            assert torch.equal(cast, exact.to(cast.dtype))
+    assert os.path.getsize(weights[dtype]) < 0.6 * os.path.getsize(weights["float32"])
+    full_model, tok, _ = load_model(tiny_llama, runs["float32"])
+    half_model, _, _ = load_model(tiny_llama, runs[dtype])
+    assert all(p.dtype == torch.float32 for p in half_model.parameters())
+    ids = tok("TOOL_SPEC: get_weather", return_tensors="pt").input_ids
+    with torch.no_grad():
+        a, b = full_model(ids).logits, half_model(ids).logits
+    assert torch.allclose(a, b, atol=1e-2) and torch.equal(a.argmax(-1), b.argmax(-1))
+    with pytest.raises(CalltuneError, match="lora.save_dtype: 'int8'"):
+        cfg_for(tiny_llama, "lora.save_dtype=int8")
+
+
 # Runs `calltune.cli` under torchrun and saves each rank's in-memory adapter to argv[1]/rank-N.safetensors
 # (rank 0 alone writes the run directory, so a rank that drifted away would go unseen there).
 DDP_DRIVER = """

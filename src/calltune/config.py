@@ -136,8 +136,13 @@ class LoraConfig:
     top_layers: int | None = None
     """Adapt only the last N transformer blocks (null: all). Backward then stops at the lowest
     adapted block, so fewer blocks train faster."""
+    save_dtype: str = "float32"
+    """The dtype the adapter's weights are saved in: float32 (as trained), or float16 / bfloat16 for half
+    the file (loading casts them back to the model's dtype). Training and checkpoints are unchanged."""
 
     def __post_init__(self):
+        if self.save_dtype not in ("float32", "float16", "bfloat16"):
+            raise CalltuneError(f"lora.save_dtype: '{self.save_dtype}' is not float32, float16 or bfloat16")
         if self.top_layers is not None and self.top_layers < 1:
             raise CalltuneError("lora.top_layers must be at least 1 (or null for all layers)")
         if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:

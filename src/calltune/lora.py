@@ -31,6 +31,21 @@ def torch_dtype(name: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
+def cast_saved_adapter(directory: str, dtype: str) -> None:
+    """Rewrite the floating-point tensors of `directory/adapter_model.safetensors` in `dtype` (the file
+    PEFT's save_pretrained wrote; `lora.save_dtype`). Run on a directory not yet in place (it rewrites the
+    file where it is)."""
+    import os
+
+    from safetensors.torch import load_file, save_file
+
+    path = os.path.join(directory, "adapter_model.safetensors")
+    target = torch_dtype(dtype)
+    tensors = {name: (t.to(target) if t.is_floating_point() else t).contiguous()
+               for name, t in load_file(path).items()}
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
 def nf4_config(compute_dtype: torch.dtype):
     """bitsandbytes NF4 with double quantization (the QLoRA recipe)."""
     try:

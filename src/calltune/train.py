@@ -331,7 +331,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     `resume` finds the run finished. `force` resumes even if the config differs from the checkpoint's."""
     from tqdm import tqdm
 
-    from calltune.lora import add_lora, load_base
+    from calltune.lora import add_lora, cast_saved_adapter, load_base
     from calltune.runinfo import versions
 
     if resume and (done := finished_run(out)) is not None:
@@ -475,6 +475,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
 
         def write_adapter(tmp):
             model.save_pretrained(tmp)  # PEFT's format: adapter_config.json + adapter_model.safetensors
+            if cfg.lora.save_dtype != "float32":
+                cast_saved_adapter(tmp, cfg.lora.save_dtype)
             tokenizer.save_pretrained(tmp)  # with its chat template (chat_template.jinja)
             write_json(os.path.join(tmp, "calltune.json"), {k: run_info[k] for k in
                                                             ("config", "model_path", "data", "versions")})
