@@ -94,3 +94,58 @@ def test_cli_tool_choice_naming_no_offered_tool_is_an_error(data, tmp_path, tiny
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "book_flight" in err
     assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "p.jsonl.partial").exists()
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])
+@pytest.mark.parametrize("decoding, margin", [("constrained", None), ("constrained", 0.5), ("greedy", None)])
+def test_engine_decodes_the_same_answers_in_fewer_forward_passes(model, decoding, margin, tmp_path, request,
+                                                                  write_jsonl_lines):
+    """`--engine`: the serving engine (continuous batching of 2 rows, speculative steps) writes the very
+    predictions of batches of `model.generate`, and the rows joining mid-batch see no difference."""
+    rows = ROWS + [dict(r, id=r["id"] + "-2") for r in ROWS if r["id"] != "chat"]
+    data = write_jsonl_lines("more.jsonl", rows)
+    files, stats = {}, {}
+    for engine in (False, True):
+        files[engine] = str(tmp_path / f"pred-{engine}.jsonl")
+        stats[engine] = run_predict(PredictConfig(
+            data=data, out=files[engine], model=request.getfixturevalue(model), prompt_style="hermes",
+            decoding=decoding, abstain_margin=margin, max_new_tokens=32, batch_size=2, engine=engine),
+            progress=False)
+    with open(files[False], encoding="utf-8") as a, open(files[True], encoding="utf-8") as b:
+        assert a.read() == b.read()
+    assert stats[True]["accepted_draft_tokens"] > 0 and stats[True]["new_tokens"] == stats[False]["new_tokens"]
+    assert stats[True].get("abstain_decided") == stats[False].get("abstain_decided")
+    assert stats[True]["steps"] < stats[True]["new_tokens"] + len(rows)  # one token per step would need more
+
+
+def test_engine_resumes_from_its_partial_file_and_needs_hermes(data, tmp_path, tiny_gpt2, monkeypatch):
+    import calltune.predict as predict
+
+    out = str(tmp_path / "pred.jsonl")
+    cfg = PredictConfig(data=data, out=out, model=tiny_gpt2, prompt_style="hermes", decoding="constrained",
+                        max_new_tokens=24, engine=True, batch_size=2)
+    real, calls = predict.decode_with_engine, []
+
+    def interrupted(*args, **kwargs):
+        on_batch = args[5]
+        calls.append(len(args[4]))
+
+        def stop_after_two(indices, generations, seen=[]):
+            on_batch(indices, generations)
+            seen.append(indices)
+            if len(seen) == 2 and len(calls) == 1:
+                raise KeyboardInterrupt
+        return real(*args[:5], stop_after_two, *args[6:], **kwargs)
+
+    monkeypatch.setattr(predict, "decode_with_engine", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_predict(cfg, progress=False)
+    stats = run_predict(cfg, progress=False)
+    assert calls == [0, 2] and stats["resumed"] == 2 and stats["n_generated"] == len(ROWS) - 2
+    monkeypatch.setattr(predict, "decode_with_engine", real)
+    whole = str(tmp_path / "whole.jsonl")
+    run_predict(PredictConfig(data=data, out=whole, model=tiny_gpt2, prompt_style="hermes", decoding="constrained",
+                              max_new_tokens=24, engine=True, batch_size=2), progress=False)
+    assert open(out, encoding="utf-8").read() == open(whole, encoding="utf-8").read()
+    with pytest.raises(CalltuneError, match="--engine"):
+        PredictConfig(data=data, out="x", prompt_style="paper", engine=True)

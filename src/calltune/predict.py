@@ -67,6 +67,12 @@ class PredictConfig:
     """hermes + constrained, answers under tool_choice auto with tools: answer in text when
     log p(text) + M >= log p(call) at the answer's start, else call (`abstain.py`); None: the
     grammar lets greedy decoding choose. Calibrate M on synthetic dev (`calltune calibrate-abstention`)."""
+    engine: bool = False
+    """hermes: decode through `calltune serve`'s engine (`serve.engine`) instead of batches of
+    `model.generate`: continuous batching of `batch_size` rows, speculative steps of `draft_tokens`,
+    the prompt prefix cache; the same greedy choices in fewer forward passes."""
+    draft_tokens: int = 8
+    """With `engine`: tokens guessed ahead per row and step (0: none)."""
 
     def __post_init__(self):
         if self.prompt_style == "auto":
@@ -97,6 +103,10 @@ class PredictConfig:
             if self.tool_choice not in (None, "auto"):
                 raise CalltuneError(f"--abstain-margin weighs text against calls under tool_choice auto; "
                                     f"--tool-choice {self.tool_choice} leaves no such choice")
+        if self.engine and self.prompt_style != "hermes":
+            raise CalltuneError("--engine decodes --prompt-style hermes (the chat format calltune serve speaks)")
+        if self.draft_tokens < 0:
+            raise CalltuneError("--draft-tokens must not be negative")
 
     @classmethod
     def from_args(cls, args, data: str, out: str) -> "PredictConfig":
@@ -106,7 +116,8 @@ class PredictConfig:
                    quantization=args.quantization, decoding=args.decoding, no_call=args.no_call,
                    on_unsupported=args.on_unsupported, tool_choice=getattr(args, "tool_choice", None),
                    parallel_tool_calls=getattr(args, "parallel_tool_calls", None),
-                   abstain_margin=getattr(args, "abstain_margin", None))
+                   abstain_margin=getattr(args, "abstain_margin", None), engine=getattr(args, "engine", False),
+                   draft_tokens=getattr(args, "draft_tokens", 8))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
         """The `(tool_choice, parallel)` that constrain `example`'s answer (hermes)."""
@@ -149,6 +160,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str]) -> str
     decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
     if cfg.abstain_margin is not None:  # only when set: runs without a margin keep their fingerprint
         decoding.append({"abstain_margin": cfg.abstain_margin})
+    if cfg.engine:  # likewise: batch-of-generate runs keep theirs
+        decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
     # must not resume from the old adapter's predictions
     blob = json.dumps({"model": model_path, "adapter": cfg.adapter,
@@ -220,15 +233,78 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             os.fsync(handle.fileno())
 
         skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
-        stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
-                             skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
-                             constrain=None if grammars is None else (lambda i: row_for(grammars, examples[i], cfg)),
-                             stop="turn" if cfg.prompt_style == "hermes" else "json")
+        if cfg.engine:
+            stats = decode_with_engine(model, tokenizer, prompts, cfg, skip, on_batch, progress,
+                                       None if grammars is None else
+                                       (grammars, lambda i: row_for(grammars, examples[i], cfg)))
+        else:
+            stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
+                                 skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
+                                 constrain=None if grammars is None else
+                                 (lambda i: row_for(grammars, examples[i], cfg)),
+                                 stop="turn" if cfg.prompt_style == "hermes" else "json")
     write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id], cfg.decoding, cfg.prompt_style).to_json()
                           for ex in examples])
     os.unlink(partial)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
             "resumed": resumed, **stats, **compile_stats}
+
+
+def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig, skip: set[int], on_batch,
+                       progress: bool, constrained=None) -> dict:
+    """`generate_all` for hermes prompts through the serving engine (`cfg.engine`): every prompt not in
+    `skip` is queued at once (longest first), the engine decodes `cfg.batch_size` rows at a time on this
+    thread, and `on_batch([i], [generation])` runs as each answer finishes. `constrained`: the
+    `(GrammarCache, i -> RowConstraint)` of constrained decoding. Returns the same stats as
+    `generate_all`, plus the engine's draft counts."""
+    import time
+
+    from tqdm import tqdm
+
+    from calltune.generate import Generation
+    from calltune.serve.config import EngineConfig
+    from calltune.serve.engine import Engine, Failed, Prepared
+
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    todo = sorted((i for i in range(len(prompts)) if i not in skip), key=lambda i: -len(encoded[i]))
+    config = EngineConfig(decoding="greedy" if constrained is None else "constrained", max_batch_size=cfg.batch_size, max_queue=max(1, len(todo)),
+                          default_max_tokens=cfg.max_new_tokens, draft_tokens=cfg.draft_tokens,
+                          abstain_margin=cfg.abstain_margin)
+    engine = Engine(model, tokenizer, config, None if constrained is None else constrained[0])
+    bar = tqdm(total=len(todo), desc="predict", unit="ex", disable=not progress, dynamic_ncols=True)
+    done: list[int] = []
+    failed: list[str] = []
+    start, new_tokens = time.perf_counter(), 0
+
+    def finished(i: int):
+        def on_event(event):  # on this thread, inside engine.step()
+            nonlocal new_tokens
+            if isinstance(event, Failed):
+                failed.append(f"prompt {i}: decoding failed: {event.message}")
+                return
+            tokens = event.completion_tokens - (event.finish_reason == "stop")  # without the end token
+            new_tokens += tokens
+            on_batch([i], [Generation(event.text, tokens)])
+            done.append(i)
+            bar.update(1)
+        return on_event
+
+    for i in todo:
+        row = None if constrained is None else constrained[1](i)
+        engine.submit(Prepared(encoded[i], cfg.max_new_tokens, row), finished(i))
+    while len(done) < len(todo) and not failed:
+        engine.step()
+    bar.close()
+    if failed:
+        raise CalltuneError(failed[0])
+    seconds = time.perf_counter() - start
+    counts = engine.stats()
+    return {"n_generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
+            "examples_per_s": round(len(todo) / seconds, 4) if seconds else None,
+            "new_tokens_per_s": round(new_tokens / seconds, 3) if seconds else None,
+            "max_prompt_tokens": max(map(len, encoded)) if encoded else 0, "steps": counts["steps"],
+            "draft_tokens": counts["draft_tokens"], "accepted_draft_tokens": counts["accepted_draft_tokens"],
+            **{k: counts[k] for k in ("abstain_decided", "abstained") if k in counts}}
 
 
 def row_for(cache, example: Example, cfg: PredictConfig):

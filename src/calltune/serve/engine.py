@@ -144,7 +144,9 @@ class Engine:
     """The model (eval mode, any device), its tokenizer, the scheduler and the prefix cache (see the
     module docstring). Raises `CalltuneError` for a model whose cache is not full attention."""
 
-    def __init__(self, model, tokenizer, config: EngineConfig | None = None):
+    def __init__(self, model, tokenizer, config: EngineConfig | None = None, grammars=None):
+        """`grammars`: the `constrain.GrammarCache` of constrained decoding, if the caller compiled its
+        rows already (`predict --engine`); by default the engine makes its own."""
         from calltune.constrain import stop_ids
 
         self.model, self.tokenizer = model, tokenizer
@@ -156,11 +158,11 @@ class Engine:
                         or getattr(model.config, "n_positions", None))
         limits = [n for n in (self.config.max_prompt_tokens, self.context) if n]
         self.max_prompt = min(limits) if limits else None
-        self.grammars = None
+        self.grammars = grammars
         if self.config.decoding == "constrained":
             from calltune.constrain import GrammarCache
 
-            self.grammars = GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0])
+            self.grammars = grammars or GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0])
             _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
         self.prefix = PrefixCache(int(self.config.prefix_cache_mb * 1024 * 1024))
         self.batch = KVBatch(self.device)
