@@ -42,7 +42,7 @@ def history(rng: random.Random, request: str, call: dict, result: dict) -> list[
             {"role": "tool", "tool_call_id": cid, "content": json.dumps(result, ensure_ascii=False)}]
 
 
-def _with_optionals(rng: random.Random, clause: str, tool, args: dict, optional_rate: float) -> tuple[str, dict]:
+def with_optionals(rng: random.Random, clause: str, tool, args: dict, optional_rate: float) -> tuple[str, dict]:
     """Let the user also state optional parameters of the follow-up that the chain left open, through the
     tool's own clauses (" on foot", ", just the first 20 lines")."""
     args = dict(args)
@@ -69,10 +69,18 @@ def sample_answer(rng: random.Random, cfg, pool: list, contexts: dict) -> dict |
     request, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()),
                                              word_rate=cfg.word_value_rate, worded=in_words)
     result, replies = outcome(rng, tool.name, args)
+    return answer_record(rng, cfg, pool, tool, request, args, template_id, result, replies,
+                         ["word_values"] if in_words else [])
+
+
+def answer_record(rng: random.Random, cfg, pool: list, tool, request: str, args: dict, template_id: str,
+                  result: dict, replies: tuple, extra: list[str]) -> dict:
+    """The `dialogue_answer` record of a drawn call of `tool` and its result: distractors from `pool`, the
+    offered tools, the history and one of `replies`; `extra` adds augmentation tags."""
     tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
     offered, (call,), applied = augment.offer_config(rng, cfg, tools,
                                                      [(tools.index(tool), {"name": tool.name, "arguments": args})])
-    extra = ["dialogue_answer"] + (["distractors"] if distract else []) + (["word_values"] if in_words else [])
+    extra = ["dialogue_answer"] + extra + (["distractors"] if distract else [])
     extra += ["optional_args"] if any(name in tool.optional for name in args) else []
     meta = {"domain": tool.domain, "tool": None, "template": f"{tool.name}:{template_id}",
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}
@@ -94,7 +102,7 @@ def sample_followup(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         made = chain.follow(rng, a_args, result, second)
         if made is None:
             continue
-        clause, b_args = _with_optionals(rng, made[0], second, made[1], cfg.optional_rate)
+        clause, b_args = with_optionals(rng, made[0], second, made[1], cfg.optional_rate)
         request = join_sentences(request, clause + ".")
         seen = request + "\n" + json.dumps(result, ensure_ascii=False)
         if check_call(first, request, a_args).ok and check_call(second, seen, b_args).ok:
@@ -102,11 +110,18 @@ def sample_followup(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     else:
         raise CalltuneError(f"follow-up {chain.first} -> {chain.second}: no recoverable example in "
                             f"{ATTEMPTS_PER_CALL} tries")
+    return followup_record(rng, cfg, pool, first, second, request, a_args, b_args, template_id, result, [])
+
+
+def followup_record(rng: random.Random, cfg, pool: list, first, second, request: str, a_args: dict, b_args: dict,
+                    template_id: str, result: dict, extra: list[str]) -> dict:
+    """The `dialogue_followup` record of a checked chain: `first` called with `a_args` gave `result`, the
+    target calls `second` with `b_args`; distractors from `pool`; `extra` adds augmentation tags."""
     tools, distract = augment.with_distractors(rng, [second, first], pool, cfg.max_tools, cfg.distractor_rate)
     calls = [(tools.index(first), {"name": first.name, "arguments": a_args}),
              (tools.index(second), {"name": second.name, "arguments": b_args})]
     offered, (a_call, b_call), applied = augment.offer_config(rng, cfg, tools, calls)
-    extra = ["dialogue_followup"] + (["distractors"] if distract else [])
+    extra = ["dialogue_followup"] + extra + (["distractors"] if distract else [])
     extra += ["optional_args"] if any(name in second.optional for name in b_args) else []
     meta = {"domain": second.domain, "tool": second.name, "template": f"{first.name}:{template_id}>{second.name}",
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}
