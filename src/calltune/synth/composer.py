@@ -105,7 +105,8 @@ def article(noun: str) -> str:
     return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
-def _id_slot(thing: str) -> tuple:
+def id_slot(thing: str) -> tuple:
+    """The ID slot of a thing ("seed order" -> seed_order_id, values "SO-12345")."""
     words = thing.split()
     prefix = "".join(w[0] for w in words).upper() + "-"
     return s("_".join(words + ["id"]), f"{thing} ID", text("", ident(prefix, 5)), *ID_MENTIONS)
@@ -134,7 +135,7 @@ def _pick(rng: random.Random, options: list, k: int) -> list:
     return [options.pop(rng.randrange(len(options))) for _ in range(min(k, len(options)))]
 
 
-def _params(rng: random.Random, op: str, attrs: list, id_slot: tuple) -> tuple[list, list, tuple | None]:
+def _params(rng: random.Random, op: str, attrs: list, thing_id: tuple) -> tuple[list, list, tuple | None]:
     """`(required slots, optional slots, the update's slot)` for an operation on a thing."""
     plain = [a for a in attrs if a[2].kind in ("string", "integer", "number", "enum", "date")]
     if op in ("search", "list", "count", "export"):
@@ -147,17 +148,17 @@ def _params(rng: random.Random, op: str, attrs: list, id_slot: tuple) -> tuple[l
         optional = _pick(rng, rest, rng.randint(0, 1)) + [GENERIC[f] for f in _pick(rng, filters, rng.randint(0, 2))]
         return required, optional, None
     if op == "get":
-        return [id_slot], _pick(rng, [GENERIC["include_archived"]], rng.randint(0, 1)), None
+        return [thing_id], _pick(rng, [GENERIC["include_archived"]], rng.randint(0, 1)), None
     if op == "create":
         required = _pick(rng, attrs, rng.randint(1, 3))
         rest = [a for a in attrs if a not in required] + [GENERIC["notify"], GENERIC["tags"]]
         return required, _pick(rng, rest, rng.randint(0, 2)), None
     if op == "update":
         target = rng.choice(plain)
-        return [id_slot, target], _pick(rng, [GENERIC["notify"]], rng.randint(0, 1)), target
+        return [thing_id, target], _pick(rng, [GENERIC["notify"]], rng.randint(0, 1)), target
     if op == "delete":
-        return [id_slot], _pick(rng, [GENERIC["reason"], GENERIC["notify"]], rng.randint(0, 2)), None
-    return [id_slot, GENERIC["recipient"]], _pick(rng, [GENERIC["access"], GENERIC["notify"]], rng.randint(0, 2)), None
+        return [thing_id], _pick(rng, [GENERIC["reason"], GENERIC["notify"]], rng.randint(0, 2)), None
+    return [thing_id, GENERIC["recipient"]], _pick(rng, [GENERIC["access"], GENERIC["notify"]], rng.randint(0, 2)), None
 
 
 def compose_tool(rng: random.Random, domain: tuple, thing: tuple, op_name: str, taken: set) -> ToolDef:
@@ -176,7 +177,7 @@ def compose_tool(rng: random.Random, domain: tuple, thing: tuple, op_name: str, 
         name = f"{key}_{snake}"
     taken.add(name)
     camel_params = style >= 0.45 and rng.random() < 0.7
-    required, optional, updated = _params(rng, op_name, list(attrs), _id_slot(obj))
+    required, optional, updated = _params(rng, op_name, list(attrs), id_slot(obj))
     params, clauses, names = {}, {}, {}
     for slot, is_required in [(r, True) for r in required] + [(o, False) for o in optional]:
         slot_name, slot_label, param, mentions = slot
