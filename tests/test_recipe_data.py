@@ -20,7 +20,7 @@ SYNTH = {"n": 240, "seed": 3, "rename_rate": 0.4, "shuffle_rate": 0.3, "distract
          "parallel_same_tool_rate": 0.4, "dialogue_rate": 0.1, "followup_rate": 0.5, "max_tools": 4,
          "procedural_rate": 0.3, "procedural_seed": 5, "procedural_split": "train", "mask_rate": 0.1,
          "description_style_rate": 0.2, "description_styles": ["terse", "openapi"], "near_miss_rate": 0.05,
-         "near_miss_missing_rate": 0.6, "word_value_rate": 0.3}
+         "near_miss_missing_rate": 0.6, "word_value_rate": 0.3, "composed_dialogue_rate": 0.5}
 SPLIT = {"by": "tool", "dev_fraction": 0.15, "seed": 7}
 
 

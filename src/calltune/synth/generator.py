@@ -15,7 +15,8 @@
 With `procedural_rate`, an example's tools come from the composed catalogue (`composer.py`; tagged
 `procedural`) instead of the hand-written one; `mask_rate` and `description_style_rate` change how offered
 tools look (`augment.offer`, `describe.py`); `word_value_rate` states optional enums and booleans in words
-(`wording.py`; tagged `word_values`). Every such option is off by default, and off it draws nothing
+(`wording.py`; tagged `word_values`); `composed_dialogue_rate` makes procedural dialogues on composed tools
+(`composed_dialogue.py`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
@@ -31,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from calltune.errors import CalltuneError
-from calltune.synth import augment
+from calltune.synth import augment, composed_dialogue
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family
 from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_word_options
 from calltune.synth.describe import STYLES
@@ -44,7 +45,8 @@ from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
-         "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate")
+         "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate",
+         "composed_dialogue_rate")
 
 
 @dataclass
@@ -88,7 +90,8 @@ class SynthConfig:
     """Only these tools (empty: all), e.g. to hold tools out."""
     procedural_rate: float = 0.0
     """Probability that an example's tools come from the composed catalogue (many procedurally built tools
-    of other domains, `composer.py`) instead of the hand-written one; dialogues always use hand-written tools."""
+    of other domains, `composer.py`) instead of the hand-written one; its dialogues use hand-written tools unless
+    composed_dialogue_rate says otherwise."""
     procedural_seed: int | None = None
     """Seed of the composed catalogue (default: seed); another seed composes other tools for the same operations."""
     procedural_split: str = "all"
@@ -110,6 +113,10 @@ class SynthConfig:
     """Per stated optional enum or boolean: probability of words from its name and values instead of its clause
     ("without photos", "the full detail level", "measured in °F"; `wording.py`); above 0, composed tools also
     get such options (include_X, detail_level, year, a number with its unit: "from the last 3 weeks")."""
+    composed_dialogue_rate: float = 0.0
+    """Per dialogue drawn with procedural_rate: probability that it is on composed tools (a result for any
+    operation, follow-ups such as list then delete "the last one"; `composed_dialogue.py`) instead of
+    hand-written ones."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -225,9 +232,10 @@ def sample_near_miss(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], 
 def sample_record(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict,
                   composed: Composed | None = None) -> dict:
     """One record of a kind drawn by the rates, from the composed catalogue with probability
-    `cfg.procedural_rate` (tagged `procedural`; dialogues stay with the hand-written `pool`); a kind the pool
-    cannot make (a dialogue when no tool has a synthesized result, a follow-up without both tools of a chain)
-    falls back to the next simpler one."""
+    `cfg.procedural_rate` (tagged `procedural`; its dialogues are on composed tools with probability
+    `cfg.composed_dialogue_rate`, else on the hand-written `pool` and untagged); a kind the pool cannot make (a
+    dialogue when no tool has a synthesized result, a follow-up without both tools of a chain) falls back to the
+    next simpler one."""
     procedural = composed is not None and rng.random() < cfg.procedural_rate
     tools, where = (list(composed.tools), composed.contexts) if procedural else (pool, contexts)
     record = _sample_kind(rng, cfg, tools, where, (pool, contexts), composed if procedural else None)
@@ -244,6 +252,9 @@ def _sample_kind(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], cont
     if draw < cfg.irrelevant_rate + cfg.parallel_rate:
         return sample_parallel(rng, cfg, pool, contexts)
     if draw < cfg.irrelevant_rate + cfg.parallel_rate + cfg.dialogue_rate:
+        # at rate 0 nothing is drawn: the output stays what it was before the option existed
+        if composed is not None and cfg.composed_dialogue_rate and rng.random() < cfg.composed_dialogue_rate:
+            return composed_dialogue.sample(rng, cfg, pool, contexts, composed)
         record = sample_followup(rng, cfg, *hand) if rng.random() < cfg.followup_rate else None
         record = record or sample_answer(rng, cfg, *hand)
         if record is not None:
