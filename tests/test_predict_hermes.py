@@ -149,3 +149,22 @@ def test_engine_resumes_from_its_partial_file_and_needs_hermes(data, tmp_path, t
     assert open(out, encoding="utf-8").read() == open(whole, encoding="utf-8").read()
     with pytest.raises(CalltuneError, match="--engine"):
         PredictConfig(data=data, out="x", prompt_style="paper", engine=True)
+    assert PredictConfig(data=data, out="x", prompt_style="paper").engine is False
+
+
+def test_hermes_decodes_through_the_engine_by_default_where_the_model_allows(data, tmp_path, tiny_gpt2, monkeypatch):
+    import calltune.predict as predict
+
+    out = str(tmp_path / "pred.jsonl")
+    stats = run_predict(PredictConfig(data=data, out=out, model=tiny_gpt2, prompt_style="hermes", max_new_tokens=8),
+                        progress=False)
+    assert "draft_tokens" in stats  # the engine's counts
+    monkeypatch.setattr(predict, "engine_fits", lambda model: False)  # e.g. sliding-window attention
+    stats = run_predict(PredictConfig(data=data, out=out, model=tiny_gpt2, prompt_style="hermes", max_new_tokens=8),
+                        progress=False)
+    assert "draft_tokens" not in stats and stats["n_generated"] == len(ROWS)
+    monkeypatch.setattr(predict, "engine_fits", lambda model: True)
+    monkeypatch.setattr(predict, "decode_with_engine", lambda *args, **kwargs: pytest.fail("--no-engine used it"))
+    code = main(["predict", "--data", data, "--out", out, "--model", tiny_gpt2, "--prompt-style", "hermes",
+                 "--max-new-tokens", "8", "--no-engine", "--no-progress"])
+    assert code == 0

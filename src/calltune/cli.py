@@ -74,9 +74,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--abstain-margin", default=None, type=float, metavar="M",
                    help="hermes + constrained, tool_choice auto: answer in text when log p(text) + M >= "
                         "log p(call) (default: none, greedy chooses); calibrate M with calibrate-abstention")
-    p.add_argument("--engine", action="store_true",
+    p.add_argument("--engine", action=argparse.BooleanOptionalAction, default=None,
                    help="hermes: decode through calltune serve's engine (continuous batching of --batch-size "
-                        "rows, speculative steps, prefix reuse): the same greedy choices in fewer forward passes")
+                        "rows, speculative steps, prefix reuse): the same greedy choices in fewer forward passes; "
+                        "default: on for hermes where the model allows it; --no-engine: batches of generate")
     p.add_argument("--draft-tokens", type=int, default=8, metavar="N",
                    help="with --engine: tokens guessed ahead per row and step (default 8; 0: none)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -67,10 +67,11 @@ class PredictConfig:
     """hermes + constrained, answers under tool_choice auto with tools: answer in text when
     log p(text) + M >= log p(call) at the answer's start, else call (`abstain.py`); None: the
     grammar lets greedy decoding choose. Calibrate M on synthetic dev (`calltune calibrate-abstention`)."""
-    engine: bool = False
+    engine: bool | None = None
     """hermes: decode through `calltune serve`'s engine (`serve.engine`) instead of batches of
     `model.generate`: continuous batching of `batch_size` rows, speculative steps of `draft_tokens`,
-    the prompt prefix cache; the same greedy choices in fewer forward passes."""
+    the prompt prefix cache; the same greedy choices in fewer forward passes. None (default): the
+    engine for hermes prompts when the model's layers all use full attention (`engine_fits`)."""
     draft_tokens: int = 8
     """With `engine`: tokens guessed ahead per row and step (0: none)."""
 
@@ -103,6 +104,8 @@ class PredictConfig:
             if self.tool_choice not in (None, "auto"):
                 raise CalltuneError(f"--abstain-margin weighs text against calls under tool_choice auto; "
                                     f"--tool-choice {self.tool_choice} leaves no such choice")
+        if self.engine is None and self.prompt_style != "hermes":
+            self.engine = False
         if self.engine and self.prompt_style != "hermes":
             raise CalltuneError("--engine decodes --prompt-style hermes (the chat format calltune serve speaks)")
         if self.draft_tokens < 0:
@@ -116,7 +119,7 @@ class PredictConfig:
                    quantization=args.quantization, decoding=args.decoding, no_call=args.no_call,
                    on_unsupported=args.on_unsupported, tool_choice=getattr(args, "tool_choice", None),
                    parallel_tool_calls=getattr(args, "parallel_tool_calls", None),
-                   abstain_margin=getattr(args, "abstain_margin", None), engine=getattr(args, "engine", False),
+                   abstain_margin=getattr(args, "abstain_margin", None), engine=getattr(args, "engine", None),
                    draft_tokens=getattr(args, "draft_tokens", 8))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
@@ -153,14 +156,14 @@ def prediction_for(example: Example, raw: str, decoding: str = "greedy", style: 
     return Prediction(example.id, raw, ext.call, ext.error, repaired)
 
 
-def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str]) -> str:
+def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine: bool = False) -> str:
     from calltune.models import adapter_digest, resolve_quantization
 
     # repair is post-hoc: its generations are greedy ones
     decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
     if cfg.abstain_margin is not None:  # only when set: runs without a margin keep their fingerprint
         decoding.append({"abstain_margin": cfg.abstain_margin})
-    if cfg.engine:  # likewise: batch-of-generate runs keep theirs
+    if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
     # must not resume from the old adapter's predictions
@@ -216,7 +219,8 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     grammars, compile_stats = None, {}
     if cfg.decoding == "constrained":  # before OUT.partial exists: a schema error leaves nothing behind
         grammars, compile_stats = compile_grammars(examples, tokenizer, model, cfg)
-    fingerprint = _fingerprint(cfg, model_path, prompts)
+    engine = cfg.engine if cfg.engine is not None else engine_fits(model)
+    fingerprint = _fingerprint(cfg, model_path, prompts, engine)
     partial = cfg.out + ".partial"
     raws = _load_partial(partial, fingerprint, ids)
     if not raws:
@@ -233,7 +237,7 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             os.fsync(handle.fileno())
 
         skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
-        if cfg.engine:
+        if engine:
             stats = decode_with_engine(model, tokenizer, prompts, cfg, skip, on_batch, progress,
                                        None if grammars is None else
                                        (grammars, lambda i: row_for(grammars, examples[i], cfg)))
@@ -248,6 +252,17 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     os.unlink(partial)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
             "resumed": resumed, **stats, **compile_stats}
+
+
+def engine_fits(model) -> bool:
+    """Whether the serving engine can decode `model` (every layer full attention: `kv_batch.check_model`)."""
+    from calltune.serve.kv_batch import check_model
+
+    try:
+        check_model(model)
+    except CalltuneError:
+        return False
+    return True
 
 
 def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig, skip: set[int], on_batch,
