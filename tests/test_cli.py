@@ -43,7 +43,8 @@ def test_batching_with_left_padding_does_not_change_outputs(tiny_gpt2, tmp_path)
 
 def test_interrupted_predict_resumes(tiny_gpt2, tmp_path, monkeypatch):
     full = str(tmp_path / "full.jsonl")
-    cfg = dict(data="seed:dev", model=tiny_gpt2, batch_size=1, max_new_tokens=8)
+    # batches of generate; the engine's resume is tested in test_predict_hermes
+    cfg = dict(data="seed:dev", model=tiny_gpt2, batch_size=1, max_new_tokens=8, engine=False)
     run_predict(PredictConfig(out=full, **cfg), progress=False)
 
     out = str(tmp_path / "pred.jsonl")

@@ -221,7 +221,7 @@ def test_partial_predictions_follow_the_adapter_contents(tiny_gpt2, tmp_path, mo
     adapter = str(tmp_path / "adapter")
     _save_adapter(tiny_gpt2, adapter, seed=1)
     cfg = PredictConfig(data="seed:dev", out=str(tmp_path / "pred.jsonl"), model=tiny_gpt2, adapter=adapter,
-                        max_new_tokens=4, batch_size=1)
+                        max_new_tokens=4, batch_size=1, engine=False)  # batches of generate (engine: test_predict_hermes)
     _interrupted_predict(cfg, monkeypatch)
     if retrain:
         _save_adapter(tiny_gpt2, adapter, seed=2)  # retrained in place: same path, new weights
