@@ -237,16 +237,14 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             os.fsync(handle.fileno())
 
         skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
+        constrain = None if grammars is None else (lambda i: row_for(grammars, examples[i], cfg))
         if engine:
             stats = decode_with_engine(model, tokenizer, prompts, cfg, skip, on_batch, progress,
-                                       None if grammars is None else
-                                       (grammars, lambda i: row_for(grammars, examples[i], cfg)))
+                                       None if grammars is None else (grammars, constrain))
         else:
             stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                                  skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
-                                 constrain=None if grammars is None else
-                                 (lambda i: row_for(grammars, examples[i], cfg)),
-                                 stop="turn" if cfg.prompt_style == "hermes" else "json")
+                                 constrain=constrain, stop="turn" if cfg.prompt_style == "hermes" else "json")
     write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id], cfg.decoding, cfg.prompt_style).to_json()
                           for ex in examples])
     os.unlink(partial)
@@ -282,7 +280,8 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
 
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     todo = sorted((i for i in range(len(prompts)) if i not in skip), key=lambda i: -len(encoded[i]))
-    config = EngineConfig(decoding="greedy" if constrained is None else "constrained", max_batch_size=cfg.batch_size, max_queue=max(1, len(todo)),
+    config = EngineConfig(decoding="greedy" if constrained is None else "constrained",
+                          max_batch_size=cfg.batch_size, max_queue=max(1, len(todo)),
                           default_max_tokens=cfg.max_new_tokens, draft_tokens=cfg.draft_tokens,
                           abstain_margin=cfg.abstain_margin)
     engine = Engine(model, tokenizer, config, None if constrained is None else constrained[0])
