@@ -55,6 +55,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import LogitsProcessor
 
@@ -325,9 +326,11 @@ class BranchRows:
 
 
 def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
-    """(vocab,) bool from one packed (words,) int32 bitmask row."""
-    bits = (bitmask_row[:, None] >> torch.arange(32, dtype=torch.int32)) & 1  # (words, 32): token 32w + j
-    return bits.flatten()[:n_vocab].bool()
+    """(vocab,) bool from one packed (words,) int32 bitmask row: bit j of word w is token 32w + j.
+    numpy unpacks it ~30x faster than torch shifts (which made each simulated closing step ~25 ms
+    for a 49k vocabulary)."""
+    packed = bitmask_row.cpu().numpy().astype("<i4", copy=False).view(np.uint8)  # (4 * words,) little-endian
+    return torch.from_numpy(np.unpackbits(packed, bitorder="little")[:n_vocab].astype(bool))
 
 
 class GrammarCache:
