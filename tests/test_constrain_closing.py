@@ -2,12 +2,14 @@
 favour opening another object or array (`{"a": [{"a": ...`, as the base model did on BFCL
 parallel_29) still end in a call that parses and fits its schema, for every budget from the
 shortest call's size up; a model that opens an optional argument with a long patterned value in
-a block it opened late still closes that block; and the unit pieces (nesting, the reserve, the
+a block it opened late still closes that block; a row does not open a block that the closing
+policy's own path could not finish in time; and the unit pieces (nesting, the reserve, the
 closing policy's scores)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -142,8 +144,28 @@ def test_a_late_block_that_opens_an_optional_patterned_argument_still_closes(cac
     budget, the model's `,` opened `created_after`, whose value must match `\\d{4}-\\d{2}-\\d{2}`:
     one token that lengthened the closing path from 7 tokens to more than were left (no closing
     slack covers that). The model's own next token is now tried before it is let through, at every
-    step once the call is within its reserve. Before, 14 of these budgets ended inside the block."""
-    assert _check_late_block(cache, tok, lambda n: range(n - SPAN, n + 2)) == 4
+    step once the call is within its reserve. Before, 14 of these budgets ended inside the block.
+    (With this tokenizer the 4th block, 80 tokens, opens from budget n + 7: the closing policy's path
+    for `sendVenueBooking`, which takes the optional `access`, is 84.)"""
+    assert _check_late_block(cache, tok, lambda n: [*range(n - SPAN, n + 2), n + 8]) == 4
+
+
+# synth-2-000355 of a dev set: its tools, and the embedded model's token ids for the answer the tuned
+# model wrote with a budget of 192 (cut inside its third block: `..."pdf"}}\n</tool_`)
+CUT = json.loads((Path(__file__).parent / "fixtures" / "closing_cut_hermes.json").read_text(encoding="utf-8"))
+CUT_TOOLS = [Tool(t["name"], t["description"], t["parameters"]) for t in CUT["tools"]]
+
+
+def test_a_block_the_closing_path_cannot_finish_is_not_opened(cache, tok):
+    """The answer cut inside its third block: that block opened with more budget left than the
+    closing margin, which counted the shortest call to `dump_venue_bookings` (`contact`,
+    `file_format`), while the closing policy's own path takes the optional `created_after` (its key
+    sorts first; its value is a `YYYY-MM-DD` pattern), 22 tokens longer with the embedded model's
+    tokenizer. Its first simulated path already did not fit, so nothing was forced. Each tool's
+    margin now covers the policy's path too: the row stops after two blocks where the third could
+    not close, and writes it where it can. Before, the first three of these budgets were cut."""
+    intended = CUT["answer"] + "call>"  # the answer the model was writing
+    assert _check_late_block(cache, tok, lambda n: (n - 8, n - 4, n, n + 8), CUT_TOOLS, intended) == 3
 
 
 @pytest.mark.parametrize("chat", [False, True], ids=["paper", "hermes"])
@@ -195,6 +217,18 @@ def test_embedded_tokenizer_late_block_still_closes():
 
     tok = load_tokenizer(resolve_model_path("embedded"))
     assert _check_late_block(GrammarCache(tok, len(tok)), tok, lambda n: range(n - 8, n + 2)) == 4
+
+
+@pytest.mark.slow
+def test_embedded_tokenizer_recorded_cut_answer_closes():
+    """The recorded token ids of the cut answer, replayed with the embedded model's tokenizer at
+    their budget: the row now stops after its second block, where the third could not close."""
+    from calltune.models import load_tokenizer, resolve_model_path
+
+    tok = load_tokenizer(resolve_model_path("embedded"))
+    cache = GrammarCache(tok, len(tok))
+    answer = _follow(cache, tok, cache.chat_row(CUT_TOOLS), CUT["ids"], CUT["budget"], seed=0)
+    assert _valid_blocks(answer, CUT_TOOLS) == 2
 
 
 @pytest.mark.slow

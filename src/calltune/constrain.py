@@ -14,8 +14,9 @@ schema allows any value, open object after object (`{"a": {"a": {...`). So each
 sequence keeps a closing reserve: the remaining budget at which the processor
 simulates, on a copy of the matcher, a path to a complete call (preferring
 tokens that end a string, number, array or object). The reserve starts at the
-closing margin (the token length of the shortest call to its largest tool, plus
-a few tokens), which covers the levels of nesting that call opens; every level
+closing margin (for the tool that needs most, the token length of its shortest
+call or of the policy's own path from its name, whichever is longer, plus a few
+tokens), which covers the levels of nesting that call opens; every level
 open beyond those (outside strings) adds `LEVEL_COST` tokens, since each needs
 its own closing token and may hold a key or value open. Once the budget falls
 within the reserve, the call is watched at every step until it closes: the
@@ -67,6 +68,7 @@ from calltune.extract import string_step
 
 CLOSE_SLACK = 6  # tokens of budget kept beyond the simulated closing path
 LEVEL_COST = 2  # tokens of closing reserve per level of nesting opened beyond what it covers
+PATH_LIMIT = 256  # tokens of a closing path simulated for the closing margin, at most
 ON_UNSUPPORTED = ("error", "unconstrained")
 
 
@@ -171,16 +173,32 @@ def _minimal_call(tool: Tool) -> str:
     return json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
 
 
-def closing_margin(tools: list[Tool], tokenizer, chat: bool = False) -> int:
+def closing_margin(tools: list[Tool], tokenizer, chat: bool = False, matcher=None, policy=None) -> int:
     """Tokens to reserve for closing a call to any of `tools` (see the module docstring); with
-    `chat`, a call in its `<tool_call>` block. 0 (never watch) without tools."""
-    def text(tool):
+    `chat`, a call in its `<tool_call>` block. Per tool: its shortest call, or, given the compiled
+    grammar's `matcher` and the `ClosingPolicy`, the policy's path from the tool's name where that
+    is longer (the policy may take an optional argument the shortest call leaves out: its key can
+    sort first). 0 (never watch) without tools."""
+    def tokens(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def size(tool):
         call = _minimal_call(tool)
-        return f"{TOOL_CALL_OPEN}\n{call}\n{TOOL_CALL_CLOSE}" if chat else call
+        shortest = len(tokens(f"{TOOL_CALL_OPEN}\n{call}\n{TOOL_CALL_CLOSE}" if chat else call))
+        if matcher is None or policy is None:
+            return shortest
+        import llguidance.torch as llt
+
+        head = json.dumps({"name": tool.name})[:-2]  # `{"name": "<name>`: the call up to its name's end
+        ids = tokens(f"{TOOL_CALL_OPEN}\n{head}" if chat else head)
+        sim = matcher.deep_copy()
+        if not sim.consume_tokens(ids):
+            return shortest
+        return max(shortest, len(ids) + policy.path(sim, True, PATH_LIMIT, llt)[0])
 
     if not tools:
         return 0
-    return max(len(tokenizer(text(t), add_special_tokens=False)["input_ids"]) for t in tools) + 4
+    return max(size(t) for t in tools) + 4
 
 
 NO_NESTING = (0, False, False)  # `nesting_after` before any text
@@ -353,7 +371,8 @@ class GrammarCache:
 
     @property
     def policy(self) -> ClosingPolicy:
-        """Built on first use (decodes the vocabulary once: about a second for 49k tokens)."""
+        """Built on first use, at the first grammar with tools (their closing margin simulates it):
+        it decodes the vocabulary once, about a second for 49k tokens."""
         if self._policy is None:
             self._policy = ClosingPolicy(self.tokenizer, self.n_vocab)
         return self._policy
@@ -392,7 +411,8 @@ class GrammarCache:
             matcher = LLMatcher(self.lltok, grammar(), log_level=0)
             if matcher.is_error():
                 raise UnsupportedSchema(f"constrained decoding: {matcher.get_error()}")
-            self.compiled[key] = (matcher, closing_margin(tools, self.tokenizer, chat), closing_depth(tools))
+            margin = closing_margin(tools, self.tokenizer, chat, matcher, self.policy)
+            self.compiled[key] = (matcher, margin, closing_depth(tools))
         matcher, margin, depth = self.compiled[key]
         return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat)
 
