@@ -25,7 +25,7 @@ from calltune.models import (BUILTIN_ADAPTER, adapter_digest, adapter_vocabulary
 ROOT = Path(__file__).resolve().parent.parent
 RUN = builtin_run_dir()
 PROVENANCE = json.loads((RUN / "provenance.json").read_text())
-TRAINED_FROM = ROOT / "runs" / "s4" / "cand1" / "adapter"  # the run it was copied from, where it still exists
+TRAINED_FROM = ROOT / "runs" / "s5" / "cand2" / "adapter"  # the run it was copied from, where it still exists
 TOKENIZER_FILES = ("tokenizer_config.json", "chat_template.jinja")
 
 
@@ -34,7 +34,7 @@ def test_builtin_resolves_to_the_shipped_run_and_its_settings():
     assert resolve_prompt_style("auto", "builtin") == "hermes"
     assert resolve_quantization("auto", "builtin") == "none"
     info = provenance("embedded", "builtin")  # what export and merge record
-    assert recorded_base("builtin") == "embedded" and info["steps"] == 125
+    assert recorded_base("builtin") == "embedded" and info["steps"] == 150
     assert info["adapter_sha256"] == adapter_digest("builtin")
     assert export_name(ExportConfig(out="x.gguf", format="gguf", adapter="builtin")) == "calltune-builtin"
 
@@ -45,13 +45,30 @@ def test_the_weights_and_data_are_the_ones_its_provenance_states():
     assert PROVENANCE["adapter_model_sha256"] in (RUN / "README.md").read_text()
     saved = json.loads((adapter / "calltune.json").read_text())["data"]
     run = json.loads((RUN / "run.json").read_text())["data"]
-    # the file configs/best.yaml generates with data.train_size=500 (tests/test_recipe_data.py pins it)
+    # the file configs/best.yaml generates (tests/test_recipe_data.py pins it)
     assert saved["train_sha256"] == run["train_sha256"] == PROVENANCE["train_sha256"] == \
-        "8803c43bb4138453d7ef4d375b6a50446597c6dae279b9e01140298152ff20d2"
+        "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"
     assert PROVENANCE["train_sha256"] in (RUN / "README.md").read_text()
     assert PROVENANCE["command"] in (RUN / "README.md").read_text()
-    assert PROVENANCE["command"].startswith("calltune train --config configs/best.yaml --out RUN")
+    assert PROVENANCE["command"] == "calltune train --config configs/best.yaml --out RUN lora.save_dtype=float16"
     assert not (adapter / "tokenizer.json").exists()  # read from the embedded model (adapter_vocabulary)
+
+
+def test_its_weights_are_the_trained_ones_cast_to_float16():
+    """Stored in float16 (`lora.save_dtype`): exactly the run's fp32 weights cast, where that run is here."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(RUN / "adapter" / "adapter_model.safetensors", "pt") as shipped:
+        assert {shipped.get_tensor(k).dtype for k in shipped.keys()} == {torch.float16}
+        if not TRAINED_FROM.is_dir():
+            pytest.skip(f"{TRAINED_FROM} is not on this machine")
+        trained = TRAINED_FROM / "adapter_model.safetensors"
+        assert file_sha256(trained) == PROVENANCE["adapter_model_float32_sha256"]
+        with safe_open(trained, "pt") as full:
+            assert sorted(full.keys()) == sorted(shipped.keys())
+            for key in full.keys():
+                assert torch.equal(shipped.get_tensor(key), full.get_tensor(key).to(torch.float16)), key
 
 
 def test_it_ships_in_the_package_data_under_5_mb():

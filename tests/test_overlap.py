@@ -124,6 +124,6 @@ def test_bfcl_reports_the_builtin_adapters_overlap():
     from calltune.bfcl_run import training_overlap
 
     overlap = training_overlap("builtin")
-    assert overlap is not None and overlap["n_train"] == 500
+    assert overlap is not None and overlap["n_train"] == 600
     assert overlap["examples_targeting"] == 0 and overlap["tools"]["name"] == 0
     assert training_overlap("no/such/adapter") is None

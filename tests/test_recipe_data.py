@@ -144,8 +144,8 @@ def test_best_yaml_generates_the_training_file_of_the_measured_adapter(tmp_path)
     """The README's issue-14 figures come from an adapter trained on a file with this hash (its run.json,
     data.train_sha256); configs/best.yaml must keep generating exactly that file."""
     _, record = prepare_data(load_config(BEST), str(tmp_path / "run"), quiet=True)
-    assert record["sha256"]["train"] == "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"  # cand2
-    # the builtin adapter (cand1) trained on the first 500 of the same split
+    assert record["sha256"]["train"] == "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"  # cand2, the builtin adapter
+    # cand1 (the builtin adapter until session 8) trained on the first 500 of the same split
     _, record = prepare_data(load_config(BEST, ["data.train_size=500"]), str(tmp_path / "run500"), quiet=True)
     assert record["sha256"]["train"] == "8803c43bb4138453d7ef4d375b6a50446597c6dae279b9e01140298152ff20d2"
 
