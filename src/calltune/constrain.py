@@ -173,22 +173,20 @@ def _minimal_call(tool: Tool) -> str:
     return json.dumps({"name": tool.name, "arguments": minimal_instance(tool.parameters)})
 
 
-def closing_margin(tools: list[Tool], tokenizer, chat: bool = False, matcher=None, policy=None) -> int:
+def closing_margin(tools: list[Tool], tokenizer, chat: bool, matcher, policy: "ClosingPolicy") -> int:
     """Tokens to reserve for closing a call to any of `tools` (see the module docstring); with
-    `chat`, a call in its `<tool_call>` block. Per tool: its shortest call, or, given the compiled
-    grammar's `matcher` and the `ClosingPolicy`, the policy's path from the tool's name where that
-    is longer (the policy may take an optional argument the shortest call leaves out: its key can
-    sort first). 0 (never watch) without tools."""
+    `chat`, a call in its `<tool_call>` block. Per tool: its shortest call, or the closing policy's
+    path from the tool's name in the compiled grammar's `matcher` where that is longer (the policy
+    may take an optional argument the shortest call leaves out: its key can sort first). 0 (never
+    watch) without tools."""
+    import llguidance.torch as llt
+
     def tokens(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def size(tool):
         call = _minimal_call(tool)
         shortest = len(tokens(f"{TOOL_CALL_OPEN}\n{call}\n{TOOL_CALL_CLOSE}" if chat else call))
-        if matcher is None or policy is None:
-            return shortest
-        import llguidance.torch as llt
-
         head = json.dumps({"name": tool.name})[:-2]  # `{"name": "<name>`: the call up to its name's end
         ids = tokens(f"{TOOL_CALL_OPEN}\n{head}" if chat else head)
         sim = matcher.deep_copy()
