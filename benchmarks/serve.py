@@ -1,7 +1,8 @@
 """`calltune serve` under load: N concurrent clients over loopback for a bounded time.
 
     python benchmarks/serve.py [--model embedded] [--adapter RUN] [--clients 8] [--seconds 60]
-        [--max-tokens 64] [--threads 2] [--draft-tokens 8] [--quick] [--out serve-bench.json]
+        [--max-tokens 64] [--threads 2] [--draft-tokens 8] [--draft-step-overhead X]
+        [--servers one-at-a-time,batched+prefix] [--quick] [--out serve-bench.json]
 
 Each client runs agent loops on calltune's seed examples: a first turn with the example's tools;
 if the answer calls tools, a second turn that resends the same tools and history plus a canned
@@ -13,8 +14,9 @@ tool result; then the next example. Four servers run the same loops in turn (eac
     batched                 N clients, --max-batch-size N, --prefix-cache-mb 0
     batched + prefix        N clients, --max-batch-size N, prefix cache on
 
-and report requests/s, p50/p95 latency, completion tokens/s and the share of prompt tokens
-served from the prefix cache. Then, on the batched + prefix server, one client measures
+and report requests/s, p50/p95 latency, completion tokens/s, the share of prompt tokens
+served from the prefix cache and the engine's decode steps (tokens fed per step, draft tokens
+kept; `--servers` runs a subset). Then, on the batched + prefix server, one client measures
 conversations whose first turn is cold (a unique first line makes nothing reusable) against
 their second turn (same tools, the first turn's history): the second-to-first latency ratio
 (the first turn is asked with `tool_choice: "required"`, so that every conversation has a
@@ -70,6 +72,8 @@ class Server:
         command = [sys.executable, "-m", "calltune", "serve", "--model", args.model, "--port", str(self.port),
                    "--max-batch-size", str(batch), "--prefix-cache-mb", str(prefix_mb), "--log-level", "warning",
                    "--max-queue", str(4 * args.clients), "--draft-tokens", str(args.draft_tokens)]
+        if args.draft_step_overhead is not None:
+            command += ["--draft-step-overhead", str(args.draft_step_overhead)]
         if args.adapter:
             command += ["--adapter", args.adapter]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
@@ -115,9 +119,18 @@ def conversations(examples, max_tokens: int, seed: int, cold: bool = False):
         yield body, second
 
 
+def health(port: int) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/health")
+    data = json.loads(conn.getresponse().read())
+    conn.close()
+    return data
+
+
 def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> dict:
     """Run `clients` agent loops for `seconds`; requests finishing after the deadline are not counted."""
     records, errors, lock = [], [], threading.Lock()
+    before = health(port)
     deadline = time.perf_counter() + seconds
 
     def client(index):
@@ -149,7 +162,14 @@ def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> 
     latencies = sorted(r[0] for r in records)
     if not latencies:
         return {"requests": 0, "errors": len(errors), "first_error": errors[0] if errors else None}
+    after = health(port)  # the engine's counters over this run (requests cut at the deadline included)
+    steps, fed, made, drafts, kept = (after.get(k, 0) - before.get(k, 0) for k in
+                                      ("steps", "fed_tokens", "completion_tokens", "draft_tokens",
+                                       "accepted_draft_tokens"))
     return {"requests": len(records), "errors": len(errors), "requests_per_s": round(len(records) / elapsed, 3),
+            "steps": steps, "fed_per_step": round(fed / steps, 2) if steps else None,
+            "tokens_per_step": round(made / steps, 2) if steps else None,
+            "draft_tokens": drafts, "draft_tokens_kept": kept,
             "p50_s": round(statistics.median(latencies), 3),
             "p95_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3),
             "completion_tokens_per_s": round(sum(r[1] for r in records) / elapsed, 2),
@@ -203,6 +223,10 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=8, help="conversations for the first- vs second-turn latency")
     parser.add_argument("--threads", type=int, default=2, help="the server's torch threads")
     parser.add_argument("--draft-tokens", type=int, default=8, help="the servers' --draft-tokens (0: no speculative steps)")
+    parser.add_argument("--draft-step-overhead", type=float, default=None,
+                        help="the servers' --draft-step-overhead (default: the server's; inf: always the widest draft)")
+    parser.add_argument("--servers", default=None,
+                        help="comma-separated subset of the four servers, e.g. one-at-a-time,batched+prefix")
     parser.add_argument("--quick", action="store_true", help="2 clients, 5 s per configuration, 2 pairs")
     parser.add_argument("--turns-only", action="store_true",
                         help="only the first- vs second-turn measurement, with and without the prefix cache")
@@ -217,9 +241,17 @@ def main(argv=None) -> int:
     configs = [("one-at-a-time", 1, 1, 0), ("one-at-a-time + prefix", 1, 1, 256),
                ("batched", args.clients, args.clients, 0), ("batched + prefix", args.clients, args.clients, 256)]
     results = {"model": args.model, "adapter": args.adapter, "clients": args.clients, "seconds": args.seconds,
-               "max_tokens": args.max_tokens, "threads": args.threads, "draft_tokens": args.draft_tokens, "runs": {}}
+               "max_tokens": args.max_tokens, "threads": args.threads, "draft_tokens": args.draft_tokens,
+               "draft_step_overhead": args.draft_step_overhead, "runs": {}}
     if args.turns_only:
         configs = configs[2:]
+    if args.servers:
+        wanted = [name.strip() for name in args.servers.split(",")]
+        known = {name.replace(" ", ""): name for name, *_ in configs}
+        unknown = [name for name in wanted if name.replace(" ", "") not in known]
+        if unknown:
+            parser.error(f"--servers: unknown {', '.join(unknown)} (choose from {', '.join(known.values())})")
+        configs = [c for c in configs if c[0].replace(" ", "") in {name.replace(" ", "") for name in wanted}]
     for name, clients, batch, prefix_mb in configs:
         server = Server(args, batch, prefix_mb)
         try:
@@ -236,17 +268,19 @@ def main(argv=None) -> int:
     if args.turns_only:
         print_turns(results)
         return write(results, args.out)
-    base = results["runs"]["one-at-a-time"].get("requests_per_s") or None
-    best = results["runs"]["batched + prefix"].get("requests_per_s")
+    base = results["runs"].get("one-at-a-time", {}).get("requests_per_s") or None
+    best = results["runs"].get("batched + prefix", {}).get("requests_per_s")
     results["speedup_batched_prefix_vs_one_at_a_time"] = round(best / base, 2) if base and best else None
 
     print(f"\n{args.clients} clients, {args.seconds:g} s each, max_tokens {args.max_tokens}, draft tokens {args.draft_tokens}, model {args.model}"
           f"{' + ' + args.adapter if args.adapter else ''}\n")
-    print("| server | clients | requests/s | p50 s | p95 s | completion tokens/s | prompt tokens cached |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | clients | requests/s | p50 s | p95 s | completion tokens/s | prompt tokens cached "
+          "| tokens fed / made per step |")
+    print("|---|---|---|---|---|---|---|---|")
     for (name, clients, _, _), run in zip(configs, results["runs"].values()):
         print(f"| {name} | {clients} | {run.get('requests_per_s')} | {run.get('p50_s')} | {run.get('p95_s')} | "
-              f"{run.get('completion_tokens_per_s')} | {run.get('cached_share')} |")
+              f"{run.get('completion_tokens_per_s')} | {run.get('cached_share')} | "
+              f"{run.get('fed_per_step')} / {run.get('tokens_per_step')} |")
     print(f"\nbatched + prefix vs one-at-a-time: {results['speedup_batched_prefix_vs_one_at_a_time']}x requests/s")
     print_turns(results)
     return write(results, args.out)

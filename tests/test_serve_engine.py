@@ -301,13 +301,17 @@ def test_speculative_steps_give_the_same_answers_in_fewer_steps(model, decoding,
     loaded = load_model(request.getfixturevalue(model))[:2]
     plain = make_engine(loaded, draft_tokens=0, decoding=decoding)
     want = [run(plain, [r], max_tokens=60)[0] for r in REQUESTS]
-    for draft_tokens in (1, 8):
+    fed = {}
+    for draft_tokens, overhead in ((1, 24.0), (8, 24.0), (8, 0.0), (8, float("inf"))):
         for stagger in (0, 2):
-            engine = make_engine(loaded, draft_tokens=draft_tokens, decoding=decoding)
+            engine = make_engine(loaded, draft_tokens=draft_tokens, decoding=decoding, draft_step_overhead=overhead)
             got = run(engine, REQUESTS, max_tokens=60, stagger=stagger)
             assert [(e.text, e.finish_reason, e.completion_tokens) for e in got] == \
                 [(e.text, e.finish_reason, e.completion_tokens) for e in want]
-            assert engine.counts["accepted_draft_tokens"] > 0
+            assert engine.counts["accepted_draft_tokens"] > 0 or overhead == 0
+            fed[draft_tokens, overhead, stagger] = engine.counts["fed_tokens"] / engine.counts["steps"]
+    for stagger in (0, 2):  # a free step overhead narrows steps to what drafts are expected to pay for
+        assert fed[8, 0.0, stagger] < fed[8, 24.0, stagger] <= fed[8, float("inf"), stagger]
     alone = make_engine(loaded, draft_tokens=8, decoding=decoding)
     for r, w in zip(REQUESTS, want):
         steps, accepted = alone.counts["steps"], alone.counts["accepted_draft_tokens"]

@@ -10,6 +10,7 @@ import torch
 from serve_helpers import TOOLS
 
 from calltune.cli import main
+from calltune.errors import CalltuneError
 from calltune.serve.config import EngineConfig, ServeConfig, add_arguments, from_args
 from calltune.serve.prefix_cache import PrefixCache, common_prefix
 from calltune.serve.schema import ApiError, parse_request
@@ -206,3 +207,32 @@ def test_context_lookup_proposes_what_followed_the_latest_earlier_occurrence():
     assert index.lookup(8) == [9, 1, 2, 5]  # (1, 2, 5): up to the end of what exists
     assert index.lookup(0) == [] and ContextIndex([7]).lookup(4) == []
     assert ContextIndex([7, 8]).lookup(4) == []  # nothing occurred twice
+
+
+def test_step_width_pays_for_columns_only_with_drafts_likely_kept():
+    from calltune.serve.draft import Draft, StepWidth
+
+    widths = StepWidth(8, overhead=24.0)
+    forced, guess = Draft([5] * 8, True), Draft([6] * 8, False)
+    assert widths.choose([Draft([], False)] * 3) == 1  # no drafts: one column
+    assert widths.choose([forced]) == 9  # the grammar's tokens are kept: as wide as they go
+    # prior keep rates 1/2, 1/4, ...: eight rows pay 8 columns a position, worth it for the first guess only;
+    # one row pays 1 column a position, worth it while a guess adds more than 1/25 of what the step yields
+    assert widths.choose([guess] * 8) == 2 and widths.choose([guess]) == 4
+    assert widths.choose([forced] + [Draft([], False)] * 7) < 9  # seven rows would pay for one's drafts
+    assert StepWidth(8, float("inf")).choose([guess, Draft([1, 2], False)]) == 9  # inf: the widest, as before
+    for _ in range(200):  # lookups that turn out to be kept in full
+        widths.record(guess, 8)
+    assert widths.rate(False, 7) > 0.95 and widths.choose([guess] * 8) == 9
+    for _ in range(1000):  # ... and then never
+        widths.record(guess, 0)
+    assert widths.rate(False, 0) < 0.2 and widths.choose([guess] * 8) == 1
+    assert StepWidth(0, 24.0).choose([Draft([], True)]) == 1
+
+
+def test_draft_step_overhead_is_checked():
+    with pytest.raises(CalltuneError, match="--draft-step-overhead"):
+        EngineConfig(draft_step_overhead=-1.0)
+    with pytest.raises(CalltuneError, match="--draft-step-overhead"):
+        EngineConfig(draft_step_overhead=float("nan"))
+    assert EngineConfig(draft_step_overhead=float("inf")).draft_step_overhead == float("inf")

@@ -318,6 +318,7 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
             "new_tokens_per_s": round(new_tokens / seconds, 3) if seconds else None,
             "max_prompt_tokens": max(map(len, encoded)) if encoded else 0, "steps": counts["steps"],
             "draft_tokens": counts["draft_tokens"], "accepted_draft_tokens": counts["accepted_draft_tokens"],
+            "fed_tokens": counts["fed_tokens"],
             **{k: counts[k] for k in ("abstain_decided", "abstained") if k in counts}}
 
 

@@ -38,6 +38,10 @@ class EngineConfig:
     """Speculative decoding: tokens guessed ahead per row and decode step (what the grammar forces,
     else what followed the same tokens earlier in the prompt or answer), checked in the same forward
     pass; greedy answers do not change, fewer steps produce them. 0 turns it off."""
+    draft_step_overhead: float = 24.0
+    """Speculative decoding: a forward pass's fixed cost, in fed tokens' worth; a step is widened for
+    drafts only as far as the tokens it is expected to keep pay for the extra columns of every row
+    (`benchmarks/forward_cost.py` measures it); inf: always as wide as the longest draft."""
     abstain_margin: float | None = None
     """Constrained decoding, requests under tool_choice auto with tools: answer in text when
     log p(text) + M >= log p(call) at the answer's start, else call, as `calltune predict
@@ -50,6 +54,8 @@ class EngineConfig:
             raise CalltuneError("--max-batch-size, --max-queue and --default-max-tokens must be at least 1")
         if self.draft_tokens < 0:
             raise CalltuneError("--draft-tokens must not be negative")
+        if not self.draft_step_overhead >= 0:  # NaN too
+            raise CalltuneError("--draft-step-overhead must be a number of at least 0 (inf: the widest draft)")
         if self.prefix_cache_mb < 0:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:

@@ -21,7 +21,8 @@ alone: its padding is masked and its positions count only its own tokens.
 
 Speculative steps (`EngineConfig.draft_tokens` > 0): each row also feeds up to that many draft
 tokens after its pending one (`draft`: what its grammar forces next, else what followed the
-same last tokens earlier in its prompt or answer), in one (B, 1 + k) forward pass. The row then
+same last tokens earlier in its prompt or answer), in one (B, width) forward pass, the width
+chosen for what the drafts are expected to yield (`draft.StepWidth`). The row then
 picks its tokens position by position as above, and keeps going while each pick equals the
 draft token fed there: one pass yields 1 + (drafts accepted) tokens, the same tokens a
 one-token step would have picked. Rejected columns are masked out (`KVBatch.advance`).
@@ -54,7 +55,7 @@ from calltune.errors import CalltuneError
 from calltune.examples import Tool
 from calltune.generate import END_OF_TURN, cut_turn
 from calltune.serve.config import EngineConfig
-from calltune.serve.draft import ContextIndex, forced_tokens
+from calltune.serve.draft import ContextIndex, Draft, StepWidth, forced_tokens
 from calltune.serve.kv_batch import KVBatch, check_model, layers_of
 from calltune.serve.prefix_cache import PrefixCache
 
@@ -174,7 +175,8 @@ class Engine:
         self.thread: threading.Thread | None = None
         self.running = False
         self.counts = {"requests": 0, "finished": 0, "failed": 0, "steps": 0, "completion_tokens": 0,
-                       "draft_tokens": 0, "accepted_draft_tokens": 0}
+                       "draft_tokens": 0, "accepted_draft_tokens": 0, "fed_tokens": 0}
+        self.widths = StepWidth(self.config.draft_tokens, self.config.draft_step_overhead)
         if self.config.abstain_margin is not None:
             self.counts.update(abstain_decided=0, abstained=0)  # answers weighed / sent to text
 
@@ -266,6 +268,7 @@ class Engine:
         if isinstance(done[0], Failed):
             raise CalltuneError(f"the model failed its first decode: {done[0].message}")
         self.counts = dict.fromkeys(self.counts, 0)
+        self.widths = StepWidth(self.config.draft_tokens, self.config.draft_step_overhead)
         self.prefix.lookups = self.prefix.hits = self.prefix.reused_tokens = self.prefix.computed_tokens = 0
 
     # ---- the engine thread -------------------------------------------------------------------
@@ -315,8 +318,12 @@ class Engine:
         if not self.rows:
             return
         drafts = [self._draft(row) for row in self.rows]
-        width = 1 + max(len(d) for d in drafts)
-        fed = [[row.pending] + d + [row.pending] * (width - 1 - len(d)) for row, d in zip(self.rows, drafts)]
+        width = self.widths.choose(drafts)
+        drafts = [Draft(d.tokens[:width - 1], d.forced) for d in drafts]
+        self.counts["draft_tokens"] += sum(len(d.tokens) for d in drafts)
+        self.counts["fed_tokens"] += width * len(drafts)
+        fed = [[row.pending] + d.tokens + [row.pending] * (width - 1 - len(d.tokens))
+               for row, d in zip(self.rows, drafts)]
         mask, positions = self.batch.step_inputs(width)
         out = self.model(input_ids=torch.tensor(fed, device=self.device), attention_mask=mask,
                          position_ids=positions, past_key_values=self.batch.cache, use_cache=True)
@@ -335,26 +342,27 @@ class Engine:
             self.rows = [self.rows[i] for i in keep]
             self.batch.keep(keep)
 
-    def _draft(self, row: Row) -> list[int]:
+    def _draft(self, row: Row) -> Draft:
         """Up to `draft_tokens` guesses at the row's next tokens (none past its budget)."""
         k = min(self.config.draft_tokens, row.job.prepared.max_tokens - len(row.out) - 1)
         if row.context is None or k <= 0:
-            return []
-        draft = []
+            return Draft([], False)
         if row.processor is not None:
-            draft = forced_tokens(row.processor.rows[0].matcher, row.out[-1] if row.out else None, k)
-        draft = draft or row.context.lookup(k)
-        self.counts["draft_tokens"] += len(draft)
-        return draft
+            forced = forced_tokens(row.processor.rows[0].matcher, row.out[-1] if row.out else None, k)
+            if forced:
+                return Draft(forced, True)
+        return Draft(row.context.lookup(k), False)
 
-    def _verify(self, row: Row, logits: torch.Tensor, draft: list[int]) -> tuple[int, bool]:
+    def _verify(self, row: Row, logits: torch.Tensor, draft: Draft) -> tuple[int, bool]:
         """Pick the row's tokens from its (width, vocab) logits, position by position, while each
         pick equals the draft token fed next. Returns (columns of this step the row keeps, whether
         it goes on decoding)."""
         j = 0
         while True:
             alive = self._choose(row, logits[j:j + 1])
-            if not alive or j == len(draft) or row.pending != draft[j]:
+            if not alive or j == len(draft.tokens) or row.pending != draft.tokens[j]:
+                if alive:  # a row that ended tells nothing about its draft
+                    self.widths.record(draft, j)
                 return j + 1, alive
             self.counts["accepted_draft_tokens"] += 1
             j += 1
