@@ -81,11 +81,9 @@ class Server:
         deadline = time.monotonic() + 600
         while True:
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
+                health(self.port, timeout=5)
+                return
+            except (OSError, ValueError):  # not listening yet, or not answering JSON yet
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("calltune serve did not start")
@@ -119,12 +117,17 @@ def conversations(examples, max_tokens: int, seed: int, cold: bool = False):
         yield body, second
 
 
-def health(port: int) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", "/health")
-    data = json.loads(conn.getresponse().read())
-    conn.close()
-    return data
+def health(port: int, timeout: float = 60) -> dict:
+    """The server's /health counters; raises OSError while it is not up."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        if response.status != 200:
+            raise OSError(f"/health answered {response.status}")
+        return json.loads(response.read())
+    finally:
+        conn.close()
 
 
 def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> dict:
@@ -245,13 +248,13 @@ def main(argv=None) -> int:
                "draft_step_overhead": args.draft_step_overhead, "runs": {}}
     if args.turns_only:
         configs = configs[2:]
-    if args.servers:
-        wanted = [name.strip() for name in args.servers.split(",")]
-        known = {name.replace(" ", ""): name for name, *_ in configs}
-        unknown = [name for name in wanted if name.replace(" ", "") not in known]
+    if args.servers:  # names as in the table, spaces optional: one-at-a-time,batched+prefix
+        wanted = {name.replace(" ", "") for name in args.servers.split(",")}
+        unknown = wanted - {name.replace(" ", "") for name, *_ in configs}
         if unknown:
-            parser.error(f"--servers: unknown {', '.join(unknown)} (choose from {', '.join(known.values())})")
-        configs = [c for c in configs if c[0].replace(" ", "") in {name.replace(" ", "") for name in wanted}]
+            parser.error(f"--servers: unknown {', '.join(sorted(unknown))} "
+                         f"(choose from {', '.join(name for name, *_ in configs)})")
+        configs = [c for c in configs if c[0].replace(" ", "") in wanted]
     for name, clients, batch, prefix_mb in configs:
         server = Server(args, batch, prefix_mb)
         try:
