@@ -115,14 +115,15 @@ def test_lora_keeps_base_bit_identical_and_trains_the_adapter(fixture, module, r
             assert not seen["init"][name].any()  # B starts at 0, so the adapter starts as a no-op
 
 
-def test_resume_reproduces_the_uninterrupted_loss_curve(tiny_llama, tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_resume_reproduces_the_uninterrupted_loss_curve(method, tiny_llama, tmp_path, monkeypatch):
     from calltune import train as train_module
 
     full = str(tmp_path / "full")
-    train_module.train(cfg_for(tiny_llama, "train.max_steps=6"), full, progress=False)
+    train_module.train(cfg_for(tiny_llama, "train.max_steps=6", f"train.method={method}"), full, progress=False)
 
     out = str(tmp_path / "interrupted")
-    cfg = cfg_for(tiny_llama, "train.max_steps=6", "train.save_every=2")
+    cfg = cfg_for(tiny_llama, "train.max_steps=6", "train.save_every=2", f"train.method={method}")
     real_step, calls = torch.optim.AdamW.step, []
 
     def step_then_maybe_stop(self, *args, **kwargs):
@@ -137,10 +138,12 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(tiny_llama, tmp_path, mo
         train_module.train(cfg, out, progress=False)
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     assert not os.path.exists(os.path.join(out, "adapter"))  # never a half-written adapter
+    assert not os.path.exists(os.path.join(out, "model"))
     assert os.path.exists(os.path.join(out, "checkpoints", "step-3", "state.json"))
     train_module.train(cfg, out, resume=True, progress=False)
     assert [r["loss"] for r in read_log(out)] == [r["loss"] for r in read_log(full)]
     assert [r["step"] for r in read_log(out)] == list(range(1, 7))
+    assert train_module.train(cfg, out, resume=True, progress=False) == {}  # finished: nothing to resume
 
 
 def test_training_is_deterministic_under_a_seed(tiny_gpt2, tmp_path):
@@ -340,11 +343,13 @@ def test_dataset_without_labels_is_refused(tiny_gpt2, tmp_path, write_jsonl_line
     ("model:\n  quantization: int3\n", "model.quantization: 'int3'"),
     ("data:\n  loss: some\n", "data.loss: 'some'"),
     ("train: [1, 2\n", "cfg.yaml:2: invalid YAML"),
+    ("train:\n  method: half\n", "train.method: 'half' is not lora or full"),
+    ("train:\n  method: full\nmodel:\n  quantization: nf4\n", "train.method full .* needs model.quantization none"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, text, message):
     path = tmp_path / "cfg.yaml"
     path.write_text(text)
-    with pytest.raises(CalltuneError, match=message.replace(".", r"\.").replace("[", r"\[")):
+    with pytest.raises(CalltuneError, match=message.replace(".", r"\.").replace("[", r"\[").replace(r"\.*", ".*")):
         load_config(str(path))
 
 
@@ -400,3 +405,42 @@ def test_all_linear_with_top_layers_adapts_every_linear_layer_of_the_last_blocks
     assert {parts[4] for parts in names} == {"1"}  # the last of 2 blocks only
     assert {parts[-4] for parts in names} == layers  # ...q_proj.lora_A.default.weight  # every linear layer in it; the LM head is not one
     assert len(names) == (4 if fixture == "tiny_gpt2" else 7)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
+def test_full_finetune_trains_the_top_blocks_and_saves_a_model_that_loads_by_run(fixture, request, tmp_path):
+    from safetensors.torch import load_file
+
+    from calltune.models import load_model, resolve_model_path, resolve_prompt_style
+    from calltune.train import train
+
+    model_dir = request.getfixturevalue(fixture)
+    out = str(tmp_path / "run")
+    cfg = cfg_for(model_dir, "train.method=full", "lora.top_layers=1", "train.max_steps=3")
+    assert cfg.to_dict()["train"]["method"] == "full"
+    assert "method" not in cfg_for(model_dir).to_dict()["train"]  # lora runs serialize as before
+    summary = train(cfg, out, progress=False)
+    assert summary["steps"] == 3 and not os.path.exists(os.path.join(out, "adapter"))
+    base = load_file(os.path.join(model_dir, "model.safetensors"))
+    tuned = load_file(os.path.join(out, "model", "model.safetensors"))
+    assert tuned.keys() == base.keys()
+    block = ".h.1." if fixture == "tiny_gpt2" else ".layers.1."
+    changed = {name for name in base if not torch.equal(base[name], tuned[name])}
+    top = {name for name in base if block in name and name.endswith("weight")}
+    assert top and top <= changed  # every weight of the last block trained
+    # only the last block and the final norm: embeddings (tied to the head) and block 0 are the base's
+    assert all(block in name or "norm" in name or "ln_f" in name for name in changed), changed
+    assert summary["trainable_params"] == sum(base[n].numel() for n in base if block in n or n.startswith(
+        ("model.norm", "transformer.ln_f")))
+
+    # `--model RUN` is the run's model/, with the chat template and prompt style it trained with
+    assert resolve_model_path(out) == os.path.join(out, "model")
+    assert resolve_prompt_style("auto", None, out) == "hermes"
+    model, tokenizer, path = load_model(out)
+    assert path == os.path.join(out, "model") and tokenizer.chat_template
+    state = model.state_dict()
+    assert all(torch.equal(state[name], tensor) for name, tensor in tuned.items())
+    with pytest.raises(CalltuneError, match="already holds a finished run \\(model/\\)"):
+        train(cfg, out, progress=False)
+    with pytest.raises(CalltuneError, match="has no config.json"):
+        resolve_model_path(str(tmp_path))

@@ -57,7 +57,7 @@ class CalibrateConfig:
 
         if self.data.startswith("bfcl:"):
             raise CalltuneError("--data: BFCL is evaluation only; calibrate on synthetic dev data")
-        self.prompt_style = resolve_prompt_style(self.prompt_style, self.adapter)
+        self.prompt_style = resolve_prompt_style(self.prompt_style, self.adapter, self.model)
         if self.prompt_style != "hermes":
             raise CalltuneError(f"calibrate-abstention weighs hermes answers; the prompt style is "
                                 f"'{self.prompt_style}' (pass --prompt-style hermes)")

@@ -4,7 +4,7 @@
     data:   {train, dev, prompt_style, loss, max_length, overlong,
              synth: {n, seed, ...rates}, split: {by, dev_fraction, seed, dedup}, train_size, dev_size}
     lora:   {r, alpha, dropout, targets}
-    train:  {epochs, max_steps, batch_size, grad_accum, lr, ...}
+    train:  {method, epochs, max_steps, batch_size, grad_accum, lr, ...}
     eval:   {every, generate, max_new_tokens, batch_size}
 
 `load_config(path, overrides)` reads a YAML file, applies `section.field=value`
@@ -153,6 +153,11 @@ class LoraConfig:
 
 @dataclass
 class TrainConfig:
+    method: str = "lora"
+    """`lora`: adapters (the `lora` section) on the frozen base, saved as RUN/adapter/. `full`: every
+    weight of the blocks `lora.top_layers` names (all blocks when null) and the final norm trains
+    itself (the embeddings, tied to the LM head, stay frozen; the rest of `lora` is unused), saved as a
+    whole model in RUN/model/ (`--model RUN`)."""
     epochs: float = 3
     """Passes over the training data (ignored when max_steps is set)."""
     max_steps: int | None = None
@@ -183,6 +188,8 @@ class TrainConfig:
     """Write the loss every N optimizer steps."""
 
     def __post_init__(self):
+        if self.method not in ("lora", "full"):
+            raise CalltuneError(f"train.method: '{self.method}' is not lora or full")
         if self.batch_size < 1 or self.grad_accum < 1:
             raise CalltuneError("train.batch_size and train.grad_accum must be at least 1")
         if self.max_steps is None and self.epochs <= 0:
@@ -219,16 +226,22 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self):
+        if self.train.method == "full" and self.model.quantization != "none":
+            raise CalltuneError("train.method full trains the weights themselves: it needs model.quantization none "
+                                f"(got {self.model.quantization})")
         if self.data.dev is None and self.data.synth is None and self.eval.every:  # synth: the generated dev
             raise CalltuneError("eval.every needs data.dev")
 
     def to_dict(self) -> dict:
-        """Plain nested dicts and lists. The data-generation fields appear only when set, so a config
-        that generates nothing serializes as before they existed (experiment cache keys, checkpoints)."""
+        """Plain nested dicts and lists. The data-generation fields appear only when set, and
+        train.method only when it is not lora, so a config that uses neither serializes as before they
+        existed (experiment cache keys, checkpoints)."""
         values = _plain(dataclasses.asdict(self))
         for name in GENERATION_FIELDS:
             if values["data"][name] is None:
                 del values["data"][name]
+        if values["train"]["method"] == "lora":
+            del values["train"]["method"]
         return values
 
 

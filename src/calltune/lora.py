@@ -1,4 +1,5 @@
-"""Building the model to train: the base (optionally 4-bit NF4, i.e. QLoRA) plus LoRA adapters.
+"""Building the model to train: the base (optionally 4-bit NF4, i.e. QLoRA) plus LoRA adapters, or
+the base itself with its top blocks unfrozen (`train.method full`, `unfreeze_blocks`).
 
 Target presets, resolved per architecture:
 - `attention`: Llama-style q_proj, k_proj, v_proj, o_proj; GPT-2 attn.c_attn and
@@ -136,3 +137,24 @@ def add_lora(model, lora: LoraConfig, model_cfg: ModelConfig, seed: int):
         return get_peft_model(model, peft_cfg)
     except ValueError as err:
         raise CalltuneError(f"lora.targets {lora.targets!r}: {str(err).splitlines()[0]}") from None
+
+
+def unfreeze_blocks(model, top_layers: int | None, model_cfg: ModelConfig):
+    """Full fine-tuning: freeze everything, then let every weight of the last `top_layers` blocks (all
+    blocks when None) and the final norm train. The embeddings stay frozen: the LM head is tied to them
+    in the embedded model, and tokens that training never shows keep their rows. Returns the model."""
+    blocks_name = LAYER_LISTS.get(model.config.model_type, "layers")
+    body = getattr(model, model.base_model_prefix)
+    blocks = getattr(body, blocks_name)
+    if top_layers is not None and top_layers > len(blocks):
+        raise CalltuneError(f"lora.top_layers {top_layers}: the model has only {len(blocks)} blocks")
+    model.requires_grad_(False)
+    for block in blocks[len(blocks) - (top_layers or len(blocks)):]:
+        block.requires_grad_(True)
+    for name, module in body.named_children():
+        if "norm" in name or name == "ln_f":  # Llama's `norm`, GPT-2's `ln_f`: after the last block
+            module.requires_grad_(True)
+    if model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()  # the frozen embeddings' output must carry a gradient
+    return model

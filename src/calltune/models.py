@@ -105,13 +105,16 @@ def embedded_model_dir() -> Path:
 
 
 def resolve_model_path(spec: str) -> str:
-    """`embedded` -> the cached copy; a directory -> itself; anything else is a hub id."""
+    """`embedded` -> the cached copy; a model directory -> itself; a calltune run directory of a full
+    fine-tune -> its `model/`; anything else is a hub id."""
     if spec == EMBEDDED:
         return str(embedded_model_dir())
     path = Path(spec).expanduser()
     if path.is_dir():
+        if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
+            return str(path / "model")
         if not (path / "config.json").is_file():
-            raise CalltuneError(f"{spec}: model directory has no config.json")
+            raise CalltuneError(f"{spec}: model directory has no config.json (nor a fine-tuned model/ in it)")
         return str(path)
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or path.suffix
     if looks_like_path or not spec.strip():
@@ -217,11 +220,24 @@ def adapter_prompt_style(adapter: str) -> str | None:
     return None
 
 
-def resolve_prompt_style(style: str, adapter: str | None) -> str:
-    """`auto` -> the style the adapter's run trained with, else `DEFAULT_PROMPT_STYLE`; others
-    unchanged. An adapter always meets the prompts it learned."""
+def model_prompt_style(spec: str) -> str | None:
+    """The prompt style a calltune full fine-tune (`spec`: its run or model directory) trained with."""
+    if spec == EMBEDDED or not Path(spec).expanduser().is_dir():
+        return None
+    record = Path(resolve_model_path(spec)) / "calltune.json"
+    if not record.is_file():
+        return None
+    config = json.loads(record.read_text(encoding="utf-8")).get("config") or {}
+    return (config.get("data") or {}).get("prompt_style")
+
+
+def resolve_prompt_style(style: str, adapter: str | None, model: str = EMBEDDED) -> str:
+    """`auto` -> the style the adapter's run (or, without an adapter, the fully fine-tuned `model`'s
+    run) trained with, else `DEFAULT_PROMPT_STYLE`; others unchanged. A tuned model always meets the
+    prompts it learned."""
     if style == "auto":
-        return (adapter_prompt_style(adapter) if adapter else None) or DEFAULT_PROMPT_STYLE
+        trained = adapter_prompt_style(adapter) if adapter else model_prompt_style(model)
+        return trained or DEFAULT_PROMPT_STYLE
     return style
 
 

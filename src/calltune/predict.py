@@ -79,7 +79,7 @@ class PredictConfig:
         if self.prompt_style == "auto":
             from calltune.models import resolve_prompt_style
 
-            self.prompt_style = resolve_prompt_style(self.prompt_style, self.adapter)
+            self.prompt_style = resolve_prompt_style(self.prompt_style, self.adapter, self.model)
         if self.max_new_tokens is None:
             self.max_new_tokens = 128 if self.prompt_style == "hermes" else 64
         if self.prompt_style not in PROMPT_STYLES:

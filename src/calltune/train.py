@@ -7,7 +7,9 @@ versions, dropped examples, throughput, memory, dev evaluations), data_seen.json
 (example ids per rank, in training order), train_log.jsonl (loss per step), eval/
 (dev metrics), checkpoints/step-N/ and, once finished, adapter/ in PEFT's format with
 the tokenizer and its chat template (for prompt style `hermes`, calltune's: the template
-the examples were rendered with travels with the weights).
+the examples were rendered with travels with the weights); with `train.method full`, model/
+instead: the whole fine-tuned model in HF's format with the same tokenizer files, which
+`--model RUN` loads.
 Under `torchrun --nproc_per_node N` the same command trains data-parallel (gloo on
 CPU, NCCL on GPUs); rank 0 writes everything.
 
@@ -173,11 +175,20 @@ def restore_rng(saved) -> None:
               "GPU(s); dropout on the GPU will not repeat the uninterrupted run's", file=sys.stderr)
 
 
+TRAINABLE_FILE = "trainable.safetensors"  # a full fine-tune's checkpoint: the weights that train, by name
+
+
 def save_checkpoint(out: str, model, optimizer, scheduler, state: dict, keep: int = 2) -> None:
     target = os.path.join(out, "checkpoints", f"step-{state['step']}")
 
     def write(tmp):
-        model.save_pretrained(tmp)
+        if hasattr(model, "peft_config"):
+            model.save_pretrained(tmp)
+        else:  # full fine-tuning: the frozen weights are the base's, so only the trained ones are saved
+            from safetensors.torch import save_file
+
+            save_file({name: p.detach().contiguous() for name, p in model.named_parameters() if p.requires_grad},
+                      os.path.join(tmp, TRAINABLE_FILE))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "rng": rng_state()}, os.path.join(tmp, "trainer.pt"))
         with open(os.path.join(tmp, "state.json"), "w") as handle:
@@ -195,7 +206,16 @@ def load_checkpoint(path: str, model, optimizer, scheduler) -> None:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    set_peft_model_state_dict(model, load_file(os.path.join(path, "adapter_model.safetensors")))
+    if hasattr(model, "peft_config"):
+        set_peft_model_state_dict(model, load_file(os.path.join(path, "adapter_model.safetensors")))
+    else:
+        saved = load_file(os.path.join(path, TRAINABLE_FILE))
+        trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+        if saved.keys() != trainable.keys():
+            raise CalltuneError(f"{path}: its trained weights ({len(saved)}) are not this run's ({len(trainable)})")
+        with torch.no_grad():
+            for name, param in trainable.items():
+                param.copy_(saved[name])
     blob = torch.load(os.path.join(path, "trainer.pt"), weights_only=False)
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
@@ -244,10 +264,11 @@ def resume_state(checkpoint: str, out: str, identity: dict, force: bool) -> dict
 
 
 def finished_run(out: str) -> dict | None:
-    """run.json of a finished run in `out`, else None. run.json is written last, after adapter/,
-    so a run stopped while finishing still resumes from its checkpoint."""
+    """run.json of a finished run in `out`, else None. run.json is written last, after adapter/ (or
+    model/), so a run stopped while finishing still resumes from its checkpoint."""
     path = os.path.join(out, "run.json")
-    if not (os.path.exists(path) and os.path.exists(os.path.join(out, "adapter", "adapter_config.json"))):
+    saved = (os.path.join(out, "adapter", "adapter_config.json"), os.path.join(out, "model", "config.json"))
+    if not (os.path.exists(path) and any(os.path.exists(p) for p in saved)):
         return None
     with open(path) as handle:
         return json.load(handle)
@@ -331,7 +352,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     `resume` finds the run finished. `force` resumes even if the config differs from the checkpoint's."""
     from tqdm import tqdm
 
-    from calltune.lora import add_lora, cast_saved_adapter, load_base
+    from calltune.lora import add_lora, cast_saved_adapter, load_base, unfreeze_blocks
     from calltune.runinfo import versions
 
     if resume and (done := finished_run(out)) is not None:
@@ -340,8 +361,9 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
                   "--out to start again", file=sys.stderr)
         return {}
     dist_info = setup_distributed()
-    if not resume and os.path.exists(os.path.join(out, "adapter")):
-        raise CalltuneError(f"{out}: already holds a finished run (adapter/); choose another --out")
+    for saved in ("adapter", "model"):
+        if not resume and os.path.exists(os.path.join(out, saved)):
+            raise CalltuneError(f"{out}: already holds a finished run ({saved}/); choose another --out")
     checkpoint = latest_checkpoint(out) if resume else None
     if resume and checkpoint is None and dist_info.main:
         print(f"no checkpoint in {out}; starting from scratch")
@@ -362,7 +384,10 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     base_bytes = model.get_memory_footprint()
     train_items, dropped = render_dataset(cfg.data.train, tokenizer, cfg)
     dev_items = render_dataset(cfg.data.dev, tokenizer, cfg)[0] if cfg.data.dev else []
-    model = add_lora(model, cfg.lora, cfg.model, cfg.train.seed)
+    if cfg.train.method == "full":
+        model = unfreeze_blocks(model, cfg.lora.top_layers, cfg.model)
+    else:
+        model = add_lora(model, cfg.lora, cfg.model, cfg.train.seed)
     loss_module = CausalLMLoss(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
@@ -473,15 +498,16 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
             state["evals"].append(evaluate_dev(cfg, out, state["step"], model, tokenizer, model_path, dev_items,
                                                loss_module, dist_info.device))
 
-        def write_adapter(tmp):
-            model.save_pretrained(tmp)  # PEFT's format: adapter_config.json + adapter_model.safetensors
-            if cfg.lora.save_dtype != "float32":
+        def write_weights(tmp):
+            # lora: PEFT's format (adapter_config.json + adapter_model.safetensors); full: HF's whole model
+            model.save_pretrained(tmp)
+            if cfg.lora.save_dtype != "float32" and cfg.train.method == "lora":
                 cast_saved_adapter(tmp, cfg.lora.save_dtype)
             tokenizer.save_pretrained(tmp)  # with its chat template (chat_template.jinja)
             write_json(os.path.join(tmp, "calltune.json"), {k: run_info[k] for k in
                                                             ("config", "model_path", "data", "versions")})
 
-        save_dir_atomically(os.path.join(out, "adapter"), write_adapter)
+        save_dir_atomically(os.path.join(out, "adapter" if cfg.train.method == "lora" else "model"), write_weights)
         summary = {**run_info, "steps": state["step"], "train_seconds": round(state["seconds"], 2),
                    "steps_per_s": state["step"] / state["seconds"] if state["seconds"] else None,
                    "tokens_per_s": state["tokens"] / state["seconds"] if state["seconds"] else None,
