@@ -440,6 +440,12 @@ def test_full_finetune_trains_the_top_blocks_and_saves_a_model_that_loads_by_run
     assert path == os.path.join(out, "model") and tokenizer.chat_template
     state = model.state_dict()
     assert all(torch.equal(state[name], tensor) for name, tensor in tuned.items())
+    from calltune.cli import main
+
+    pred = str(tmp_path / "pred.jsonl")
+    assert main(["predict", "--model", out, "--data", "seed:dev", "--out", pred, "--max-new-tokens", "8"]) == 0
+    with open(pred) as handle:
+        assert len(handle.readlines()) == 4
     with pytest.raises(CalltuneError, match="already holds a finished run \\(model/\\)"):
         train(cfg, out, progress=False)
     with pytest.raises(CalltuneError, match="has no config.json"):

@@ -50,7 +50,8 @@ ADAPTER_HELP = ("`builtin` (the tuned adapter shipped with calltune; a directory
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="embedded", help="`embedded`, a local HF model directory, or a hub id")
+    p.add_argument("--model", default="embedded",
+                   help="`embedded`, a local HF model directory, a full fine-tune's run directory, or a hub id")
     p.add_argument("--adapter", default=None, help=ADAPTER_HELP)
     p.add_argument("--prompt-style", default="auto", choices=["auto", "paper", "chat", "hermes"],
                    help="auto (default): as the adapter's run trained, else hermes; paper: the report's "
