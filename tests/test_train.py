@@ -446,6 +446,10 @@ def test_full_finetune_trains_the_top_blocks_and_saves_a_model_that_loads_by_run
     assert main(["predict", "--model", out, "--data", "seed:dev", "--out", pred, "--max-new-tokens", "8"]) == 0
     with open(pred) as handle:
         assert len(handle.readlines()) == 4
+    exported = tmp_path / "exported"  # `export --model RUN` writes the fine-tuned weights, not the base's
+    assert main(["export", "--model", out, "--format", "hf", "--out", str(exported)]) == 0
+    assert load_file(str(exported / "model.safetensors")).keys() == tuned.keys()
+    assert all(torch.equal(load_file(str(exported / "model.safetensors"))[n], t) for n, t in tuned.items())
     with pytest.raises(CalltuneError, match="already holds a finished run \\(model/\\)"):
         train(cfg, out, progress=False)
     with pytest.raises(CalltuneError, match="has no config.json"):
