@@ -454,3 +454,12 @@ def test_full_finetune_trains_the_top_blocks_and_saves_a_model_that_loads_by_run
         train(cfg, out, progress=False)
     with pytest.raises(CalltuneError, match="has no config.json"):
         resolve_model_path(str(tmp_path))
+
+    # predict's resume fingerprint sees the weights of a full fine-tune, as it does an adapter's
+    from calltune.models import tuned_model_digest
+
+    digest = tuned_model_digest(path)
+    assert digest and tuned_model_digest(model_dir) is None
+    with open(os.path.join(path, "model.safetensors"), "ab") as handle:
+        handle.write(b"\0")  # other weights, as far as the digest knows
+    assert tuned_model_digest(path) not in (None, digest)

@@ -148,9 +148,21 @@ def find_adapter_dir(adapter: str) -> Path:
 def adapter_digest(adapter: str) -> str:
     """SHA-256 over an adapter's config and weight files (`adapter_*`), so that an adapter
     retrained in place is told apart from the old one at the same path."""
-    directory = find_adapter_dir(adapter)
+    return files_digest(find_adapter_dir(adapter), "adapter_*")
+
+
+def tuned_model_digest(model_path: str) -> str | None:
+    """SHA-256 over the weight files of a calltune full fine-tune's `model/` (None for any other
+    model), so that a model retrained in place is told apart from the old one, as adapters are."""
+    directory = Path(model_path)
+    if not (directory / "calltune.json").is_file():
+        return None
+    return files_digest(directory, "model*.safetensors")
+
+
+def files_digest(directory: Path, pattern: str) -> str:
     digest = hashlib.sha256()
-    for path in sorted(directory.glob("adapter_*")):
+    for path in sorted(directory.glob(pattern)):
         if path.is_file():
             digest.update(path.name.encode() + b"\0")
             with open(path, "rb") as handle:

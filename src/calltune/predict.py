@@ -157,7 +157,7 @@ def prediction_for(example: Example, raw: str, decoding: str = "greedy", style: 
 
 
 def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine: bool = False) -> str:
-    from calltune.models import adapter_digest, resolve_quantization
+    from calltune.models import adapter_digest, resolve_quantization, tuned_model_digest
 
     # repair is post-hoc: its generations are greedy ones
     decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
@@ -166,8 +166,10 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
-    # must not resume from the old adapter's predictions
-    blob = json.dumps({"model": model_path, "adapter": cfg.adapter,
+    # must not resume from the old adapter's predictions (nor from a full fine-tune's: only
+    # for those is the model's digest a key, so that other runs keep their fingerprint)
+    tuned = tuned_model_digest(model_path)
+    blob = json.dumps({"model": model_path, "adapter": cfg.adapter, **({"model_sha256": tuned} if tuned else {}),
                        "adapter_sha256": adapter_digest(cfg.adapter) if cfg.adapter else None,
                        "quantization": resolve_quantization(cfg.quantization, cfg.adapter),
                        "style": cfg.prompt_style, "max_new_tokens": cfg.max_new_tokens, "prompts": prompts,

@@ -75,7 +75,7 @@ class ServeConfig:
     """The model served and what the HTTP server accepts."""
 
     model: str = "embedded"
-    """`embedded`, a local HF model directory, or a hub id."""
+    """`embedded`, a local HF model directory, a full fine-tune's run directory, or a hub id."""
     adapter: str | None = None
     """A PEFT adapter directory (or a run directory with `adapter/`), or `builtin` (the tuned adapter
     shipped in the package); its saved tokenizer and chat template are used. Merged into the weights
