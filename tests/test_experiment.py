@@ -159,3 +159,16 @@ def test_synth_rates_reach_the_generator_and_bad_keys_are_errors(tmp_path, monke
     assert (seen[0].n, seen[0].parallel_rate, seen[0].dialogue_rate) == (60, 0.2, 0.1)
     records = [json.loads(line) for line in open(paths["synth"], encoding="utf-8")]
     assert any(isinstance(r["target"], list) for r in records) and any("messages" in r for r in records)
+
+
+def test_a_full_fine_tuning_method_is_refused_before_training(tmp_path, monkeypatch):
+    from calltune import train as train_module
+    from calltune.experiment import ExperimentConfig, train_cell
+
+    monkeypatch.setattr(train_module, "train", lambda *a, **k: pytest.fail("must not train"))
+    configs = os.path.join(os.path.dirname(__file__), "..", "configs")
+    cfg = ExperimentConfig(scales={"seed14": "seed:train"},
+                           methods={"ft": {"config": os.path.join(configs, "improved.yaml"),
+                                           "overrides": {"train.method": "full"}}})
+    with pytest.raises(CalltuneError, match="method 'ft': train.method full is not supported"):
+        train_cell(cfg, str(tmp_path), "ft", "seed14", {"scales": {"seed14": "seed:train"}}, progress=False)

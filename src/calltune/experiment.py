@@ -225,6 +225,10 @@ def train_cell(cfg: ExperimentConfig, out: str, method: str, scale: str, data: d
                  "model.name": cfg.model, "data.train": data["scales"][scale], "data.dev": "seed:dev",
                  "data.prompt_style": cfg.prompt_style, "eval.generate": False}
     run_cfg = load_config(spec["config"], [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
+    if run_cfg.train.method != "lora":  # the cells evaluate RUN/adapter
+        raise CalltuneError(f"method '{method}': train.method {run_cfg.train.method} is not supported by the "
+                            "experiment matrix, which compares adapters; train it with `calltune train` and "
+                            "evaluate it with `--model RUN`")
     train_data = data["scales"][scale]
     data_sha = _file_sha(train_data) if os.path.exists(train_data) else train_data
     key = _key({"config": run_cfg.to_dict(), "data": data_sha})
