@@ -111,11 +111,10 @@ def resolve_model_path(spec: str) -> str:
         return str(embedded_model_dir())
     path = Path(spec).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
-            return str(path / "model")
-        if not (path / "config.json").is_file():
-            raise CalltuneError(f"{spec}: model directory has no config.json (nor a fine-tuned model/ in it)")
-        return str(path)
+        for candidate in (path, path / "model"):  # a model directory, or a full fine-tune's run
+            if (candidate / "config.json").is_file():
+                return str(candidate)
+        raise CalltuneError(f"{spec}: model directory has no config.json (nor a fine-tuned model/ in it)")
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or path.suffix
     if looks_like_path or not spec.strip():
         raise CalltuneError(f"unknown model '{spec}': not '{EMBEDDED}', not an existing model directory")
