@@ -1,9 +1,12 @@
-"""What one forward pass costs on this machine: B rows of w new tokens each over a T-token KV cache
-(a decode step is w = 1; a speculative step w = 1 + drafts; a prompt B = 1, w = its length).
+"""What one forward pass costs on this machine: B rows of w new tokens each over KV caches of about
+T tokens (a decode step is w = 1; a speculative step w = 1 + drafts; a prompt B = 1, w = its length).
 
     python benchmarks/forward_cost.py [--model embedded] [--adapter DIR] [--context 400] [--threads 2]
 
-Prints the best of 4 timings (after one warm-up) per shape, in ms. Run it on a quiet machine.
+The rows are the engine's: a left-padded batch (`serve.kv_batch.KVBatch`, row i holds T - 20 i
+tokens) stepped with its attention mask, under transformers' `sdpa` attention and under the
+engine's (`serve.attention.grouped_sdpa`, which does not copy the grouped KV heads). Prints the best
+of 4 timings (after one warm-up) per shape, in ms. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -26,27 +29,40 @@ def main(argv=None) -> int:
     import torch
     from transformers import DynamicCache
 
+    from calltune.serve.attention import use_grouped_sdpa
     from calltune.serve.config import ServeConfig
+    from calltune.serve.kv_batch import KVBatch, layers_of
     from calltune.serve.server import load_for_serving
 
     torch.set_num_threads(args.threads)
     model, _ = load_for_serving(ServeConfig(model=args.model, adapter=args.adapter))
-    print(f"| rows B | tokens per row w | ms (context {args.context}) |\n|---|---|---|")
+    results = {}
     with torch.inference_mode():
-        for rows, width in SHAPES:
-            prefix = DynamicCache()
-            model(input_ids=torch.randint(100, 1000, (rows, args.context)), past_key_values=prefix, use_cache=True,
-                  logits_to_keep=1)
-            times = []
-            for _ in range(5):
-                cache = DynamicCache()
-                for i, layer in enumerate(prefix.layers):
-                    cache.update(layer.keys.clone(), layer.values.clone(), i)
-                start = time.perf_counter()
-                model(input_ids=torch.randint(100, 1000, (rows, width)), past_key_values=cache, use_cache=True,
-                      attention_mask=torch.ones(rows, args.context + width, dtype=torch.long))
-                times.append(time.perf_counter() - start)
-            print(f"| {rows} | {width} | {1000 * min(times[1:]):.0f} |", flush=True)
+        prompts = [DynamicCache() for _ in range(max(rows for rows, _ in SHAPES))]
+        for i, cache in enumerate(prompts):  # row i: a prompt of T - 20 i tokens
+            model(input_ids=torch.randint(100, 1000, (1, args.context - 20 * i)), past_key_values=cache,
+                  use_cache=True, logits_to_keep=1)
+        for attention in ("sdpa", "grouped"):
+            if attention == "grouped" and not use_grouped_sdpa(model):
+                break  # no grouped KV heads: the engine attends as transformers does
+            for rows, width in SHAPES:
+                times = []
+                for _ in range(5):
+                    batch = KVBatch("cpu")
+                    for i in range(rows):
+                        batch.join([(k.clone(), v.clone()) for k, v in layers_of(prompts[i])], args.context - 20 * i)
+                    mask, positions = batch.step_inputs(width)
+                    start = time.perf_counter()
+                    model(input_ids=torch.randint(100, 1000, (rows, width)), attention_mask=mask,
+                          position_ids=positions, past_key_values=batch.cache, use_cache=True)
+                    times.append(time.perf_counter() - start)
+                results[rows, width, attention] = 1000 * min(times[1:])
+    print(f"| rows B | tokens per row w | ms, sdpa (context {args.context}) | ms, grouped (the engine) |")
+    print("|---|---|---|---|")
+    for rows, width in SHAPES:
+        grouped = results.get((rows, width, "grouped"))
+        print(f"| {rows} | {width} | {results[rows, width, 'sdpa']:.0f} | "
+              f"{'-' if grouped is None else f'{grouped:.0f}'} |")
     return 0
 
 

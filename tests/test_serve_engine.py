@@ -242,6 +242,42 @@ def test_the_batch_cache_pads_grows_and_drops_rows():
     check()
 
 
+def test_grouped_attention_is_bit_identical_to_sdpa(tiny_llama, tiny_gpt2):
+    """The engine's attention (grouped KV heads, no copy) against transformers' sdpa, which copies the
+    KV heads under a mask: the same logits to the bit for a prompt (no mask), and for steps of 1 and
+    3 tokens over a left-padded batch (a mask). A model without grouped heads is left alone."""
+    from transformers import AutoModelForCausalLM, DynamicCache
+
+    from calltune.serve.attention import NAME, use_grouped_sdpa
+    from calltune.serve.kv_batch import layers_of
+
+    gen = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(5, 60, (1, n), generator=gen) for n in (9, 4, 13)]
+    steps = [torch.randint(5, 60, (3, w), generator=gen) for w in (1, 3)]
+
+    def logits(model):
+        batch, out = KVBatch("cpu"), []
+        with torch.inference_mode():
+            for ids in prompts:
+                cache = DynamicCache()
+                out.append(model(input_ids=ids, past_key_values=cache, use_cache=True).logits)
+                batch.join(layers_of(cache), ids.shape[1])
+            for ids in steps:
+                mask, positions = batch.step_inputs(ids.shape[1])
+                out.append(model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                 past_key_values=batch.cache, use_cache=True).logits)
+                batch.advance(mask)
+        return out
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    assert model.config._attn_implementation == "sdpa"
+    expected = logits(model)
+    assert use_grouped_sdpa(model) and model.config._attn_implementation == NAME
+    assert all(torch.equal(a, b) for a, b in zip(logits(model), expected))
+    gpt2 = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
+    assert not use_grouped_sdpa(gpt2) and gpt2.config._attn_implementation == "sdpa"
+
+
 def test_an_adapter_is_served_merged(tiny_gpt2, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -33,6 +33,9 @@ text against calls in one forward pass over the tag's tokens on top of the prefi
 (`AfterPrefix`), and the row then decodes under the text-only or the calls-only grammar, so a
 streamed answer follows the same branch as a whole one.
 
+The model attends through `attention.grouped_sdpa` (switched in place; the same logits to the
+bit): a padded batch's steps read the grouped KV heads without copying them.
+
 The queue of waiting requests is bounded (`QueueFull`). Everything tensor-side runs on the
 engine thread; `prepare` runs on the caller's thread (tokenizing and grammar compiling under locks).
 """
@@ -54,6 +57,7 @@ from calltune.chat.render import render_text
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
 from calltune.generate import END_OF_TURN, cut_turn
+from calltune.serve.attention import use_grouped_sdpa
 from calltune.serve.config import EngineConfig
 from calltune.serve.draft import ContextIndex, Draft, StepWidth, forced_tokens
 from calltune.serve.kv_batch import KVBatch, check_model, layers_of
@@ -153,6 +157,7 @@ class Engine:
         self.model, self.tokenizer = model, tokenizer
         self.config = config or EngineConfig()
         check_model(model)
+        use_grouped_sdpa(model)  # in place, same logits: padded steps stop copying the KV heads (`attention`)
         self.device = next(model.parameters()).device
         self.stop_ids = set(stop_ids(tokenizer))
         self.context = (getattr(model.config, "max_position_embeddings", None)
