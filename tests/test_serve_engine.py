@@ -14,7 +14,7 @@ from calltune.errors import CalltuneError
 from calltune.examples import parse_tool
 from calltune.serve.config import EngineConfig
 from calltune.serve.engine import Engine, Failed, Finished, Progress, QueueFull
-from calltune.serve.kv_batch import KVBatch
+from calltune.serve.kv_batch import KVBatch, fill_holes
 
 TOOL_OBJECTS = [parse_tool(t, (None, None), f"tools[{i}]") for i, t in enumerate(TOOLS)]
 REQUESTS = [  # (question, tool_choice, parallel)
@@ -199,11 +199,13 @@ def test_the_engine_answers_as_predict_decodes(loaded, decoding):
         assert event.text == expected.text
 
 
-def test_the_batch_cache_pads_grows_and_drops_rows():
+@pytest.mark.parametrize("capacity", [1, 8])  # the buffers grow rows as they come; room for all from the start
+def test_the_batch_cache_pads_grows_and_drops_rows(capacity):
     """KVBatch against plain concatenation: rows of different lengths joined at different times,
-    grown past their buffers' spare room, then a row dropped."""
+    grown past their buffers' spare room, rows dropped (in a new order, and the fewest moved), rows
+    joined again after the window's start moved, one of them longer than the batch."""
     gen = torch.Generator().manual_seed(0)
-    batch, expected = KVBatch("cpu"), []  # expected[i]: row i's (keys, values), each (heads, n, dim)
+    batch, expected = KVBatch("cpu", capacity), []  # expected[i]: row i's (keys, values), each (heads, n, dim)
 
     def step(n_steps):
         for _ in range(n_steps):
@@ -240,6 +242,19 @@ def test_the_batch_cache_pads_grows_and_drops_rows():
     check()
     step(2)
     check()
+    for length in (3, 250, 7):  # 250: longer than the batch, past the room left of the window
+        row = torch.randn(1, 2, length, 4, generator=gen)
+        batch.join([(row, 2 * row)], length)
+        expected.append((row[0], 2 * row[0]))
+        check()
+    step(5)
+    order = fill_holes([1, 3, 4])
+    assert order == [3, 1, 4]  # row 1 stays in its slot; rows 3 and 4 (past the end) fill the free ones
+    batch.keep(order)
+    expected = [expected[i] for i in order]
+    check()
+    batch.keep([])
+    assert len(batch) == 0 and batch.cache is None
 
 
 def test_grouped_attention_is_bit_identical_to_sdpa(tiny_llama, tiny_gpt2):

@@ -60,7 +60,7 @@ from calltune.generate import END_OF_TURN, cut_turn
 from calltune.serve.attention import use_grouped_sdpa
 from calltune.serve.config import EngineConfig
 from calltune.serve.draft import ContextIndex, Draft, StepWidth, forced_tokens
-from calltune.serve.kv_batch import KVBatch, check_model, layers_of
+from calltune.serve.kv_batch import KVBatch, check_model, fill_holes, layers_of
 from calltune.serve.prefix_cache import PrefixCache
 
 log = logging.getLogger("calltune.serve")
@@ -171,7 +171,7 @@ class Engine:
             self.grammars = grammars or GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0])
             _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
         self.prefix = PrefixCache(int(self.config.prefix_cache_mb * 1024 * 1024))
-        self.batch = KVBatch(self.device)
+        self.batch = KVBatch(self.device, self.config.max_batch_size)
         self.rows: list[Row] = []
         self.queue: deque[Job] = deque()
         self.lock = threading.Condition()
@@ -297,7 +297,7 @@ class Engine:
         for job in [row.job for row in self.rows] + list(self.queue):
             self._emit(job, Failed("shutdown", "the server is shutting down"))
         self.rows, self.queue = [], deque()
-        self.batch = KVBatch(self.device)
+        self.batch = KVBatch(self.device, self.config.max_batch_size)
 
     def _loop(self) -> None:
         while True:
@@ -312,7 +312,7 @@ class Engine:
                 log.exception("decode step failed")
                 for row in self.rows:
                     self._emit(row.job, Failed("internal", f"internal error: {type(err).__name__}: {err}"))
-                self.rows, self.batch = [], KVBatch(self.device)
+                self.rows, self.batch = [], KVBatch(self.device, self.config.max_batch_size)
 
     @torch.inference_mode()
     def step(self) -> None:
@@ -344,8 +344,9 @@ class Engine:
                     self._emit(row.job, Progress(self.tokenizer.decode(row.out, skip_special_tokens=False)))
         self.batch.advance(mask, kept)
         if len(keep) < len(self.rows):
-            self.rows = [self.rows[i] for i in keep]
-            self.batch.keep(keep)
+            order = fill_holes(keep)  # the last rows take the free slots: the others are not copied
+            self.rows = [self.rows[i] for i in order]
+            self.batch.keep(order)
 
     def _draft(self, row: Row) -> Draft:
         """Up to `draft_tokens` guesses at the row's next tokens (none past its budget)."""

@@ -9,7 +9,10 @@ row decodes exactly as it would alone (and a prefix's KV is the same in any row)
 The layers keep their keys and values in buffers with room to grow (`GrowingLayer`): a decode
 step writes its one column in place. transformers' `DynamicLayer` concatenates instead, copying
 the whole cache at every step, which costs more than the attention itself once a batch holds a
-few thousand tokens. Buffers are reallocated only when rows join or leave, or when full.
+few thousand tokens. The buffers also keep room for more rows and for columns on the left: a row
+that joins is written into its slot (the others stay where they are), a row that leaves is
+replaced by the last one (`fill_holes`), and a cut from the left only moves the window's start;
+buffers are reallocated only when full.
 
 A speculative step (`step_inputs(width)`) feeds every row `width` tokens; a row keeps only the
 first `n` of them (`advance(mask, kept)`): the rest are masked out, and cut from the right end
@@ -46,48 +49,97 @@ def layers_of(cache: DynamicCache) -> Layers:
 
 
 class GrowingLayer(DynamicLayer):
-    """A full-attention cache layer over preallocated (B, heads, capacity, head_dim) buffers;
-    `keys` / `values` are views of the first `length` columns."""
+    """A full-attention cache layer over preallocated (capacity rows, heads, capacity columns,
+    head_dim) buffers; `keys` / `values` are views of the batch's rows and of its window of columns
+    `[start, end)`. Cells outside the view are never read, so the buffers start uninitialised and
+    every cell inside it is written (padding with zeros) before it is read."""
 
-    def __init__(self, kbuf: torch.Tensor, vbuf: torch.Tensor, length: int):
+    def __init__(self, like: torch.Tensor, rows: int, width: int):
         super().__init__()
-        self.kbuf, self.vbuf, self.length = kbuf, vbuf, length
-        self.dtype, self.device = kbuf.dtype, kbuf.device
+        self.dtype, self.device = like.dtype, like.device
         self.is_initialized = True
+        self.rows, self.start, self.end = 0, 0, 0
+        self.kbuf = self.vbuf = like.new_empty(0, like.shape[1], 0, like.shape[3])
         self._views()
+        self._realloc(rows, width + MIN_SPARE, MIN_SPARE)
 
     def _views(self) -> None:
-        self.keys, self.values = self.kbuf[:, :, :self.length], self.vbuf[:, :, :self.length]
+        self.keys = self.kbuf[:self.rows, :, self.start:self.end]
+        self.values = self.vbuf[:self.rows, :, self.start:self.end]
+
+    def _realloc(self, rows: int, left: int, right: int) -> None:
+        """New buffers for `rows` rows: `left` free columns, the window, `right` free columns."""
+        n = self.end - self.start
+        kbuf, vbuf = (t.new_empty(rows, t.shape[1], left + n + right, t.shape[3]) for t in (self.kbuf, self.vbuf))
+        kbuf[:self.rows, :, left:left + n] = self.keys
+        vbuf[:self.rows, :, left:left + n] = self.values
+        self.kbuf, self.vbuf, self.start, self.end = kbuf, vbuf, left, left + n
+        self._views()
+
+    def _spare(self) -> int:
+        return max(MIN_SPARE, (self.end - self.start) // 2)
 
     def crop(self, n: int) -> None:
         """Forget the last `n` columns (the next update writes over them)."""
-        self.length -= n
+        self.end -= n
         self._views()
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        """Write (rows, heads, n, head_dim) new columns after the window, growing it by n."""
         n = key_states.shape[-2]
-        if self.length + n > self.kbuf.shape[2]:
-            self.kbuf, self.vbuf = (_buffer(t, t.shape[0], self.length + n) for t in (self.kbuf, self.vbuf))
-            self.kbuf[:, :, :self.length], self.vbuf[:, :, :self.length] = self.keys, self.values
-        self.kbuf[:, :, self.length:self.length + n] = key_states
-        self.vbuf[:, :, self.length:self.length + n] = value_states
-        self.length += n
+        if self.end + n > self.kbuf.shape[2]:
+            self._realloc(self.kbuf.shape[0], MIN_SPARE, n + self._spare())
+        self.kbuf[:self.rows, :, self.end:self.end + n] = key_states
+        self.vbuf[:self.rows, :, self.end:self.end + n] = value_states
+        self.end += n
         self._views()
         return self.keys, self.values
 
+    def add_row(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Append a row whose (1, heads, length, head_dim) keys and values end where the window ends;
+        the window widens to the left (zeros for the other rows) if the row is longer than it."""
+        length = keys.shape[2]
+        extra = length - (self.end - self.start)
+        if self.rows == self.kbuf.shape[0] or extra > self.start:
+            self._realloc(max(self.kbuf.shape[0], 2 * self.rows), max(extra, 0) + MIN_SPARE, self._spare())
+        if extra > 0:
+            self.kbuf[:self.rows, :, self.start - extra:self.start] = 0
+            self.vbuf[:self.rows, :, self.start - extra:self.start] = 0
+            self.start -= extra
+        for buf, row in ((self.kbuf, keys), (self.vbuf, values)):
+            buf[self.rows, :, self.start:self.end - length] = 0
+            buf[self.rows, :, self.end - length:self.end] = row[0]
+        self.rows += 1
+        self._views()
 
-def _buffer(like: torch.Tensor, rows: int, width: int) -> torch.Tensor:
-    """Zeros (rows, heads, width + spare, head_dim): padding must be finite (it meets a zero weight)."""
-    _, heads, _, dim = like.shape
-    return torch.zeros(rows, heads, width + max(MIN_SPARE, width // 2), dim, dtype=like.dtype, device=like.device)
+    def select(self, order: list[int], drop: int) -> None:
+        """Keep the rows `order` names, in that order, copying only the rows whose slot changes; then
+        cut `drop` columns from the left of the window."""
+        moves = [(slot, row) for slot, row in enumerate(order) if slot != row]
+        if moves:
+            slots, rows = (list(x) for x in zip(*moves))
+            for buf in (self.kbuf, self.vbuf):
+                buf[slots, :, self.start:self.end] = buf[rows, :, self.start:self.end]  # the right side is a copy
+        self.rows = len(order)
+        self.start += drop
+        self._views()
+
+
+def fill_holes(alive: list[int]) -> list[int]:
+    """An order for `KVBatch.keep` that keeps the rows `alive` (ascending) and moves the fewest: a row
+    stays in its slot if the smaller batch still has it; the rows past the end fill the free slots."""
+    kept = len(alive)
+    stay = {i for i in alive if i < kept}
+    movers = iter(i for i in alive if i >= kept)
+    return [i if i in stay else next(movers) for i in range(kept)]
 
 
 class KVBatch:
     """The batch's cache (`cache`, a DynamicCache of `GrowingLayer`s), its attention mask (B, T) and
-    each row's real length (B,)."""
+    each row's real length (B,). `capacity`: rows the buffers are first made for (they grow)."""
 
-    def __init__(self, device):
-        self.device = device
+    def __init__(self, device, capacity: int = 1):
+        self.device, self.capacity = device, capacity
         self.cache: DynamicCache | None = None
         self.mask = torch.zeros(0, 0, dtype=torch.long, device=device)  # (B, T)
         self.lengths = torch.zeros(0, dtype=torch.long, device=device)  # (B,)
@@ -96,22 +148,15 @@ class KVBatch:
         return self.mask.shape[0]
 
     def join(self, layers: Layers, length: int) -> None:
-        """Append a row whose KV is `layers` ((1, heads, length, head_dim) each)."""
+        """Append a row whose KV is `layers` ((1, heads, length, head_dim) each). Only the row is
+        copied (and the other rows' new left padding, if it is longer than the batch)."""
         rows, width = len(self), self.mask.shape[1]
         new_width = max(width, length)
-        old = layers_of(self.cache) if rows else [(None, None)] * len(layers)
-        new_layers = []
-        for (k, v), (nk, nv) in zip(old, layers):
-            bufs = []
-            for prev, row in ((k, nk), (v, nv)):
-                buf = _buffer(row, rows + 1, new_width)
-                if rows:
-                    buf[:rows, :, new_width - width:new_width] = prev
-                buf[rows, :, new_width - length:new_width] = row[0]
-                bufs.append(buf)
-            new_layers.append(GrowingLayer(*bufs, new_width))
-        self.cache = DynamicCache()
-        self.cache.layers = new_layers
+        if self.cache is None:
+            self.cache = DynamicCache()
+            self.cache.layers = [GrowingLayer(k, self.capacity, new_width) for k, _ in layers]
+        for layer, (k, v) in zip(self.cache.layers, layers):
+            layer.add_row(k, v)
         mask = torch.zeros(rows + 1, new_width, dtype=torch.long, device=self.device)
         mask[:rows, new_width - width:] = self.mask
         mask[rows, new_width - length:] = 1
@@ -144,23 +189,15 @@ class KVBatch:
         self.lengths = self.lengths + torch.tensor(kept, dtype=torch.long, device=self.device)
 
     def keep(self, rows: list[int]) -> None:
-        """Keep only `rows` (in this order); cut the columns no remaining row uses."""
+        """Keep only `rows` (in this order; `fill_holes` gives the order that moves the fewest);
+        cut the columns no remaining row uses."""
         if not rows:
-            self.__init__(self.device)
+            self.__init__(self.device, self.capacity)
             return
         index = torch.tensor(rows, device=self.device)
         self.mask, self.lengths = self.mask[index], self.lengths[index]
         used = self.mask.any(dim=0)  # (T,): columns some remaining row still attends to
         drop = int(used.int().argmax()) if bool(used.any()) else self.mask.shape[1]
         self.mask = self.mask[:, drop:]
-        width = self.mask.shape[1]
-        new_layers = []
-        for k, v in layers_of(self.cache):
-            bufs = []
-            for t in (k, v):
-                buf = _buffer(t, len(rows), width)
-                buf[:, :, :width] = t[index, :, drop:]
-                bufs.append(buf)
-            new_layers.append(GrowingLayer(*bufs, width))
-        self.cache = DynamicCache()
-        self.cache.layers = new_layers
+        for layer in self.cache.layers:
+            layer.select(rows, drop)
