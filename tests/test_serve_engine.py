@@ -15,6 +15,7 @@ from calltune.examples import parse_tool
 from calltune.serve.config import EngineConfig
 from calltune.serve.engine import Engine, Failed, Finished, Progress, QueueFull
 from calltune.serve.kv_batch import KVBatch, fill_holes
+from calltune.serve.prefix_cache import common_prefix
 
 TOOL_OBJECTS = [parse_tool(t, (None, None), f"tools[{i}]") for i, t in enumerate(TOOLS)]
 REQUESTS = [  # (question, tool_choice, parallel)
@@ -117,16 +118,46 @@ def test_a_second_turn_reuses_the_first(loaded):
     engine.submit(prepared, done.append)
     while not done:
         engine.step()
+    [entry] = engine.prefix.entries.values()  # the prompt's entry, superseded by the prompt with its answer
+    assert len(entry.ids) == done[0].prompt_tokens + done[0].completion_tokens - 1  # all but the unfed end token
+    assert list(entry.ids[:done[0].prompt_tokens]) == prepared.prompt_ids
     call = parse_answer(done[0].text).calls[0]
     turn2 = messages + [
         {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": call}]},
         {"role": "tool", "tool_call_id": "c1", "content": '{"sky": "clear"}'}]
+    prepared2 = engine.prepare(turn2, TOOL_OBJECTS, "auto", True, 20)
     second = []
-    engine.submit(engine.prepare(turn2, TOOL_OBJECTS, "auto", True, 20), second.append)
+    engine.submit(prepared2, second.append)
     while not second:
         engine.step()
-    assert second[0].cached_tokens == done[0].prompt_tokens - 1  # the whole first prompt
+    # the first prompt and the answer as the template renders it again: only the tool result is computed
+    assert second[0].cached_tokens == common_prefix(entry.ids, prepared2.prompt_ids[:-1]) > done[0].prompt_tokens
     assert len(engine.prefix.entries) == 1  # the first turn's entry was superseded by the second's
+    alone = make_engine(loaded, prefix_cache_mb=0)
+    second_alone = []
+    alone.submit(alone.prepare(turn2, TOOL_OBJECTS, "auto", True, 20), second_alone.append)
+    while not second_alone:
+        alone.step()
+    assert second[0].text == second_alone[0].text
+
+
+def test_finished_answers_are_stored_with_the_kv_of_their_tokens(loaded):
+    """Rows decoded together (speculative steps leave masked holes between a row's columns) store
+    their prompt and answer; each entry's KV is what one pass over its tokens computes."""
+    from transformers import DynamicCache
+
+    model, _ = loaded
+    engine = make_engine(loaded)
+    events = run(engine, REQUESTS, stagger=2)
+    assert len(engine.prefix.entries) == len(REQUESTS)
+    assert sorted(len(e.ids) for e in engine.prefix.entries.values()) == \
+        sorted(e.prompt_tokens + e.completion_tokens - 1 for e in events)
+    for entry in engine.prefix.entries.values():
+        cache = DynamicCache()
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([entry.ids]), past_key_values=cache, use_cache=True)
+        for (k, v), layer in zip(entry.layers, cache.layers):
+            assert torch.allclose(k, layer.keys, atol=1e-5) and torch.allclose(v, layer.values, atol=1e-5)
 
 
 def test_streaming_progress_grows_to_the_answer(loaded):

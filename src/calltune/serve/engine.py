@@ -16,7 +16,9 @@ longest cached prefix is reused, `prefix_cache`) and its KV joins the left-padde
 row then picks its next token greedily from its logits, masked by its own grammar matcher
 (`constrain.ToolCallConstraint` with the row's budget), and ends at an end token
 (`constrain.stop_ids`, or `<|im_end|>` spelled out in text), at its budget, when cancelled or
-past its deadline. Finished rows leave at once and free their slot. A row decodes as it would
+past its deadline. Finished rows leave at once and free their slot; with the prefix cache on, a
+finished row first stores the KV of its prompt and answer (`KVBatch.row_layers`), so that the next
+turn of its conversation, which resends both, computes only what is new (the tool results). A row decodes as it would
 alone: its padding is masked and its positions count only its own tokens.
 
 Speculative steps (`EngineConfig.draft_tokens` > 0): each row also feeds up to that many draft
@@ -143,6 +145,8 @@ class Row:
     out: list[int] = field(default_factory=list)
     context: ContextIndex | None = None
     """Prompt and answer so far, for draft lookups (None: drafts off)."""
+    finished: bool = False
+    """The answer is complete (`Finished` was sent)."""
 
 
 class Engine:
@@ -343,6 +347,11 @@ class Engine:
                 if row.job.stream:
                     self._emit(row.job, Progress(self.tokenizer.decode(row.out, skip_special_tokens=False)))
         self.batch.advance(mask, kept)
+        if self.prefix.max_bytes:  # a finished answer's KV serves the next turn, which resends it
+            for i, row in enumerate(self.rows):
+                if row.finished:
+                    ids = (row.job.prepared.prompt_ids + row.out)[:int(self.batch.lengths[i])]
+                    self.prefix.store(ids, self.batch.row_layers(i))
         if len(keep) < len(self.rows):
             order = fill_holes(keep)  # the last rows take the free slots: the others are not copied
             self.rows = [self.rows[i] for i in order]
@@ -397,6 +406,7 @@ class Engine:
             text = cut_turn(self.tokenizer.decode(kept, skip_special_tokens=False))
             prompt = job.prepared.prompt_ids
             self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached))
+            row.finished = True
             return False
         row.pending = token
         return True

@@ -188,6 +188,11 @@ class KVBatch:
         self.mask = mask
         self.lengths = self.lengths + torch.tensor(kept, dtype=torch.long, device=self.device)
 
+    def row_layers(self, i: int) -> Layers:
+        """Row i's KV without its padding and holes: per layer (1, heads, lengths[i], head_dim) copies."""
+        columns = self.mask[i].nonzero()[:, 0]  # (lengths[i],): the row's real tokens, in order
+        return [(k[i:i + 1, :, columns], v[i:i + 1, :, columns]) for k, v in layers_of(self.cache)]
+
     def keep(self, rows: list[int]) -> None:
         """Keep only `rows` (in this order; `fill_holes` gives the order that moves the fewest);
         cut the columns no remaining row uses."""

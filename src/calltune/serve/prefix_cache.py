@@ -2,7 +2,7 @@
 
 Agent loops resend the same system text, tools and history every turn, and on a CPU the prompt
 dominates the cost. Each entry holds the keys and values of one token sequence (a prompt as it
-was prefilled); a new prompt reuses the longest prefix it shares with any entry, token for
+was prefilled, or a prompt with its finished answer); a new prompt reuses the longest prefix it shares with any entry, token for
 token, and only the rest is computed. Keys are token ids, so reuse never depends on how text
 was split: a shared token prefix has the same KV whatever follows it (causal attention, and
 each row's positions start at 0).
