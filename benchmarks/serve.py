@@ -2,11 +2,13 @@
 
     python benchmarks/serve.py [--model embedded] [--adapter RUN] [--clients 8] [--seconds 60]
         [--max-tokens 64] [--threads 2] [--draft-tokens 8] [--draft-step-overhead X]
-        [--servers one-at-a-time,batched+prefix] [--quick] [--out serve-bench.json]
+        [--data seed:all] [--toolbox N] [--servers one-at-a-time,batched+prefix] [--quick]
+        [--out serve-bench.json]
 
 Each client runs agent loops on calltune's seed examples: a first turn with the example's tools;
 if the answer calls tools, a second turn that resends the same tools and history plus a canned
-tool result; then the next example. Four servers run the same loops in turn (each a
+tool result; then the next example. `--toolbox N`: every conversation offers the same N tools
+(an agent's toolbox: a longer prompt, the same every turn). Four servers run the same loops in turn (each a
 `calltune serve` subprocess, so clients and server do not share a Python interpreter):
 
     one-at-a-time           1 client,  --max-batch-size 1, --prefix-cache-mb 0
@@ -21,7 +23,8 @@ conversations whose first turn is cold (a unique first line makes nothing reusab
 their second turn (same tools, the first turn's history): the second-to-first latency ratio
 (the first turn is asked with `tool_choice: "required"`, so that every conversation has a
 second turn), both the whole turn and the prompt alone (the same turn asked with max_tokens 1,
-in a copy of the conversation that shares nothing with the first in the cache); `--turns-only`
+in a copy of the conversation that shares nothing with the first in the cache, whose first turn
+is decoded whole before its second turn is asked, as a real first turn leaves the cache); `--turns-only`
 measures just that, with the prefix cache on and off. The targets (issue #12): batched + prefix >= 3x the requests/s of one-at-a-time
 with 8 clients; a second turn <= 1/3 of the first turn's latency. Run it on a quiet machine;
 one warm-up request per server is not counted.
@@ -94,8 +97,21 @@ class Server:
         self.process.wait(timeout=60)
 
 
-def conversations(examples, max_tokens: int, seed: int, cold: bool = False):
-    """Endless (first-turn body, second-turn maker) pairs over `examples`, in a seeded order."""
+def toolbox_of(examples, n: int):
+    """(examples, tools): the first `n` distinct tools of `examples` in order (an agent's toolbox),
+    and the examples whose tools are all among them."""
+    tools = {}
+    for example in examples:
+        for tool in example.tools:
+            if len(tools) < n:
+                tools.setdefault(tool.name, tool)
+    chosen = [e for e in examples if all(t.name in tools for t in e.tools)]
+    return chosen, list(tools.values())
+
+
+def conversations(examples, max_tokens: int, seed: int, cold: bool = False, toolbox=None):
+    """Endless (first-turn body, second-turn maker) pairs over `examples`, in a seeded order; each
+    offers its example's tools, or all of `toolbox`."""
     rng = random.Random(seed)
     while True:
         example = rng.choice(examples)
@@ -103,7 +119,7 @@ def conversations(examples, max_tokens: int, seed: int, cold: bool = False):
         if cold:  # a unique first line: nothing of this prompt is in the prefix cache
             messages = [{"role": "system", "content": f"Session {rng.getrandbits(64):x}."}] + \
                 [m for m in messages if m["role"] != "system"]
-        tools = [{"type": "function", "function": t.spec()} for t in example.tools]
+        tools = [{"type": "function", "function": t.spec()} for t in (toolbox or example.tools)]
         body = {"model": "calltune", "messages": messages, "tools": tools, "max_tokens": max_tokens}
 
         def second(answer, body=body):
@@ -130,14 +146,14 @@ def health(port: int, timeout: float = 60) -> dict:
         conn.close()
 
 
-def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> dict:
+def load(port: int, examples, clients: int, seconds: float, max_tokens: int, toolbox=None) -> dict:
     """Run `clients` agent loops for `seconds`; requests finishing after the deadline are not counted."""
     records, errors, lock = [], [], threading.Lock()
     before = health(port)
     deadline = time.perf_counter() + seconds
 
     def client(index):
-        for body, second in conversations(examples, max_tokens, seed=index):
+        for body, second in conversations(examples, max_tokens, seed=index, toolbox=toolbox):
             while body is not None and time.perf_counter() < deadline:
                 try:
                     latency, answer = post(port, body)
@@ -180,13 +196,15 @@ def load(port: int, examples, clients: int, seconds: float, max_tokens: int) -> 
             "cached_share": round(sum(r[3] for r in records) / max(1, sum(r[2] for r in records)), 3)}
 
 
-def turns(port: int, examples, pairs: int, max_tokens: int) -> dict:
+def turns(port: int, examples, pairs: int, max_tokens: int, toolbox=None) -> dict:
     """First (cold) vs second turn of `pairs` conversations that call a tool, one request at a time:
-    the whole turn's latency, and the prompt's cost alone (the same turn asked with `max_tokens: 1`,
-    i.e. prefill plus one decode step, in a copy of the conversation under another first line, so
-    that the two measurements share nothing in the prefix cache)."""
+    the whole turn's latency, and the prompt's cost alone (the turn asked with `max_tokens: 1`, i.e.
+    prefill plus one decode step). The prompts alone are measured on a copy of the conversation
+    under another first line, so that they share nothing in the prefix cache with the whole turns:
+    its first turn cold, then (not timed) decoded whole, as a real first turn leaves the cache,
+    then its second turn."""
     firsts, seconds_, first_prompts, second_prompts, tried = [], [], [], [], 0
-    for body, second in conversations(examples, max_tokens, seed=1234, cold=True):
+    for body, second in conversations(examples, max_tokens, seed=1234, cold=True, toolbox=toolbox):
         tried += 1
         if len(firsts) == pairs or tried > 20 * pairs:
             break
@@ -197,8 +215,13 @@ def turns(port: int, examples, pairs: int, max_tokens: int) -> dict:
         second_s, _ = post(port, follow)
         probe = {**body, "messages": [{"role": "system", "content": body["messages"][0]["content"] + " Probe."}]
                  + body["messages"][1:]}
-        first_prompts.append(post(port, {**probe, "tool_choice": "required", "max_tokens": 1})[0])
-        second_prompts.append(post(port, {**second(answer, body=probe), "max_tokens": 1})[0])
+        probe_first_s, _ = post(port, {**probe, "tool_choice": "required", "max_tokens": 1})
+        _, probe_answer = post(port, {**probe, "tool_choice": "required"})
+        probe_follow = second(probe_answer, body=probe)
+        if probe_follow is None:
+            continue
+        second_prompts.append(post(port, {**probe_follow, "max_tokens": 1})[0])
+        first_prompts.append(probe_first_s)
         firsts.append(first_s)
         seconds_.append(second_s)
     if not firsts:
@@ -220,6 +243,9 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--data", default="seed:all", help="examples whose tools and requests the clients send")
+    parser.add_argument("--toolbox", type=int, default=0,
+                        help="every conversation offers the same N tools (the first N distinct tools of --data; "
+                             "only examples using them are asked); 0: each example's own tools")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0, help="per configuration")
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -240,12 +266,17 @@ def main(argv=None) -> int:
 
     from calltune.examples import load_examples
 
-    examples = load_examples(args.data)
+    examples, toolbox = load_examples(args.data), None
+    if args.toolbox:
+        examples, toolbox = toolbox_of(examples, args.toolbox)
+        if not examples:
+            parser.error(f"--toolbox {args.toolbox}: no example of {args.data} uses only the first {args.toolbox} tools")
     configs = [("one-at-a-time", 1, 1, 0), ("one-at-a-time + prefix", 1, 1, 256),
                ("batched", args.clients, args.clients, 0), ("batched + prefix", args.clients, args.clients, 256)]
     results = {"model": args.model, "adapter": args.adapter, "clients": args.clients, "seconds": args.seconds,
                "max_tokens": args.max_tokens, "threads": args.threads, "draft_tokens": args.draft_tokens,
-               "draft_step_overhead": args.draft_step_overhead, "runs": {}}
+               "draft_step_overhead": args.draft_step_overhead, "data": args.data,
+               "toolbox": [t.name for t in toolbox] if toolbox else None, "runs": {}}
     if args.turns_only:
         configs = configs[2:]
     if args.servers:  # names as in the table, spaces optional: one-at-a-time,batched+prefix
@@ -258,13 +289,15 @@ def main(argv=None) -> int:
     for name, clients, batch, prefix_mb in configs:
         server = Server(args, batch, prefix_mb)
         try:
-            post(server.port, next(conversations(examples, args.max_tokens, seed=99))[0])  # warm-up
+            warm = next(conversations(examples, args.max_tokens, seed=99, toolbox=toolbox))[0]
+            for choice in ("auto", "required"):  # compiles the tool set's grammars before any timing
+                post(server.port, {**warm, "tool_choice": choice})
             if not args.turns_only:
-                results["runs"][name] = load(server.port, examples, clients, args.seconds, args.max_tokens)
+                results["runs"][name] = load(server.port, examples, clients, args.seconds, args.max_tokens, toolbox)
                 print(f"{name}: {json.dumps(results['runs'][name])}", file=sys.stderr)
             if name == "batched + prefix" or args.turns_only:
                 key = "turns" if prefix_mb else "turns_without_prefix_cache"
-                results[key] = turns(server.port, examples, args.pairs, args.max_tokens)
+                results[key] = turns(server.port, examples, args.pairs, args.max_tokens, toolbox)
                 print(f"{name} {key}: {json.dumps(results[key])}", file=sys.stderr)
         finally:
             server.stop()
