@@ -29,7 +29,8 @@ class EngineConfig:
     """Requests waiting for a batch slot (each new one waits at least until the next decode step);
     beyond it a request gets 503."""
     prefix_cache_mb: float = 256.0
-    """Memory for reusable prompt prefixes (KV cache), least recently used first out; 0 turns reuse off."""
+    """Memory for reusable prefixes (the KV cache of prompts and of prompts with their finished answers),
+    least recently used first out; 0 turns reuse off."""
     default_max_tokens: int = 256
     """Answer budget (tokens, the end token included) when a request gives no max_tokens."""
     max_prompt_tokens: int | None = None
