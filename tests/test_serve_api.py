@@ -303,8 +303,15 @@ def test_a_request_past_its_timeout_gets_504(loaded):
         engine.stop()
 
 
-def test_a_client_that_goes_away_frees_its_slot(server):
+def test_a_client_that_goes_away_frees_its_slot(server, monkeypatch):
     url, engine = server
+    step = engine.step
+
+    def slow_step():  # the tiny model could finish 500 tokens before a hang-up is noticed (polled every 0.5 s)
+        time.sleep(0.05)
+        step()
+
+    monkeypatch.setattr(engine, "step", slow_step)  # >= 56 steps (9 tokens at most each): >= 2.8 s
     before = engine.stats()
     parts = urllib.parse.urlsplit(url)
     for stream in (True, False):
