@@ -13,6 +13,11 @@ drops from about 375 to 300 ms (`python benchmarks/forward_cost.py`).
 
 from __future__ import annotations
 
+import torch.nn.functional as F
+from transformers import AttentionInterface, AttentionMaskInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import sdpa_mask
+
 NAME = "calltune_sdpa_gqa"
 
 
@@ -20,15 +25,12 @@ def grouped_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
                  is_causal: bool | None = None, **kwargs):
     """transformers' attention-function signature: query (B, H, Tq, D), key and value (B, Hkv, Tk, D),
     attention_mask (B, 1, Tq, Tk) boolean or None (then causal). Returns ((B, Tq, H, D), None)."""
-    import torch.nn.functional as F
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if query.shape[2] == 1:  # transformers packs the query heads here, without copying the KV: keep its path
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
     if is_causal is None:
         is_causal = getattr(module, "is_causal", True)
-    is_causal = query.shape[2] > 1 and attention_mask is None and is_causal  # as transformers' sdpa decides
+    is_causal = attention_mask is None and is_causal  # as transformers' sdpa decides (more than one query)
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout,
                                          scale=scaling, is_causal=is_causal,
                                          enable_gqa=key.shape[1] != query.shape[1])
@@ -38,9 +40,6 @@ def grouped_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
 def use_grouped_sdpa(model) -> bool:
     """Switch `model` to `grouped_sdpa` if it attends with `sdpa` and has fewer KV heads than query
     heads (other models are left as they are). Returns whether it switched."""
-    from transformers import AttentionInterface, AttentionMaskInterface
-    from transformers.masking_utils import sdpa_mask
-
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model (nf4)
     config = base.config
     heads, kv_heads = getattr(config, "num_attention_heads", None), getattr(config, "num_key_value_heads", None)

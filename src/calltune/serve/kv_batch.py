@@ -58,10 +58,11 @@ class GrowingLayer(DynamicLayer):
         super().__init__()
         self.dtype, self.device = like.dtype, like.device
         self.is_initialized = True
-        self.rows, self.start, self.end = 0, 0, 0
-        self.kbuf = self.vbuf = like.new_empty(0, like.shape[1], 0, like.shape[3])
+        self.rows, self.start = 0, width + MIN_SPARE  # an empty window, with room for `width` on its left
+        self.end = self.start
+        self.kbuf, self.vbuf = (like.new_empty(rows, like.shape[1], width + 2 * MIN_SPARE, like.shape[3])
+                                for _ in range(2))
         self._views()
-        self._realloc(rows, width + MIN_SPARE, MIN_SPARE)
 
     def _views(self) -> None:
         self.keys = self.kbuf[:self.rows, :, self.start:self.end]
