@@ -51,6 +51,7 @@ def add_parsers(data_subparsers) -> None:
         s.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name), help=docs.get(name))
     s.add_argument("--max-tools", type=int, default=d.max_tools, help=docs.get("max_tools"))
     s.add_argument("--parallel-max-calls", type=int, default=d.parallel_max_calls, help=docs.get("parallel_max_calls"))
+    s.add_argument("--session-max-rounds", type=int, default=d.session_max_rounds, help=docs.get("session_max_rounds"))
     s.add_argument("--domains", type=_names, default=(), help="comma list of domains (default: all)")
     s.add_argument("--tools", type=_names, default=(), help="comma list of tools (default: all)")
     s.add_argument("--procedural-seed", type=int, default=d.procedural_seed, help=docs.get("procedural_seed"))
@@ -86,18 +87,20 @@ def run(args) -> int:
         cfg = SynthConfig(n=args.n, seed=args.seed, max_tools=args.max_tools, domains=args.domains, tools=args.tools,
                           procedural_seed=args.procedural_seed, procedural_split=args.procedural_split,
                           description_styles=args.description_styles, parallel_max_calls=args.parallel_max_calls,
+                          session_max_rounds=args.session_max_rounds,
                           **{name: getattr(args, name) for name in RATES})
         start = time.perf_counter()
         records = generate(cfg)
         write_jsonl(args.out, records)
         n_null = sum(r["target"] is None for r in records)
         n_list = sum(isinstance(r["target"], list) for r in records)
-        n_dialogue = sum("messages" in r for r in records)
         tags = [set(r["meta"]["augmentations"]) for r in records]
+        n_session = sum("session" in t for t in tags)
+        n_dialogue = sum("messages" in r for r in records) - n_session
         n_near = sum(bool(t & {"near_miss_missing", "near_miss_operation"}) for t in tags)
         n_composed = sum("procedural" in t for t in tags)
         print(f"wrote {len(records)} examples ({n_null} null targets of which {n_near} near misses, {n_list} parallel, "
-              f"{n_dialogue} dialogues, {n_composed} with composed tools, "
+              f"{n_dialogue} dialogues, {n_session} sessions, {n_composed} with composed tools, "
               f"{len(_called_tools(records))} tools) to {args.out} "
               f"in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         return 0

@@ -1,7 +1,7 @@
 """Sampling synthetic examples from the catalogue with one local `random.Random(seed)`.
 
 `generate(SynthConfig(n=5000, seed=0))` returns records in the calltune example format (see
-`calltune.examples`), id `synth-{seed}-{i:06d}`, of six kinds (each named in `meta.augmentations`):
+`calltune.examples`), id `synth-{seed}-{i:06d}`, of seven kinds (each named in `meta.augmentations`):
 
 - a single call: `instruction`, `tools`, `target` = one call;
 - `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply;
@@ -9,6 +9,8 @@
   calls (`parallel.py`);
 - `dialogue_answer` / `dialogue_followup`: `messages` (request, tool call, tool result) instead of
   `instruction`; `target` null with `target_content`, or the follow-up call (`dialogue.py`);
+- `session`: a single call preceded by earlier rounds on the same tools (request, call, result, reply), with
+  `session_rate` (`session.py`);
 - `near_miss_missing` / `near_miss_operation`: an offered tool of the right domain cannot serve the request
   (a required value left out, or another operation); `target` null with a reply (`nearmiss.py`).
 
@@ -32,7 +34,7 @@ import re
 from dataclasses import dataclass
 
 from calltune.errors import CalltuneError
-from calltune.synth import augment, composed_dialogue
+from calltune.synth import augment, composed_dialogue, session
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family
 from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_word_options
 from calltune.synth.describe import STYLES
@@ -46,7 +48,7 @@ from calltune.synth.wording import worded
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
          "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate",
-         "composed_dialogue_rate")
+         "composed_dialogue_rate", "session_rate")
 
 
 @dataclass
@@ -117,6 +119,12 @@ class SynthConfig:
     """Per dialogue drawn with procedural_rate: probability that it is on composed tools (a result for any
     operation, follow-ups such as list then delete "the last one"; `composed_dialogue.py`) instead of
     hand-written ones."""
+    session_rate: float = 0.0
+    """Per single-call example: probability that it becomes a session, its request and call preceded by
+    earlier rounds on the same offered tools (request, call, the tool's result, the assistant's reply;
+    `session.py`), so that one rendering of the tools trains several calls and replies."""
+    session_max_rounds: int = 3
+    """Most earlier rounds in a session; each has 1 to this many, drawn uniformly."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -137,6 +145,8 @@ class SynthConfig:
                                 f"got {', '.join(self.description_styles) or 'none'}")
         if self.parallel_max_calls < 2:
             raise CalltuneError(f"--parallel-max-calls must be at least 2, got {self.parallel_max_calls}")
+        if self.session_max_rounds < 1:
+            raise CalltuneError(f"--session-max-rounds must be at least 1, got {self.session_max_rounds}")
         if self.max_tools < 1:
             raise CalltuneError(f"--max-tools must be at least 1, got {self.max_tools}")
 
@@ -160,7 +170,9 @@ def select_tools(cfg: SynthConfig) -> list[ToolDef]:
     return pool
 
 
-def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
+def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict,
+                        composed: Composed | None = None) -> dict:
+    """A single call; with `cfg.session_rate`, a session (`session.py`) ending in it."""
     tool = rng.choice(pool)
     in_words: list[str] = []
     instruction, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()),
@@ -172,11 +184,19 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
         index, extra = tools.index(tool), ["distractors"]
     if any(not tool.params[name].required for name in args):
         extra.append("optional_args")
-    offered, (target,), applied = augment.offer_config(rng, cfg, tools,
-                                                       [(index, {"name": tool.name, "arguments": args})])
+    # at rate 0 nothing is drawn: the output stays what it was before the option existed
+    rounds = session.earlier_rounds(rng, cfg, tools, contexts, composed) if (
+        cfg.session_rate and rng.random() < cfg.session_rate) else []
+    calls = [(i, {"name": tools[i].name, "arguments": a}) for i, _, a, _, _ in rounds]
+    offered, offered_calls, applied = augment.offer_config(
+        rng, cfg, tools, calls + [(index, {"name": tool.name, "arguments": args})])
     meta = {"domain": tool.domain, "tool": tool.name, "template": template_id, "tools": [t.name for t in tools],
             "augmentations": sorted(extra + applied)}
-    return {"instruction": instruction, "tools": offered, "target": target, "meta": meta}
+    if not rounds:
+        return {"instruction": instruction, "tools": offered, "target": offered_calls[0], "meta": meta}
+    meta["augmentations"] = sorted(meta["augmentations"] + ["session"] + (["procedural"] if composed else []))
+    return {"messages": session.messages(rng, rounds, offered_calls[:-1], instruction), "tools": offered,
+            "target": offered_calls[-1], "meta": meta}
 
 
 def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
@@ -264,7 +284,7 @@ def _sample_kind(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], cont
         record = sample_near_miss(rng, cfg, pool, contexts, composed)
         if record is not None:
             return record
-    return sample_tool_example(rng, cfg, pool, contexts)
+    return sample_tool_example(rng, cfg, pool, contexts, composed)
 
 
 def generate(cfg: SynthConfig) -> list[dict]:
