@@ -28,7 +28,7 @@ def demo_args(model: str, out: str, *extra: str) -> list[str]:
 
 def test_demo_trains_compares_prompt_only_with_tuned_and_reuses_cells(long_gpt2, tmp_path, capsys):
     out = str(tmp_path / "demo")
-    args = demo_args(long_gpt2, out)
+    args = demo_args(long_gpt2, out, "--set", "train.method=lora")  # an adapter (best.yaml fine-tunes every weight)
     assert main(args) == 0
     captured = capsys.readouterr()
     table = captured.out
@@ -69,6 +69,44 @@ def test_demo_trains_compares_prompt_only_with_tuned_and_reuses_cells(long_gpt2,
     after = stamps()
     assert after[:2] == before[:2] and after[2] != before[2]
     assert "| tuned | hermes | BFCL parallel (first 2) | constrained | 2 |" in capsys.readouterr().out
+
+
+def test_demo_with_a_full_fine_tune_evaluates_the_tuned_weights_themselves(long_gpt2, tmp_path, capsys, monkeypatch):
+    """`--set train.method=full` saves model/, not an adapter: the tuned cells load it (not the base
+    model under an adapter), and a model retrained in place is not taken for the cached one."""
+    out = str(tmp_path / "demo")
+    args = [a if a != "simple_python=2,irrelevance=2,parallel=1" else "simple_python=1"
+            for a in demo_args(long_gpt2, out, "--set", "train.method=full")]
+    assert main(args) == 0
+    assert "| tuned | hermes | BFCL simple_python (first 1) | constrained | 1 |" in capsys.readouterr().out
+    assert os.path.exists(os.path.join(out, "train", "model", "config.json"))
+    assert not os.path.exists(os.path.join(out, "train", "adapter"))
+    assert "full fine-tuning" in open(os.path.join(out, "results.md")).read()
+    cell = json.load(open(os.path.join(out, "tuned", "hermes", "seed_dev-constrained", "metrics.json")))["cell"]
+    assert cell["predict"]["model"] == os.path.join(out, "train") and cell["predict"]["adapter"] is None
+    assert len(cell["model_sha256"]) == 64
+    base = json.load(open(os.path.join(out, "prompt-only", "hermes", "seed_dev-constrained", "metrics.json")))["cell"]
+    assert base["predict"]["model"] == long_gpt2 and "model_sha256" not in base
+
+    from calltune import demo as demo_module
+    from calltune.models import tuned_model_digest
+    from calltune.predict import PredictConfig
+
+    calls = []
+    monkeypatch.setattr(demo_module, "run_predict", lambda *a, **k: calls.append(1) or {})
+    monkeypatch.setattr(demo_module, "evaluate", lambda *a, **k: {})
+    predict = PredictConfig(data="", out="", model=os.path.join(out, "train"), prompt_style="hermes",
+                            decoding="constrained", batch_size=4, max_new_tokens=24)
+    cell = demo_module.Cell("tuned", "hermes", "seed_dev", "constrained")
+    demo_module.run_cell(cell, out, predict, lambda: None, False)
+    assert calls == []  # the demo's own settings: reused
+    weights = os.path.join(out, "train", "model")
+    before = tuned_model_digest(weights)
+    with open(os.path.join(weights, "model.safetensors"), "ab") as handle:
+        handle.write(b"\0")  # as if retrained in place: the digest, and so the cell's key, changes
+    assert tuned_model_digest(weights) != before
+    demo_module.run_cell(cell, out, predict, lambda: None, False)
+    assert calls == [1]  # predicted again, not reused
 
 
 def test_plan_and_bfcl_subsets():

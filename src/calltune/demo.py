@@ -10,7 +10,8 @@ configs/best.yaml's recipe at a demo budget, and compares prompt-only with the t
 Writes a self-describing run directory:
 
     OUT/config.json, OUT/versions.json
-    OUT/train/                  the training run (`calltune train`: config.yaml, data/, run.json, adapter/)
+    OUT/train/                  the training run (`calltune train`: config.yaml, data/, run.json, adapter/, or
+                                model/ for `--set train.method=full`)
     OUT/<model>/<style>/<set>-<decoding>/   predictions.jsonl, metrics.json (BFCL: also examples.jsonl,
                                             bfcl_per_example.jsonl); model: prompt-only or tuned
     OUT/results.json, OUT/results.md, OUT/results.png   (the table it prints, and its plot)
@@ -110,6 +111,12 @@ def recipe(args):
     return cfg
 
 
+def tuned_weights(cfg, base: str, run_dir: str) -> tuple[str, str | None]:
+    """(model, adapter) that the tuned cells load: the base model with the run's adapter (LoRA), or
+    the run's own model/ (`train.method full`, which saves weights, not an adapter)."""
+    return (run_dir, None) if cfg.train.method == "full" else (base, run_dir)
+
+
 def train_stage(cfg, run_dir: str, progress: bool) -> dict:
     """Train into `run_dir`, or reuse it (finished with this config), or resume it (interrupted);
     a run of other settings is replaced. Returns its run.json."""
@@ -137,11 +144,13 @@ def train_stage(cfg, run_dir: str, progress: bool) -> dict:
 
 def run_cell(cell: Cell, out: str, predict: PredictConfig, loaded, progress: bool) -> dict:
     """Predict and score one cell (or reuse its metrics.json when its settings are the same)."""
-    from calltune.models import adapter_digest
+    from calltune.models import adapter_digest, resolve_model_path, tuned_model_digest
 
     directory = cell.directory(out)
     key = {**asdict(cell), "predict": {**asdict(predict), "data": None, "out": None},
            "adapter_sha256": adapter_digest(predict.adapter) if predict.adapter else None}
+    if (model_sha256 := tuned_model_digest(resolve_model_path(predict.model))) is not None:
+        key["model_sha256"] = model_sha256  # a full fine-tune retrained in place is another model
     metrics_path = os.path.join(directory, "metrics.json")
     cached = _read_json(metrics_path)
     if cached is not None and cached.get("cell") == key:
@@ -237,14 +246,16 @@ def plot(rows: list[dict], path: str, title: str) -> None:
     plt.close(fig)
 
 
-def report(args, rows: list[dict], trained: dict, seconds: dict) -> str:
+def report(args, rows: list[dict], trained: dict, seconds: dict, method: str = "lora") -> str:
     """results.md's text: what was run, the table, and the caveats."""
     data = trained.get("data", {}).get("generated", {}).get("counts", {})
     total = sum(v for v in seconds.values() if v is not None)
+    how, base = (("full fine-tuning", "before fine-tuning") if method == "full" else
+                 ("LoRA", "without an adapter"))
     return (f"# calltune demo: {args.model}\n\n"
-            f"Tuned: LoRA with the recipe of `{args.config}` at a demo budget: {data.get('train')} training examples "
+            f"Tuned: {how} with the recipe of `{args.config}` at a demo budget: {data.get('train')} training examples "
             f"of {data.get('synth')} synthetic (`data.synth.n={args.synth_n}`), {trained.get('steps')} steps "
-            f"in {trained.get('train_seconds')} s. Prompt-only: the same base model without an adapter.\n\n"
+            f"in {trained.get('train_seconds')} s. Prompt-only: the same base model {base}.\n\n"
             + results_table(rows) +
             "\nBrackets: 95% Wilson intervals. BFCL rows are subsets (the first N cases of each category): a "
             "preview, not the benchmark's score. seed dev is the report's 4 hand-written examples.\n\n"
@@ -281,19 +292,21 @@ def run_demo(args) -> list[dict]:
     seconds["train"] = round(time.perf_counter() - started, 1)
 
     models: dict[str, tuple] = {}
+    weights = {"prompt-only": (args.model, None), "tuned": tuned_weights(cfg, args.model, run_dir)}
 
     def loader(model: str):
         def load():  # on first use: a rerun whose cells are all cached loads nothing
             if model not in models:
                 models.clear()  # one model in memory at a time
-                models[model] = load_model(args.model, run_dir if model == "tuned" else None)
+                models[model] = load_model(*weights[model])
             return models[model]
         return load
 
     rows = []
     for i, cell in enumerate(cells, start=2):
         print(f"[{i}/{stages}] {cell.model} ({cell.style}): {cell.label}, {cell.decoding}", file=sys.stderr)
-        predict = PredictConfig(data="", out="", model=args.model, adapter=run_dir if cell.model == "tuned" else None,
+        model, adapter = weights[cell.model]
+        predict = PredictConfig(data="", out="", model=model, adapter=adapter,
                                 prompt_style=cell.style, batch_size=args.batch_size, decoding=cell.decoding,
                                 max_new_tokens=args.max_new_tokens)
         before = time.perf_counter()
@@ -303,7 +316,7 @@ def run_demo(args) -> list[dict]:
 
     name = os.path.basename(os.path.normpath(args.model))
     plot(rows, os.path.join(args.out, "results.png"), f"calltune demo ({name}): prompt-only vs tuned")
-    text = report(args, rows, trained, seconds)
+    text = report(args, rows, trained, seconds, cfg.train.method)
     write_json(os.path.join(args.out, "results.json"),
                {"rows": rows, "seconds": seconds, "train": {k: trained.get(k) for k in
                                                             ("steps", "train_seconds", "tokens_per_s")}})
