@@ -50,7 +50,7 @@ def test_the_weights_and_data_are_the_ones_its_provenance_states():
         "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"
     assert PROVENANCE["train_sha256"] in (RUN / "README.md").read_text()
     assert PROVENANCE["command"] in (RUN / "README.md").read_text()
-    assert PROVENANCE["command"] == "calltune train --config configs/best.yaml --out RUN lora.save_dtype=float16"
+    assert PROVENANCE["command"] == "calltune train --config configs/cand2.yaml --out RUN lora.save_dtype=float16"
     assert not (adapter / "tokenizer.json").exists()  # read from the embedded model (adapter_vocabulary)
 
 

@@ -14,6 +14,7 @@ from calltune.errors import CalltuneError
 from calltune.recipe_data import prepare_data
 
 BEST = os.path.join(os.path.dirname(__file__), "..", "configs", "best.yaml")
+CAND2 = os.path.join(os.path.dirname(__file__), "..", "configs", "cand2.yaml")
 # every kind of option off its default, so that a field the config passes on wrongly shows up
 SYNTH = {"n": 240, "seed": 3, "rename_rate": 0.4, "shuffle_rate": 0.3, "distractor_rate": 0.6,
          "irrelevant_rate": 0.15, "text_answer_rate": 0.8, "optional_rate": 0.5, "parallel_rate": 0.1,
@@ -123,30 +124,44 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
     assert main(args + ["--resume"]) == 0  # finished: says so, changes nothing
 
 
-def test_best_yaml_is_the_recipe_of_the_measured_adapter():
-    cfg = load_config(BEST)
+def _common_recipe(cfg, irrelevant_rate: float):
+    """What cand2 and cand9 share: the model, the prompt style, the loss, the data levers and the split."""
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
     synth = cfg.data.synth
     assert (synth.n, synth.seed, synth.parallel_rate, synth.parallel_max_calls, synth.dialogue_rate) == (5000, 0, 0.25, 4, 0.1)
     assert (synth.irrelevant_rate, synth.near_miss_rate, synth.procedural_rate, synth.procedural_split, synth.mask_rate,
-            synth.description_style_rate) == (0.08, 0.08, 0.5, "train", 0.1, 0.3)
+            synth.description_style_rate, synth.session_rate) == (irrelevant_rate, 0.08, 0.5, "train", 0.1, 0.3, 0.0)
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
-    assert (cfg.data.train_size, cfg.data.dev_size, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers) == (600, 100, 16, 32, 15)
-    assert cfg.lora.targets == "all-linear"
-    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup_ratio, cfg.eval.generate) == \
-        (1, 4, 5e-4, 0.05, False)
+    assert (cfg.data.train_size, cfg.data.dev_size, cfg.train.epochs, cfg.train.batch_size, cfg.train.warmup_ratio,
+            cfg.eval.generate) == (600, 100, 1, 4, 0.05, False)
+
+
+def test_best_yaml_is_the_recipe_of_the_measured_model():
+    """cand9: full fine-tuning of all 30 blocks, lr 2e-4, irrelevant requests at 0.12."""
+    cfg = load_config(BEST)
+    _common_recipe(cfg, 0.12)
+    assert (cfg.train.method, cfg.train.lr, cfg.lora.top_layers) == ("full", 2e-4, None)
+
+
+def test_cand2_yaml_is_the_recipe_of_the_builtin_adapter():
+    cfg = load_config(CAND2)
+    _common_recipe(cfg, 0.08)
+    assert (cfg.train.method, cfg.train.lr, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers, cfg.lora.targets) == \
+        ("lora", 5e-4, 16, 32, 15, "all-linear")
 
 
 @pytest.mark.slow
-def test_best_yaml_generates_the_training_file_of_the_measured_adapter(tmp_path):
-    """The README's issue-14 figures come from an adapter trained on a file with this hash (its run.json,
-    data.train_sha256); configs/best.yaml must keep generating exactly that file."""
-    _, record = prepare_data(load_config(BEST), str(tmp_path / "run"), quiet=True)
+def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
+    """The README's issue-14 figures come from runs trained on files with these hashes (their run.json,
+    data.train_sha256); the configs must keep generating exactly those files."""
+    _, record = prepare_data(load_config(BEST), str(tmp_path / "best"), quiet=True)
+    assert record["sha256"]["train"] == "0945fff4db6c090a908f963f14eb2c993445b433679525c0d68d190bf4e6100e"  # cand9
+    _, record = prepare_data(load_config(CAND2), str(tmp_path / "run"), quiet=True)
     assert record["sha256"]["train"] == "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"  # cand2, the builtin adapter
     # cand1 (the builtin adapter until session 8) trained on the first 500 of the same split
-    _, record = prepare_data(load_config(BEST, ["data.train_size=500"]), str(tmp_path / "run500"), quiet=True)
+    _, record = prepare_data(load_config(CAND2, ["data.train_size=500"]), str(tmp_path / "run500"), quiet=True)
     assert record["sha256"]["train"] == "8803c43bb4138453d7ef4d375b6a50446597c6dae279b9e01140298152ff20d2"
 
 
