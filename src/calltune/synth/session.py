@@ -9,10 +9,10 @@ example's own request and target call:
     tool: {"temperature_c": 18, ...}         assistant: It's 18°C and sunny in Lisbon right now.
     user: And set the office lights to 40%.  -> target: set_lights(room="office", brightness=40)
 
-Why: an example's tokens are mostly its tools' schemas (about 90% of them in `configs/best.yaml`'s data), and
-completion loss supervises every assistant turn of a conversation, history included (`render.py`). A round
-costs its request, call, result and reply, a few dozen tokens, against several hundred for a new example, so
-a session trains more calls and replies per token; the price is fewer distinct tool sets per token, and the
+Why: an example's tokens are mostly its prompt (87% of them unsupervised in cand8's 600 training examples,
+582 tokens each), and completion loss supervises every assistant turn of a conversation, history included
+(`render.py`). A round costs its request, call, result and reply, about 240 tokens (the result's JSON the
+largest part), against about 575 for a new example, so a session trains more calls and replies per token; the price is fewer distinct tool sets per token, and the
 earlier rounds' requests are answered in a context (a history) that a first request does not have.
 
 Every round's call is drawn by `phrasing.sample_call` (which passes `checks.check_call` against its request),
