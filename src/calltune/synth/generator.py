@@ -46,7 +46,7 @@ from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
 from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
-         "parallel_rate", "parallel_same_tool_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
+         "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
          "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate",
          "composed_dialogue_rate", "session_rate")
 
@@ -76,6 +76,9 @@ class SynthConfig:
     (hermes style only: `paper` and `chat` answer one call, so the default is 0)."""
     parallel_same_tool_rate: float = 0.5
     """Per parallel request: probability that both calls use one tool with different values (else two tools)."""
+    parallel_list_rate: float = 0.0
+    """Per parallel request of one tool: probability that its values are listed in one request ("the
+    weather in Paris, Rome and Berlin") instead of asked for one by one ("... And in Rome?")."""
     parallel_max_calls: int = 2
     """Most calls in a parallel request; each asks for 2 to this many calls, drawn uniformly."""
     dialogue_rate: float = 0.0

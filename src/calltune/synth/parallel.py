@@ -4,6 +4,8 @@ the list of the calls (their order does not matter).
 - `parallel_same_tool`: one tool twice with different values, either as two full requests ("What's the
   weather in Paris? And what's it like in Rome right now?") or as a request plus "What about Rome?", where
   the second call repeats the first with one value changed;
+  At the generator's `parallel_list_rate` the values are listed in one request instead ("What's the
+  weather in Paris, Rome and Berlin?": `_list_calls`), the way a user asks one thing for several values;
 - `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel).
 
 Each call passes `checks.check_call` against its own sentence and against the whole message, so a value
@@ -18,8 +20,9 @@ from calltune.errors import CalltuneError
 from calltune.synth import augment
 from calltune.synth.catalogue import ToolDef, family
 from calltune.synth.checks import check_call, recoverable
-from calltune.synth.phrasing import ATTEMPTS_PER_CALL, join_sentences, sample_call
-from calltune.synth.slots import Param, render_value, sample_value
+from calltune.synth.phrasing import ATTEMPTS_PER_CALL, draw_arguments, join_sentences, optional_clauses, phrase, \
+    sample_call
+from calltune.synth.slots import Param, join_words, render_value, sample_value
 
 SAME_FOR = ("What about {value}?", "Same for {value}, please.", "And the same for {value}.",
             "Do the same for {value} too.", "Then do that again for {value}.", "How about {value}?")
@@ -110,6 +113,43 @@ def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, conte
     return message, calls, "+".join(templates)
 
 
+def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple, in_words: list):
+    """`(message, [args per call], template)` for one request that lists `k` values of one required parameter
+    ("Convert 5, 12 and 40 USD to EUR"), every other argument shared by the `k` calls, or None. A value
+    whose text holds a comma or " and " is never listed, so the list splits one way only."""
+    variable = variable_params(tool)
+    if not variable:
+        return None
+    name = rng.choice(variable)
+    param = tool.params[name]
+    args, texts = draw_arguments(rng, tool, cfg.optional_rate)
+    values = [args[name]]
+    for _ in range(4 * k):
+        value = sample_value(param, rng)
+        if value not in values:
+            values.append(value)
+        if len(values) == k:
+            break
+    else:
+        return None
+    listed = [render_value(param, value, rng, in_list=True) for value in values]
+    if any("," in text or " and " in text for text in listed):
+        return None
+    texts[name] = join_words(listed, rng)
+    template_id, template = rng.choice([t for t in tool.templates() if "{" + name + "}" in t[1]] or [(None, "")])
+    if template_id is None:
+        return None
+    names: list[str] = []
+    clauses = optional_clauses(rng, tool, args, texts, cfg.word_value_rate, names)
+    rng.shuffle(clauses)
+    message = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses), contexts)
+    calls = [{**args, name: value} for value in values]
+    if not _all_ok([(tool, call) for call in calls], message):
+        return None
+    in_words.extend(names)
+    return message, calls, f"{template_id}+list"
+
+
 def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict:
     """A parallel record (without id): 2 calls (2 to `cfg.parallel_max_calls`, drawn uniformly) of one tool
     (probability `cfg.parallel_same_tool_rate`, or always when only one tool can be offered) or of as many
@@ -122,7 +162,9 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         tool_a = rng.choice(pool)
         seq = _pick_tools(rng, pool, tool_a, same, k)
         in_words: list[str] = []
-        made = _sample_calls(rng, cfg, seq, same, contexts, in_words)
+        listed = same and cfg.parallel_list_rate > 0 and rng.random() < cfg.parallel_list_rate
+        made = _list_calls(rng, cfg, tool_a, k, contexts.get(tool_a.domain, ()), in_words) if listed else None
+        made = made or _sample_calls(rng, cfg, seq, same, contexts, in_words)
         if made is not None:
             message, call_args, template = made
             break
@@ -135,6 +177,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     offered, target, applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
     extra += ["word_values"] if in_words else []
+    extra += ["parallel_list"] if template.endswith("+list") else []
     extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
     meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}

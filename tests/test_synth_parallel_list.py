@@ -1,0 +1,82 @@
+"""Listed parallel requests (`parallel._list_calls`, the generator's `parallel_list_rate`): one request that lists
+several values of one parameter, a call per value, every call recoverable from the message."""
+
+import hashlib
+import json
+
+import pytest
+
+from calltune.cli import main
+from calltune.config import config_from_dict
+from calltune.errors import CalltuneError
+from calltune.examples import parse_example
+from calltune.jsonl import write_jsonl
+from calltune.synth.catalogue import all_tools
+from calltune.synth.checks import check_call
+from calltune.synth.composer import composed_catalogue
+from calltune.synth.generator import SynthConfig, generate
+
+HAND = {t.name: t for t in all_tools()}
+COMPOSED = {t.name: t for t in composed_catalogue(0, "train").tools}
+PLAIN = dict(rename_rate=0.0, mask_rate=0.0, shuffle_rate=0.0)
+
+
+def listed(**kw) -> list[dict]:
+    cfg = dict(n=120, seed=0, parallel_rate=1.0, parallel_same_tool_rate=1.0, parallel_list_rate=1.0,
+               parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=0.5, procedural_split="train",
+               procedural_seed=0)
+    return [r for r in generate(SynthConfig(**cfg | kw)) if "parallel_list" in r["meta"]["augmentations"]]
+
+
+@pytest.fixture(scope="module")
+def records():
+    return listed(**PLAIN)
+
+
+def test_a_listed_request_calls_one_tool_once_per_value_of_one_parameter(records):
+    assert len(records) > 50  # of 120: tools with no listable parameter fall back to one request per call
+    assert {len(r["target"]) for r in records} == {2, 3, 4}
+    for r in records:
+        parse_example(r)
+        calls = [c["arguments"] for c in r["target"]]
+        assert len({c["name"] for c in r["target"]}) == 1 and r["meta"]["template"].endswith("+list")
+        varying = {k for k in calls[0] if len({json.dumps(c[k]) for c in calls}) > 1}
+        assert len(varying) == 1, (r["instruction"], calls)  # one parameter takes a value per call, the rest shared
+        assert all(c.keys() == calls[0].keys() for c in calls)
+        assert len({json.dumps(c, sort_keys=True) for c in calls}) == len(calls)
+
+
+def test_every_call_is_recoverable_from_the_one_message(records):
+    for r in records:
+        catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
+        for call in r["target"]:
+            assert check_call(catalogue[call["name"]], r["instruction"], call["arguments"]).ok, r["instruction"]
+        assert r["instruction"].count(",") + r["instruction"].count(" and ") >= len(r["target"]) - 1
+
+
+def test_renamed_and_masked_tools_keep_the_list():
+    records = listed(n=80, rename_rate=0.5, mask_rate=0.3)
+    assert records
+    for r in records:
+        parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
+        assert {c["name"] for c in r["target"]} <= {t["function"]["name"] for t in r["tools"]}
+
+
+def test_rate_zero_lists_nothing_and_the_command_line_reaches_the_option(tmp_path):
+    assert listed(n=60, parallel_list_rate=0.0) == []
+    out = tmp_path / "p.jsonl"
+    assert main(["data", "synth", "--n", "40", "--seed", "2", "--parallel-rate", "1", "--parallel-list-rate", "0.5",
+                 "--parallel-max-calls", "3", "--irrelevant-rate", "0", "--out", str(out)]) == 0
+    records = generate(SynthConfig(n=40, seed=2, parallel_rate=1.0, parallel_list_rate=0.5, parallel_max_calls=3,
+                                   irrelevant_rate=0.0))
+    write_jsonl(str(tmp_path / "same.jsonl"), records)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256((tmp_path / "same.jsonl").read_bytes()).hexdigest()
+    tags = [r["meta"]["augmentations"] for r in records]
+    assert any("parallel_list" in t for t in tags) and any("parallel_list" not in t for t in tags)
+
+
+def test_the_option_is_checked_and_reaches_a_recipe_config():
+    with pytest.raises(CalltuneError, match="--parallel-list-rate"):
+        SynthConfig(parallel_list_rate=-0.1)
+    cfg = config_from_dict({"data": {"synth": {"n": 10, "parallel_list_rate": 0.6}}})
+    assert cfg.data.synth.parallel_list_rate == 0.6
