@@ -70,7 +70,8 @@ def test_rate_zero_lists_nothing_and_the_command_line_reaches_the_option(tmp_pat
     records = generate(SynthConfig(n=40, seed=2, parallel_rate=1.0, parallel_list_rate=0.5, parallel_max_calls=3,
                                    irrelevant_rate=0.0))
     write_jsonl(str(tmp_path / "same.jsonl"), records)
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256((tmp_path / "same.jsonl").read_bytes()).hexdigest()
+    same = (tmp_path / "same.jsonl").read_bytes()
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(same).hexdigest()
     tags = [r["meta"]["augmentations"] for r in records]
     assert any("parallel_list" in t for t in tags) and any("parallel_list" not in t for t in tags)
 

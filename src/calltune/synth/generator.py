@@ -46,8 +46,8 @@ from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
 from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
-         "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "dialogue_rate", "followup_rate", "procedural_rate", "mask_rate",
-         "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate",
+         "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "dialogue_rate", "followup_rate",
+         "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate",
          "composed_dialogue_rate", "session_rate")
 
 

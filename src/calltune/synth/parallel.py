@@ -3,9 +3,9 @@ the list of the calls (their order does not matter).
 
 - `parallel_same_tool`: one tool twice with different values, either as two full requests ("What's the
   weather in Paris? And what's it like in Rome right now?") or as a request plus "What about Rome?", where
-  the second call repeats the first with one value changed;
-  At the generator's `parallel_list_rate` the values are listed in one request instead ("What's the
-  weather in Paris, Rome and Berlin?": `_list_calls`), the way a user asks one thing for several values;
+  the second call repeats the first with one value changed. At the generator's `parallel_list_rate` the
+  values are listed in one request instead ("What's the weather in Paris, Rome and Berlin?": `_list_calls`),
+  the way a user asks one thing for several values;
 - `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel).
 
 Each call passes `checks.check_call` against its own sentence and against the whole message, so a value
