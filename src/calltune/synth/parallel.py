@@ -136,9 +136,10 @@ def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple,
     if any("," in text or " and " in text for text in listed):
         return None
     texts[name] = join_words(listed, rng)
-    template_id, template = rng.choice([t for t in tool.templates() if "{" + name + "}" in t[1]] or [(None, "")])
-    if template_id is None:
+    templates = [t for t in tool.templates() if "{" + name + "}" in t[1]]
+    if not templates:
         return None
+    template_id, template = rng.choice(templates)
     names: list[str] = []
     clauses = optional_clauses(rng, tool, args, texts, cfg.word_value_rate, names)
     rng.shuffle(clauses)
