@@ -46,9 +46,9 @@ from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
 from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
-         "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "dialogue_rate", "followup_rate",
-         "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate", "near_miss_missing_rate", "word_value_rate",
-         "composed_dialogue_rate", "session_rate")
+         "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
+         "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
+         "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate")
 
 
 @dataclass
@@ -79,6 +79,10 @@ class SynthConfig:
     parallel_list_rate: float = 0.0
     """Per parallel request of one tool: probability that its values are listed in one request ("the
     weather in Paris, Rome and Berlin") instead of asked for one by one ("... And in Rome?")."""
+    parallel_mixed_rate: float = 0.0
+    """Per parallel request of different tools (with parallel_max_calls 3 or more): probability that it asks
+    one of two tools for several listed values and the other once ("Convert 5 and 12 USD to EUR, and what's
+    the weather in Paris?"): more calls than tools, 3 to parallel_max_calls of them."""
     parallel_max_calls: int = 2
     """Most calls in a parallel request; each asks for 2 to this many calls, drawn uniformly."""
     dialogue_rate: float = 0.0

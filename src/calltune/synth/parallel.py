@@ -6,7 +6,10 @@ the list of the calls (their order does not matter).
   the second call repeats the first with one value changed. At the generator's `parallel_list_rate` the
   values are listed in one request instead ("What's the weather in Paris, Rome and Berlin?": `_list_calls`),
   the way a user asks one thing for several values;
-- `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel).
+- `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel). At
+  the generator's `parallel_mixed_rate` one of two tools is asked for several listed values and the other
+  once ("Convert 5 and 12 USD to EUR, and what's the weather in Paris?": `_mixed_calls`), so that a request
+  holds more calls than tools.
 
 Each call passes `checks.check_call` against its own sentence and against the whole message, so a value
 stated for one call never leaves the other ambiguous (an optional unit stated for only one of them).
@@ -151,6 +154,30 @@ def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple,
     return message, calls, f"{template_id}+list"
 
 
+def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, total: int, contexts: dict,
+                 in_words: list):
+    """`(message, [args per call], template, [tool per call])` for one message that asks `tool_a` for `total - 1`
+    listed values of one parameter (`_list_calls`) and `tool_b` once, in either order, or None."""
+    b_first = rng.random() < 0.5
+    listed = _list_calls(rng, cfg, tool_a, total - 1, () if b_first else contexts.get(tool_a.domain, ()), in_words)
+    if listed is None:
+        return None
+    list_message, list_args, list_template = listed
+    text, args_b, template_b = sample_call(rng, tool_b, cfg.optional_rate,
+                                           contexts.get(tool_b.domain, ()) if b_first else (), follows=not b_first,
+                                           word_rate=cfg.word_value_rate, worded=in_words)
+    parts = [(text, [args_b], [tool_b], template_b),
+             (list_message, list_args, [tool_a] * len(list_args), list_template)]
+    if not b_first:
+        parts.reverse()
+    (first, calls_1, tools_1, template_1), (second, calls_2, tools_2, template_2) = parts
+    message, calls, tools = join_sentences(first, second), calls_1 + calls_2, tools_1 + tools_2
+    if not _all_ok(list(zip(tools, calls)), message):
+        return None
+    template = f"{template_1}+{template_2}"
+    return message, calls, template, tools
+
+
 def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict:
     """A parallel record (without id): 2 calls (2 to `cfg.parallel_max_calls`, drawn uniformly) of one tool
     (probability `cfg.parallel_same_tool_rate`, or always when only one tool can be offered) or of as many
@@ -165,6 +192,14 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         in_words: list[str] = []
         listed = same and cfg.parallel_list_rate > 0 and rng.random() < cfg.parallel_list_rate
         made = _list_calls(rng, cfg, tool_a, k, contexts.get(tool_a.domain, ()), in_words) if listed else None
+        mixed = not same and cfg.parallel_mixed_rate > 0 and cfg.parallel_max_calls >= 3 and \
+            rng.random() < cfg.parallel_mixed_rate
+        if mixed:
+            mixed_made = _mixed_calls(rng, cfg, seq[0], seq[1], max(3, k), contexts, in_words)
+            mixed = mixed_made is not None
+            if mixed:
+                message, call_args, template, seq = mixed_made
+                break
         made = made or _sample_calls(rng, cfg, seq, same, contexts, in_words)
         if made is not None:
             message, call_args, template = made
@@ -172,13 +207,14 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     else:
         raise CalltuneError(f"no recoverable parallel request in {ATTEMPTS_PER_CALL} tries "
                             f"(tools such as {', '.join(t.name for t in pool[:3])})")
-    chosen = [tool_a] if same else seq
+    chosen = [tool_a] if same else [tool for i, tool in enumerate(seq) if tool not in seq[:i]]
     tools, distract = augment.with_distractors(rng, chosen, pool, cfg.max_tools, cfg.distractor_rate)
     calls = [(tools.index(tool), {"name": tool.name, "arguments": args}) for tool, args in zip(seq, call_args)]
     offered, target, applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
     extra += ["word_values"] if in_words else []
-    extra += ["parallel_list"] if template.endswith("+list") else []
+    extra += ["parallel_list"] if same and template.endswith("+list") else []
+    extra += ["parallel_mixed"] if mixed else []
     extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
     meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}

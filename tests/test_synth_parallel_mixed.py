@@ -1,0 +1,95 @@
+"""Mixed parallel requests (`parallel._mixed_calls`, the generator's `parallel_mixed_rate`): one message that asks
+one tool for several listed values and a second tool once, so that it holds more calls than tools."""
+
+import hashlib
+import json
+from collections import Counter
+
+import pytest
+
+from calltune.cli import main
+from calltune.config import config_from_dict
+from calltune.errors import CalltuneError
+from calltune.examples import parse_example
+from calltune.jsonl import write_jsonl
+from calltune.synth.catalogue import all_tools
+from calltune.synth.checks import check_call
+from calltune.synth.composer import composed_catalogue
+from calltune.synth.generator import SynthConfig, generate
+
+HAND = {t.name: t for t in all_tools()}
+COMPOSED = {t.name: t for t in composed_catalogue(0, "train").tools}
+PLAIN = dict(rename_rate=0.0, mask_rate=0.0, shuffle_rate=0.0)
+BASE = dict(n=120, seed=0, parallel_rate=1.0, parallel_same_tool_rate=0.0, parallel_mixed_rate=1.0,
+            parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=0.5, procedural_split="train",
+            procedural_seed=0)
+
+
+def mixed(**kw) -> list[dict]:
+    return [r for r in generate(SynthConfig(**BASE | kw)) if "parallel_mixed" in r["meta"]["augmentations"]]
+
+
+@pytest.fixture(scope="module")
+def records():
+    return mixed(**PLAIN)
+
+
+def test_a_mixed_request_lists_values_for_one_tool_and_calls_the_other_once(records):
+    assert len(records) > 40  # of 120: tools with no listable parameter fall back to a call per tool
+    assert {len(r["target"]) for r in records} == {3, 4}
+    for r in records:
+        parse_example(r)
+        counts = Counter(c["name"] for c in r["target"])
+        assert sorted(counts.values()) == [1, len(r["target"]) - 1], r["target"]
+        assert "parallel_two_tools" in r["meta"]["augmentations"]
+        assert "parallel_list" not in r["meta"]["augmentations"]  # that tag is for one tool's listed request
+        listed = [c["arguments"] for c in r["target"] if counts[c["name"]] > 1]
+        varying = {k for k in listed[0] if len({json.dumps(c[k]) for c in listed}) > 1}
+        assert len(varying) == 1, (r["instruction"], listed)  # one parameter takes a value per call
+        assert all(c.keys() == listed[0].keys() for c in listed)
+        assert len({json.dumps(c, sort_keys=True) for c in listed}) == len(listed)
+        assert len(r["meta"]["tool"]) == len(r["target"]) and len(set(r["meta"]["tool"])) == 2
+    assert {r["target"][0]["name"] == r["target"][1]["name"] for r in records} == {True, False}  # either order
+
+
+def test_every_call_is_recoverable_from_the_one_message(records):
+    for r in records:
+        catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
+        for call in r["target"]:
+            assert check_call(catalogue[call["name"]], r["instruction"], call["arguments"]).ok, r["instruction"]
+
+
+def test_renamed_and_masked_tools_keep_the_mix():
+    records = mixed(n=80, rename_rate=0.5, mask_rate=0.3)
+    assert records
+    for r in records:
+        parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
+        assert len({c["name"] for c in r["target"]}) == 2
+        assert {c["name"] for c in r["target"]} <= {t["function"]["name"] for t in r["tools"]}
+
+
+def test_no_mix_at_rate_zero_or_with_two_calls_at_most():
+    assert mixed(n=60, parallel_mixed_rate=0.0) == []
+    assert mixed(n=60, parallel_max_calls=2) == []
+    plain = generate(SynthConfig(**BASE | {"n": 60, "parallel_mixed_rate": 0.0}))
+    assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
+
+
+def test_the_command_line_reaches_the_option(tmp_path):
+    out = tmp_path / "p.jsonl"
+    assert main(["data", "synth", "--n", "40", "--seed", "2", "--parallel-rate", "1", "--parallel-mixed-rate", "0.5",
+                 "--parallel-max-calls", "3", "--irrelevant-rate", "0", "--out", str(out)]) == 0
+    records = generate(SynthConfig(n=40, seed=2, parallel_rate=1.0, parallel_mixed_rate=0.5, parallel_max_calls=3,
+                                   irrelevant_rate=0.0))
+    write_jsonl(str(tmp_path / "same.jsonl"), records)
+    same = (tmp_path / "same.jsonl").read_bytes()
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(same).hexdigest()
+    tags = [r["meta"]["augmentations"] for r in records]
+    assert any("parallel_mixed" in t for t in tags) and any("parallel_mixed" not in t for t in tags)
+
+
+def test_the_option_is_checked_and_reaches_a_recipe_config():
+    with pytest.raises(CalltuneError, match="--parallel-mixed-rate"):
+        SynthConfig(parallel_mixed_rate=1.5)
+    cfg = config_from_dict({"data": {"synth": {"n": 10, "parallel_mixed_rate": 0.6}}})
+    assert cfg.data.synth.parallel_mixed_rate == 0.6
