@@ -157,15 +157,17 @@ def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple,
 def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, total: int, contexts: dict,
                  in_words: list):
     """`(message, [args per call], template, [tool per call])` for one message that asks `tool_a` for `total - 1`
-    listed values of one parameter (`_list_calls`) and `tool_b` once, in either order, or None."""
+    listed values of one parameter (`_list_calls`) and `tool_b` once, in either order, or None; the names of
+    parameters stated in words go to `in_words` only when it succeeds."""
     b_first = rng.random() < 0.5
-    listed = _list_calls(rng, cfg, tool_a, total - 1, () if b_first else contexts.get(tool_a.domain, ()), in_words)
+    worded: list[str] = []
+    listed = _list_calls(rng, cfg, tool_a, total - 1, () if b_first else contexts.get(tool_a.domain, ()), worded)
     if listed is None:
         return None
     list_message, list_args, list_template = listed
     text, args_b, template_b = sample_call(rng, tool_b, cfg.optional_rate,
                                            contexts.get(tool_b.domain, ()) if b_first else (), follows=not b_first,
-                                           word_rate=cfg.word_value_rate, worded=in_words)
+                                           word_rate=cfg.word_value_rate, worded=worded)
     parts = [(text, [args_b], [tool_b], template_b),
              (list_message, list_args, [tool_a] * len(list_args), list_template)]
     if not b_first:
@@ -174,14 +176,14 @@ def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, tota
     message, calls, tools = join_sentences(first, second), calls_1 + calls_2, tools_1 + tools_2
     if not _all_ok(list(zip(tools, calls)), message):
         return None
-    template = f"{template_1}+{template_2}"
-    return message, calls, template, tools
+    in_words.extend(worded)
+    return message, calls, f"{template_1}+{template_2}", tools
 
 
 def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict:
     """A parallel record (without id): 2 calls (2 to `cfg.parallel_max_calls`, drawn uniformly) of one tool
     (probability `cfg.parallel_same_tool_rate`, or always when only one tool can be offered) or of as many
-    different tools."""
+    different tools, or (probability `cfg.parallel_mixed_rate`) 3 or more calls of two tools."""
     same = rng.random() < cfg.parallel_same_tool_rate or len(pool) < 2 or cfg.max_tools < 2
     k = 2 if cfg.parallel_max_calls <= 2 else rng.randint(2, cfg.parallel_max_calls)
     if not same:
