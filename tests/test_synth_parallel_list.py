@@ -1,16 +1,11 @@
 """Listed parallel requests (`parallel._list_calls`, the generator's `parallel_list_rate`): one request that lists
 several values of one parameter, a call per value, every call recoverable from the message."""
 
-import hashlib
 import json
 
 import pytest
 
-from calltune.cli import main
-from calltune.config import config_from_dict
-from calltune.errors import CalltuneError
 from calltune.examples import parse_example
-from calltune.jsonl import write_jsonl
 from calltune.synth.catalogue import all_tools
 from calltune.synth.checks import check_call
 from calltune.synth.composer import composed_catalogue
@@ -62,22 +57,5 @@ def test_renamed_and_masked_tools_keep_the_list():
         assert {c["name"] for c in r["target"]} <= {t["function"]["name"] for t in r["tools"]}
 
 
-def test_rate_zero_lists_nothing_and_the_command_line_reaches_the_option(tmp_path):
+def test_rate_zero_lists_nothing():
     assert listed(n=60, parallel_list_rate=0.0) == []
-    out = tmp_path / "p.jsonl"
-    assert main(["data", "synth", "--n", "40", "--seed", "2", "--parallel-rate", "1", "--parallel-list-rate", "0.5",
-                 "--parallel-max-calls", "3", "--irrelevant-rate", "0", "--out", str(out)]) == 0
-    records = generate(SynthConfig(n=40, seed=2, parallel_rate=1.0, parallel_list_rate=0.5, parallel_max_calls=3,
-                                   irrelevant_rate=0.0))
-    write_jsonl(str(tmp_path / "same.jsonl"), records)
-    same = (tmp_path / "same.jsonl").read_bytes()
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(same).hexdigest()
-    tags = [r["meta"]["augmentations"] for r in records]
-    assert any("parallel_list" in t for t in tags) and any("parallel_list" not in t for t in tags)
-
-
-def test_the_option_is_checked_and_reaches_a_recipe_config():
-    with pytest.raises(CalltuneError, match="--parallel-list-rate"):
-        SynthConfig(parallel_list_rate=-0.1)
-    cfg = config_from_dict({"data": {"synth": {"n": 10, "parallel_list_rate": 0.6}}})
-    assert cfg.data.synth.parallel_list_rate == 0.6

@@ -1,17 +1,12 @@
 """Mixed parallel requests (`parallel._mixed_calls`, the generator's `parallel_mixed_rate`): one message that asks
 one tool for several listed values and a second tool once, so that it holds more calls than tools."""
 
-import hashlib
 import json
 from collections import Counter
 
 import pytest
 
-from calltune.cli import main
-from calltune.config import config_from_dict
-from calltune.errors import CalltuneError
 from calltune.examples import parse_example
-from calltune.jsonl import write_jsonl
 from calltune.synth.catalogue import all_tools
 from calltune.synth.checks import check_call
 from calltune.synth.composer import composed_catalogue
@@ -73,23 +68,3 @@ def test_no_mix_at_rate_zero_or_with_two_calls_at_most():
     assert mixed(n=60, parallel_max_calls=2) == []
     plain = generate(SynthConfig(**BASE | {"n": 60, "parallel_mixed_rate": 0.0}))
     assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
-
-
-def test_the_command_line_reaches_the_option(tmp_path):
-    out = tmp_path / "p.jsonl"
-    assert main(["data", "synth", "--n", "40", "--seed", "2", "--parallel-rate", "1", "--parallel-mixed-rate", "0.5",
-                 "--parallel-max-calls", "3", "--irrelevant-rate", "0", "--out", str(out)]) == 0
-    records = generate(SynthConfig(n=40, seed=2, parallel_rate=1.0, parallel_mixed_rate=0.5, parallel_max_calls=3,
-                                   irrelevant_rate=0.0))
-    write_jsonl(str(tmp_path / "same.jsonl"), records)
-    same = (tmp_path / "same.jsonl").read_bytes()
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(same).hexdigest()
-    tags = [r["meta"]["augmentations"] for r in records]
-    assert any("parallel_mixed" in t for t in tags) and any("parallel_mixed" not in t for t in tags)
-
-
-def test_the_option_is_checked_and_reaches_a_recipe_config():
-    with pytest.raises(CalltuneError, match="--parallel-mixed-rate"):
-        SynthConfig(parallel_mixed_rate=1.5)
-    cfg = config_from_dict({"data": {"synth": {"n": 10, "parallel_mixed_rate": 0.6}}})
-    assert cfg.data.synth.parallel_mixed_rate == 0.6
