@@ -4,7 +4,8 @@
 `calltune.examples`), id `synth-{seed}-{i:06d}`, of seven kinds (each named in `meta.augmentations`):
 
 - a single call: `instruction`, `tools`, `target` = one call;
-- `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply;
+- `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply (with
+  `irrelevant_task_rate`, some are tasks the assistant answers itself, tagged `irrelevant_task`: `tasks.py`);
 - `parallel_same_tool` / `parallel_two_tools`: two calls asked for in one message; `target` = both
   calls (`parallel.py`);
 - `dialogue_answer` / `dialogue_followup`: `messages` (request, tool call, tool result) instead of
@@ -43,9 +44,11 @@ from calltune.synth.nearmiss import sample_missing, sample_operation
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
+from calltune.synth.tasks import TASK_DOMAIN, sample_task, takes_numbers
 from calltune.synth.wording import worded
 
-RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate", "optional_rate",
+RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate",
+         "irrelevant_task_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate")
@@ -69,6 +72,11 @@ class SynthConfig:
     """Probability of an example whose target is null (no offered tool fits)."""
     text_answer_rate: float = 1.0
     """Per irrelevant example: probability of a short text reply in `target_content` (else the null target alone)."""
+    irrelevant_task_rate: float = 0.0
+    """Per irrelevant example: probability that the request is a task the assistant answers itself (a computation
+    with stated numbers, a question of fact, a how-to; `tasks.py`), offered 1 to 3 tools that cannot serve it
+    (for a computation, tools that take numbers when there are such), instead of small talk or another family's
+    request; tagged irrelevant_task, the reply states the answer."""
     optional_rate: float = 0.4
     """Per optional parameter: probability that the user states it (and the target includes it)."""
     parallel_rate: float = 0.0
@@ -208,8 +216,12 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
 
 def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], contexts: dict) -> dict:
     """A request no offered tool can serve: small talk, or a real tool request offered only tools of
-    other families (a weather question with finance tools). With `text_answer_rate` it carries a reply:
-    the small-talk answer, or a decline that names the offered tools."""
+    other families (a weather question with finance tools), or with `irrelevant_task_rate` a task of its own
+    (`sample_task_irrelevant`). With `text_answer_rate` it carries a reply: the small-talk answer, or a decline
+    that names the offered tools."""
+    # at rate 0 nothing is drawn: the output stays what it was before the option existed
+    if cfg.irrelevant_task_rate and rng.random() < cfg.irrelevant_task_rate:
+        return sample_task_irrelevant(rng, cfg, pool)
     families = {family(t.domain) for t in pool}  # a request needs another family to be offered
     requesters = [t for t in pool if len(families) > 1]
     reply = None
@@ -230,6 +242,26 @@ def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef],
         record["target_content"] = reply or decline(rng, [t["function"]["name"] for t in offered])
         kinds.append("text_answer")
     record["meta"] = {"domain": domain, "tool": None, "template": template_id, "tools": [t.name for t in tools],
+                      "augmentations": sorted(kinds + applied)}
+    return record
+
+
+def sample_task_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef]) -> dict:
+    """A task the assistant answers itself (`tasks.sample_task`), offered 1 to 3 tools of `pool`, none of which
+    performs it; a computation is offered tools that take numbers when `pool` has some. The reply answers it."""
+    kind, template_id, request, reply = sample_task(rng)
+    instruction = phrase(rng, "say", request, "", ())
+    candidates = [t for t in pool if takes_numbers(t)] if kind == "compute" else []
+    candidates = candidates or list(pool)
+    k = min(rng.randint(1, 3), cfg.max_tools, len(candidates))
+    tools = [candidates.pop(rng.randrange(len(candidates))) for _ in range(k)]
+    offered, _, applied = augment.offer_config(rng, cfg, tools, [])
+    record = {"instruction": instruction, "tools": offered, "target": None}
+    kinds = ["irrelevant", "irrelevant_task"]
+    if rng.random() < cfg.text_answer_rate:
+        record["target_content"] = reply
+        kinds.append("text_answer")
+    record["meta"] = {"domain": TASK_DOMAIN, "tool": None, "template": template_id, "tools": [t.name for t in tools],
                       "augmentations": sorted(kinds + applied)}
     return record
 

@@ -1,0 +1,186 @@
+"""Tasks of their own: requests that need no tool because the assistant can answer them itself (a computation
+with the numbers it states, a question of fact, a how-to), for irrelevant examples offered tools that cannot
+serve them (`generator.sample_irrelevant` with `irrelevant_task_rate`).
+
+Small talk and requests for another catalogue tool teach the model to abstain when the request has nothing to
+do with the offered tools. These teach it to abstain when the request looks like work for a tool (numbers to
+compute with, a precise question) and the offered tools take numbers too, but do something else. No catalogue
+tool, hand-written or composed, performs any of these tasks (`SUBJECTS` names each one's subject words, and a
+test checks that no catalogue tool's name holds one), so a null target is right whatever tools are offered.
+Every computation's reply states the result, computed here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from calltune.synth.smalltalk import GENERAL_DOMAIN
+
+TASK_DOMAIN = GENERAL_DOMAIN
+
+
+def _num(x: float) -> str:
+    """A result as a person writes it: 12, 12.5, 0.33 (at most two decimals, no trailing zeros)."""
+    text = f"{x:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _fib(n: int) -> int:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+# (id, request templates, values(rng) -> dict, reply(values) -> str)
+COMPUTATIONS = (
+    ("percent_of", ("What is {p}% of {x}?", "Can you work out {p} percent of {x} for me?", "How much is {p}% of {x}?"),
+     lambda r: {"p": r.choice((5, 12, 15, 20, 25, 30, 40, 75)), "x": r.randrange(20, 2000, 10)},
+     lambda v: f"{v['p']}% of {v['x']} is {_num(v['p'] * v['x'] / 100)}."),
+    ("trapezoid", ("What is the area of a trapezoid with parallel sides of {a} cm and {b} cm and a height of {h} cm?",
+                   "What's the area of a trapezoid whose bases are {a} and {b} and whose height is {h}?"),
+     lambda r: {"a": r.randint(2, 30), "b": r.randint(2, 30), "h": r.randint(2, 20)},
+     lambda v: f"The area is ({v['a']} + {v['b']}) / 2 × {v['h']} = {_num((v['a'] + v['b']) / 2 * v['h'])}."),
+    ("cube", ("What's the volume of a cube with edges of {s} m?", "How big is a cube of side {s} in volume?"),
+     lambda r: {"s": r.randint(2, 25)},
+     lambda v: f"The volume is {v['s']}³ = {_num(v['s'] ** 3)}."),
+    ("average_speed", ("A cyclist rides {d} km in {t} hours. What was the average speed?",
+                       "If a train covers {d} km in {t} hours, how fast did it go on average?"),
+     lambda r: {"d": r.randrange(20, 600, 5), "t": r.randint(2, 8)},
+     lambda v: f"The average speed is {v['d']} / {v['t']} = {_num(v['d'] / v['t'])} km/h."),
+    ("sum_to_n", ("What is the sum of all whole numbers from 1 to {n}?", "Please add up every integer from 1 to {n}."),
+     lambda r: {"n": r.randint(10, 500)},
+     lambda v: f"1 + 2 + ... + {v['n']} = {v['n']} × {v['n'] + 1} / 2 = {_num(v['n'] * (v['n'] + 1) // 2)}."),
+    ("fibonacci", ("What is the {nth} Fibonacci number?", "Tell me the {nth} number of the Fibonacci sequence."),
+     lambda r: {"n": (n := r.randint(5, 40)), "nth": _ordinal(n)},
+     lambda v: f"The {v['nth']} Fibonacci number is {_num(_fib(v['n']))}."),
+    ("bill_split", ("My dinner with friends came to ${x}. How much does each of {n} people pay if we split it evenly?",
+                    "If we split a ${x} bill evenly between {n} friends, what does each one owe?"),
+     lambda r: {"x": r.randrange(30, 600, 2), "n": r.randint(2, 9)},
+     lambda v: f"Each person pays ${v['x'] / v['n']:.2f}."),
+    ("tip", ("How much is a {p}% tip on a ${x} bill?", "What tip should I leave on ${x} at {p} percent?"),
+     lambda r: {"p": r.choice((10, 15, 18, 20, 22, 25)), "x": r.randrange(12, 300, 2)},
+     lambda v: f"A {v['p']}% tip on ${v['x']} is ${v['p'] * v['x'] / 100:.2f}."),
+    ("power", ("What is {a} to the power of {b}?", "Can you compute {a} raised to the {bth} power?"),
+     lambda r: {"a": r.randint(2, 12), "b": (b := r.randint(3, 6)), "bth": _ordinal(b)},
+     lambda v: f"{v['a']} to the power of {v['b']} is {_num(v['a'] ** v['b'])}."),
+    ("momentum", ("What is the momentum of a {m} kg object moving at {v} m/s?",
+                  "A {m} kg cart rolls at {v} m/s. How much momentum does it have?"),
+     lambda r: {"m": r.randint(1, 90), "v": r.randint(1, 40)},
+     lambda v: f"Momentum is mass × velocity: {v['m']} × {v['v']} = {_num(v['m'] * v['v'])} kg·m/s."),
+    ("work", ("How much work does a force of {f} N do over {d} m?",
+              "Could you calculate the work done pushing a box {d} metres with a force of {f} newtons?"),
+     lambda r: {"f": r.randint(5, 500), "d": r.randint(1, 50)},
+     lambda v: f"Work is force × distance: {v['f']} × {v['d']} = {_num(v['f'] * v['d'])} J."),
+    ("third_angle", ("If two angles of a triangle are {a}° and {b}°, what is the third angle?",
+                     "A triangle has angles of {a} and {b} degrees. What's the remaining one?"),
+     lambda r: {"a": (a := r.randint(20, 100)), "b": r.randint(10, 150 - a)},
+     lambda v: f"The angles add up to 180°, so the third is {180 - v['a'] - v['b']}°."),
+    ("age", ("How old does someone born in {y} turn in {z}?", "If I was born in {y}, how old will I be in {z}?"),
+     lambda r: {"y": (y := r.randint(1930, 2015)), "z": r.randint(y + 5, 2040)},
+     lambda v: f"{v['z']} − {v['y']} = {v['z'] - v['y']} (on the birthday that year)."),
+    ("ellipse", ("What's the area of an ellipse with semi-axes of {a} and {b}?",
+                 "Can you compute the area of an ellipse whose semi-major axis is {a} cm and semi-minor axis is {b} cm?"),
+     lambda r: {"a": r.randint(3, 30), "b": r.randint(1, 3)},
+     lambda v: f"The area is π × {v['a']} × {v['b']} ≈ {_num(math.pi * v['a'] * v['b'])}."),
+)
+
+FACTS = (
+    ("Who discovered penicillin?", "Alexander Fleming discovered penicillin in 1928."),
+    ("When did the Berlin Wall fall?", "The Berlin Wall fell on 9 November 1989."),
+    ("How many bones are in the adult human body?", "An adult human has 206 bones."),
+    ("What is the largest planet in our solar system?", "Jupiter is the largest planet in the solar system."),
+    ("Who was the first person to walk on the Moon?", "Neil Armstrong, on 20 July 1969, during Apollo 11."),
+    ("What is the longest river in Africa?", "The Nile is the longest river in Africa."),
+    ("What year did the Second World War end?", "The Second World War ended in 1945."),
+    ("Which organ of the body produces insulin?", "The pancreas produces insulin."),
+    ("What does DNA stand for?", "DNA stands for deoxyribonucleic acid."),
+    ("Who is credited with inventing the telephone?",
+     "Alexander Graham Bell is credited with it; he patented the telephone in 1876."),
+    ("How many chambers does the human heart have?", "The human heart has four chambers: two atria and two "
+                                                     "ventricles."),
+    ("Which gas do plants take in from the air to make food?", "Plants take in carbon dioxide."),
+    ("Which is the largest ocean on Earth?", "The Pacific is the largest ocean."),
+    ("Who developed the first successful polio vaccine?", "Jonas Salk; his vaccine was declared safe in 1955."),
+    ("What is the hardest natural material?", "Diamond is the hardest natural material."),
+    ("Who invented the movable-type printing press in Europe?", "Johannes Gutenberg, around 1440."),
+    ("Who proposed the theory of evolution by natural selection?",
+     "Charles Darwin, with Alfred Russel Wallace; Darwin's On the Origin of Species appeared in 1859."),
+    ("What is the tallest mountain above sea level?", "Mount Everest, at about 8,849 metres."),
+    ("How long does light from the Sun take to reach Earth?", "About 8 minutes and 20 seconds."),
+    ("What is the smallest prime number?", "2 is the smallest prime number."),
+    ("Who wrote the Declaration of Independence?", "Thomas Jefferson wrote most of its first draft, in 1776."),
+    ("What is the main gas in Earth's atmosphere?", "Nitrogen, about 78% of the air."),
+)
+
+HOWTOS = (
+    ("How do I fix a flat bicycle tyre?",
+     "Take the wheel off, lever the tyre off the rim, find the hole in the tube, then patch it or fit a new tube, "
+     "put the tyre back and pump it to the pressure printed on its side."),
+    ("How can I fall asleep faster?",
+     "Keep a regular bedtime, avoid screens and caffeine late in the day, keep the room dark and cool, and if you "
+     "can't sleep after twenty minutes, get up and do something calm until you feel sleepy."),
+    ("How do I get a red wine stain out of a carpet?",
+     "Blot it (don't rub), pour on a little cold water or a mix of dish soap and water, keep blotting, and finish "
+     "with a paste of baking soda that you vacuum up once it's dry."),
+    ("How do I boil an egg so the yolk stays runny?",
+     "Lower the egg into boiling water, cook it for about six minutes, then put it in cold water for a minute "
+     "before peeling."),
+    ("How should I prepare for a job interview?",
+     "Read up on the company, match your experience to the job description, prepare short stories about your "
+     "achievements, and have a few questions of your own ready."),
+    ("How do I unclog a kitchen sink?",
+     "Try a plunger first; if that fails, pour in baking soda and then vinegar, wait fifteen minutes and flush "
+     "with hot water, or clean the trap under the sink."),
+    ("How do I start learning to program?",
+     "Pick one beginner-friendly language such as Python, follow a free course, and build small projects you "
+     "care about from the first week."),
+    ("How do I grow basil indoors?",
+     "Give it a sunny window with at least six hours of light, water it when the top of the soil is dry, and pinch "
+     "off the tips so it grows bushy."),
+    ("How do I tie a bowline knot?",
+     "Make a small loop in the rope, pass the end up through it, around behind the standing part, and back down "
+     "through the loop, then pull tight."),
+    ("What's the best way to memorise a speech?",
+     "Learn it in sections, say it out loud rather than reading it, practise with the key points on a card, and "
+     "rehearse in front of someone."),
+    ("How do I write a good cover letter?",
+     "Address it to a person, open with why you want this job, give two or three concrete achievements that fit "
+     "the role, and keep it under a page."),
+    ("How can I make my phone battery last longer?",
+     "Lower the screen brightness, turn off what you aren't using (location, Bluetooth), close apps that run in "
+     "the background, and avoid very hot or cold places."),
+)
+
+# The subject words of the tasks, as whole words of a tool name: a catalogue tool named with one could serve a
+# task (a test checks that none is). The tasks leave out what a catalogue tool does (a percent change is a return
+# on investment; a square root, the root of x^2 - N).
+SUBJECTS = ("percent", "percentage", "trapezoid", "cube", "speed", "fibonacci", "sequence", "split", "bill", "tip",
+            "exponent", "exponentiate", "momentum", "work", "angle", "angles", "age", "birth", "ellipse", "sum",
+            "series", "fact", "facts", "trivia", "howto", "advice", "answer", "question", "knowledge")
+
+KINDS = ("compute", "fact", "howto")
+
+
+def sample_task(rng: random.Random) -> tuple[str, str, str, str]:
+    """Return `(kind, template_id, request, reply)`: a computation (half of the time), a fact or a how-to."""
+    kind = rng.choice(("compute", "compute", "fact", "howto"))
+    if kind == "compute":
+        name, requests, values, reply = COMPUTATIONS[rng.randrange(len(COMPUTATIONS))]
+        v = values(rng)
+        index = rng.randrange(len(requests))
+        return kind, f"task_{name}{index}", requests[index].format(**v), reply(v)
+    table = FACTS if kind == "fact" else HOWTOS
+    index = rng.randrange(len(table))
+    return kind, f"task_{kind}{index}", table[index][0], table[index][1]
+
+
+def takes_numbers(tool) -> bool:
+    """Whether a catalogue tool has a number or integer parameter: the offered tools a computation tempts."""
+    return any(p.kind in ("number", "integer") for p in tool.params.values())
