@@ -35,10 +35,11 @@ def test_every_task_is_a_null_target_with_a_reply_that_answers_it(records):
         parse_example(r)
         assert r["target"] is None and r["meta"]["tool"] is None and r["meta"]["domain"] == tasks.TASK_DOMAIN
         assert r["target_content"] and 1 <= len(r["tools"]) <= 3
-    computed = [r for r in records if r["meta"]["template"].startswith("task_fibonacci")]
-    for r in computed:  # the reply's number is the request's Fibonacci number
-        n = int(re.search(r"(\d+)(st|nd|rd|th)", r["instruction"]).group(1))
-        assert f"{tasks._fib(n):,}" in r["target_content"]
+    computed = [r for r in records if r["meta"]["template"].startswith("task_digit_sum")]
+    assert computed
+    for r in computed:  # the reply's number is the sum of the request's digits
+        digits = re.search(r"\d{3,}", r["instruction"]).group()
+        assert r["target_content"].endswith(f" = {sum(map(int, digits))}.")
 
 
 def test_a_computation_is_offered_tools_that_take_numbers(records):
@@ -72,6 +73,22 @@ def test_no_catalogue_tool_is_named_for_a_task():
     clashes = {n for n in names if _words(n) & set(tasks.SUBJECTS)}
     assert not clashes
     assert _words("calculate_tip_amount") & set(tasks.SUBJECTS)  # the check would see such a tool
+
+
+def test_no_task_is_worded_like_a_bfcl_case():
+    """BFCL is evaluation data only: no task template shares a run of four words holding a long word (7+ letters,
+    not a frame such as "what is the area of") with a BFCL irrelevance question."""
+    load_category = pytest.importorskip("calltune.bfcl").load_category
+    pytest.importorskip("bfcl_eval")
+
+    def runs(text: str) -> set[tuple]:
+        words = re.findall(r"[a-z0-9]+", text.lower())
+        return {tuple(words[i:i + 4]) for i in range(len(words) - 3) if any(len(w) >= 7 for w in words[i:i + 4])}
+
+    bfcl = set().union(*(runs(r["instruction"]) for r in load_category("irrelevance")))
+    mine = [t for _, requests, _, _ in tasks.COMPUTATIONS for t in requests] + [q for q, _ in tasks.FACTS + tasks.HOWTOS]
+    assert not {t: runs(t) & bfcl for t in mine if runs(t) & bfcl}
+    assert runs("What is the largest planet in the universe?") & bfcl  # the check sees a copied question
 
 
 def test_nothing_is_a_task_at_rate_zero():

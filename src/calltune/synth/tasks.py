@@ -7,7 +7,9 @@ do with the offered tools. These teach it to abstain when the request looks like
 compute with, a precise question) and the offered tools take numbers too, but do something else. No catalogue
 tool, hand-written or composed, performs any of these tasks (`SUBJECTS` names each one's subject words, and a
 test checks that no catalogue tool's name holds one), so a null target is right whatever tools are offered.
-Every computation's reply states the result, computed here.
+Every computation's reply states the result, computed here. BFCL is evaluation data only: no task is taken from
+it, three that happened to share a topic with a BFCL irrelevance question were replaced (a Fibonacci number, the
+largest planet, the Declaration of Independence), and a test checks the wording against those questions.
 """
 
 from __future__ import annotations
@@ -31,13 +33,6 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _fib(n: int) -> int:
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
-
-
 # (id, request templates, values(rng) -> dict, reply(values) -> str)
 COMPUTATIONS = (
     ("percent_of", ("What is {p}% of {x}?", "Can you work out {p} percent of {x} for me?", "How much is {p}% of {x}?"),
@@ -57,9 +52,9 @@ COMPUTATIONS = (
     ("sum_to_n", ("What is the sum of all whole numbers from 1 to {n}?", "Please add up every integer from 1 to {n}."),
      lambda r: {"n": r.randint(10, 500)},
      lambda v: f"1 + 2 + ... + {v['n']} = {v['n']} × {v['n'] + 1} / 2 = {_num(v['n'] * (v['n'] + 1) // 2)}."),
-    ("fibonacci", ("What is the {nth} Fibonacci number?", "Tell me the {nth} number of the Fibonacci sequence."),
-     lambda r: {"n": (n := r.randint(5, 40)), "nth": _ordinal(n)},
-     lambda v: f"The {v['nth']} Fibonacci number is {_num(_fib(v['n']))}."),
+    ("digit_sum", ("What is the sum of the digits of {x}?", "Add up the digits of {x} for me, please."),
+     lambda r: {"x": r.randint(100, 999999)},
+     lambda v: f"{' + '.join(str(v['x']))} = {sum(int(d) for d in str(v['x']))}."),
     ("bill_split", ("My dinner with friends came to ${x}. How much does each of {n} people pay if we split it evenly?",
                     "If we split a ${x} bill evenly between {n} friends, what does each one owe?"),
      lambda r: {"x": r.randrange(30, 600, 2), "n": r.randint(2, 9)},
@@ -95,7 +90,7 @@ FACTS = (
     ("Who discovered penicillin?", "Alexander Fleming discovered penicillin in 1928."),
     ("When did the Berlin Wall fall?", "The Berlin Wall fell on 9 November 1989."),
     ("How many bones are in the adult human body?", "An adult human has 206 bones."),
-    ("What is the largest planet in our solar system?", "Jupiter is the largest planet in the solar system."),
+    ("Which planet is closest to the Sun?", "Mercury is the planet closest to the Sun."),
     ("Who was the first person to walk on the Moon?", "Neil Armstrong, on 20 July 1969, during Apollo 11."),
     ("What is the longest river in Africa?", "The Nile is the longest river in Africa."),
     ("What year did the Second World War end?", "The Second World War ended in 1945."),
@@ -115,7 +110,7 @@ FACTS = (
     ("What is the tallest mountain above sea level?", "Mount Everest, at about 8,849 metres."),
     ("How long does light from the Sun take to reach Earth?", "About 8 minutes and 20 seconds."),
     ("What is the smallest prime number?", "2 is the smallest prime number."),
-    ("Who wrote the Declaration of Independence?", "Thomas Jefferson wrote most of its first draft, in 1776."),
+    ("Who painted The Starry Night?", "Vincent van Gogh painted The Starry Night in 1889."),
     ("What is the main gas in Earth's atmosphere?", "Nitrogen, about 78% of the air."),
 )
 
@@ -161,7 +156,7 @@ HOWTOS = (
 # The subject words of the tasks, as whole words of a tool name: a catalogue tool named with one could serve a
 # task (a test checks that none is). The tasks leave out what a catalogue tool does (a percent change is a return
 # on investment; a square root, the root of x^2 - N).
-SUBJECTS = ("percent", "percentage", "trapezoid", "cube", "speed", "fibonacci", "sequence", "split", "bill", "tip",
+SUBJECTS = ("percent", "percentage", "trapezoid", "cube", "speed", "digit", "digits", "split", "bill", "tip",
             "exponent", "exponentiate", "momentum", "work", "angle", "angles", "age", "birth", "ellipse", "sum",
             "series", "fact", "facts", "trivia", "howto", "advice", "answer", "question", "knowledge")
 
