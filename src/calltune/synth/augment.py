@@ -13,7 +13,7 @@ import copy
 import random
 import re
 
-from calltune.synth import describe
+from calltune.synth import describe, formats
 
 VERB_SYNONYMS = {
     "get": ("fetch", "retrieve", "lookup", "query", "read"), "calculate": ("compute", "calc", "determine", "eval"),
@@ -149,13 +149,15 @@ def pick_distractors(rng: random.Random, target, pool: list, k: int, same_domain
 
 def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename_rate: float,
           shuffle_rate: float, mask_rate: float = 0.0, style_rate: float = 0.0,
-          styles: tuple[str, ...] = ()) -> tuple[list[dict], list[dict], list[str]]:
+          styles: tuple[str, ...] = (), format_rate: float = 0.0) -> tuple[list[dict], list[dict], list[str]]:
     """Turn catalogue tools (ToolDefs) into offered JSON tools: each has its description rewritten in one
     of `styles` with probability `style_rate` (`describe.py`), is masked (function and/or parameter names
     replaced by random identifiers, as Hammer does) with probability `mask_rate`, else renamed with
     probability `rename_rate`, and has its properties shuffled with probability `shuffle_rate`. Renaming
     and masking carry the new names into the description's code-like references. A rate of 0 draws
-    nothing from `rng`, so the defaults give the same examples as before these options existed.
+    nothing from `rng`, so the defaults give the same examples as before these options existed. First, with
+    probability `format_rate`, a tool with a date or city parameter asks for another format of it and its calls
+    follow (`formats.py`).
 
     `calls` pairs the index in `tools` of the tool each call uses with the call (canonical names); they come
     back renamed to match, in the same order. Returns `(offered, calls, applied augmentations)`.
@@ -164,6 +166,12 @@ def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename
     offered, applied, renamed = [], [], [call for _, call in calls]
     for i, tool in enumerate(tools):
         spec = tool.to_json()
+        if format_rate and formats.formattable(tool) and rng.random() < format_rate:
+            mine = [k for k, (index, _) in enumerate(calls) if index == i]
+            spec, changed, tags = formats.reformat(rng, tool, spec, [renamed[k] for k in mine])
+            for k, call in zip(mine, changed):
+                renamed[k] = call
+            applied += tags
         if style_rate and styles and rng.random() < style_rate:
             style = rng.choice(styles)
             spec = describe.restyle(spec, style)
@@ -190,7 +198,8 @@ def offer(rng: random.Random, tools: list, calls: list[tuple[int, dict]], rename
 def offer_config(rng: random.Random, cfg, tools: list, calls: list[tuple[int, dict]]):
     """`offer` with the renaming, shuffling, masking and description-style rates of a `SynthConfig`."""
     return offer(rng, tools, calls, cfg.rename_rate, cfg.shuffle_rate, mask_rate=cfg.mask_rate,
-                 style_rate=cfg.description_style_rate, styles=cfg.description_styles)
+                 style_rate=cfg.description_style_rate, styles=cfg.description_styles,
+                 format_rate=cfg.value_format_rate)
 
 
 def with_distractors(rng: random.Random, chosen: list, pool: list, max_tools: int, rate: float) -> tuple[list, bool]:

@@ -51,7 +51,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "irrelevant_task_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
-         "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate")
+         "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate")
 
 
 @dataclass
@@ -118,6 +118,10 @@ class SynthConfig:
     by random identifiers, carried into the description), so that only the description tells what it does."""
     description_style_rate: float = 0.0
     """Per offered tool: probability of rewriting its description in one of description_styles."""
+    value_format_rate: float = 0.0
+    """Per offered tool with a date or city parameter: probability that its description asks for another format
+    (dates as MM-DD-YYYY, DD/MM/YYYY, "March 7, 2025", ...; places as "Denver, CO", "Denver, Colorado" or
+    "Lyon, France") and its calls write the value so (`formats.py`; tagged format_date, format_place)."""
     description_styles: tuple[str, ...] = STYLES
     """Description styles to draw from: terse, verbose, docstring (Args: ...), openapi."""
     near_miss_rate: float = 0.0
