@@ -463,3 +463,54 @@ def test_full_finetune_trains_the_top_blocks_and_saves_a_model_that_loads_by_run
     with open(os.path.join(path, "model.safetensors"), "ab") as handle:
         handle.write(b"\0")  # other weights, as far as the digest knows
     assert tuned_model_digest(path) not in (None, digest)
+
+
+# --- attention without the padding mask ---------------------------------------------------------
+
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
+def test_no_pad_mask_gives_the_same_loss_and_gradients_on_right_padded_batches(fixture, request):
+    from transformers import AutoModelForCausalLM
+
+    from calltune.train import CausalLMLoss
+
+    model = AutoModelForCausalLM.from_pretrained(request.getfixturevalue(fixture), dtype=torch.float32,
+                                                 attn_implementation="sdpa")
+    g = torch.Generator().manual_seed(0)
+    lengths = (5, 9, 14)
+    seqs = [torch.randint(3, 40, (n,), generator=g).tolist() for n in lengths]
+    masks = [[0] * (n // 2) + [1] * (n - n // 2) for n in lengths]  # the second half of each is supervised
+    batch = collate(seqs, masks, pad_id=0)
+    results = []
+    for pad_mask in (True, False):
+        model.zero_grad()
+        loss, count = CausalLMLoss(model, pad_mask)(**batch)
+        loss.backward()
+        results.append((loss.item(), int(count), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (with_mask, n_a, grads_a), (without, n_b, grads_b) = results
+    assert n_a == n_b == sum(n - n // 2 for n in lengths)  # every supervised token, none of the padding
+    assert with_mask == pytest.approx(without, rel=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(grads_a, grads_b))
+    # what the mask is for: the same rows left-padded need it, so this comparison can tell the two paths apart
+    pads = [len(batch["input_ids"][0]) - n for n in lengths]
+    left = {k: torch.stack([torch.roll(row, p) for row, p in zip(v, pads)]) for k, v in batch.items()}
+    assert CausalLMLoss(model, False)(**left)[0].item() != pytest.approx(CausalLMLoss(model, True)(**left)[0].item(),
+                                                                         rel=1e-5)
+
+
+def test_the_pad_mask_setting_reaches_the_loss_module(tiny_llama, tmp_path, monkeypatch):
+    from calltune import train as train_module
+
+    seen = []
+    original = train_module.CausalLMLoss.__init__
+
+    def spy(self, model, pad_mask=True):
+        seen.append(pad_mask)
+        original(self, model, pad_mask)
+
+    monkeypatch.setattr(train_module.CausalLMLoss, "__init__", spy)
+    common = ["train.max_steps=2", "train.method=full", "lora.top_layers=1"]
+    train_module.train(cfg_for(tiny_llama, *common, "train.pad_mask=false"), str(tmp_path / "a"), progress=False)
+    train_module.train(cfg_for(tiny_llama, *common), str(tmp_path / "b"), progress=False)
+    assert seen == [False, True]
+    a, b = read_log(str(tmp_path / "a")), read_log(str(tmp_path / "b"))
+    assert [r["loss"] for r in a] == pytest.approx([r["loss"] for r in b], rel=1e-4)

@@ -182,6 +182,9 @@ class TrainConfig:
     """torch threads per process; null = torch's default."""
     group_by_length: bool = True
     """Batch examples of similar length (less padding); order still shuffled by seed."""
+    pad_mask: bool = True
+    """Give attention the padding mask; false: right-padded batches attend causally without one (the same loss to
+    float rounding, faster; `benchmarks/pad_mask.py`)."""
     save_every: int = 0
     """Checkpoint every N optimizer steps (0: only at the end)."""
     log_every: int = 1

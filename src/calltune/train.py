@@ -51,16 +51,23 @@ class CausalLMLoss(torch.nn.Module):
     The logits of all positions (B x T x vocab: 4 x 256 x 49,152 fp32 = 200 MB for the
     embedded model) dominate training memory; only supervised positions need them.
     Wrapping the whole computation in one module lets DDP see the forward pass.
+
+    With `pad_mask=False` the padding mask is not given to attention: batches are right-padded (`collate`), so
+    under the causal mask a real token only sees real tokens, and positions count from 0 either way; the loss,
+    taken on real tokens only, is the same to float rounding, and SDPA can take its causal path (no (B, 1, T, T)
+    mask, grouped KV heads read in place).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, pad_mask: bool = True):
         super().__init__()
         self.model = model
+        self.pad_mask = pad_mask
 
     def forward(self, input_ids, attention_mask, labels):
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         body = getattr(base, base.base_model_prefix)
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        mask = attention_mask if self.pad_mask else None
+        hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state  # (B, T, H)
         targets = labels[:, 1:]  # position t predicts token t+1
         selected = targets != -100  # (B, T-1)
         logits = base.get_output_embeddings()(hidden[:, :-1][selected])  # (N, vocab)
@@ -388,7 +395,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
         model = unfreeze_blocks(model, cfg.lora.top_layers, cfg.model)
     else:
         model = add_lora(model, cfg.lora, cfg.model, cfg.train.seed)
-    loss_module = CausalLMLoss(model)
+    loss_module = CausalLMLoss(model, cfg.train.pad_mask)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     plan = run_plan([len(i.input_ids) for i in train_items], cfg.train.batch_size, dist_info.world_size,

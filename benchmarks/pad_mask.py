@@ -1,0 +1,68 @@
+"""Training with and without the padding mask (`train.pad_mask`): speed and loss, same recipe, same steps.
+
+    python benchmarks/pad_mask.py [--config configs/best.yaml] [--steps 8] [--threads 2] [override ...]
+
+Each setting trains `--steps` optimizer steps of the recipe (its data generated into a fresh folder, the same
+batches in the same order) in its own process on a quiet machine. Printed: seconds per step, real tokens per
+second, peak RSS of the training loop, and the largest relative difference between the two runs' per-step
+losses (right-padded batches need no mask under causal attention, so it should stay at float rounding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+
+
+def child(config: str, out: str, overrides: list[str]) -> None:
+    from calltune.config import load_config
+    from calltune.train import train
+
+    shutil.rmtree(out, ignore_errors=True)
+    summary = train(load_config(config, overrides), out, progress=False)
+    with open(f"{out}/train_log.jsonl") as handle:
+        losses = [json.loads(line)["loss"] for line in handle if '"loss"' in line]
+    print("RESULT " + json.dumps({"seconds": summary["train_seconds"], "tokens_per_s": summary["tokens_per_s"],
+                                  "peak_mb": summary["train_peak_rss_mb"], "losses": losses}))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/best.yaml")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.batch_size=2")
+    args = parser.parse_args(argv)
+    common = [f"train.max_steps={args.steps}", f"train.threads={args.threads}", "eval.generate=false",
+              "data.dev_size=1", *args.overrides]
+    if args.child:
+        child(args.config, args.child[0], [*common, args.child[1]])
+        return 0
+    rows = {}
+    for value in ("true", "false"):
+        out = f"/tmp/calltune-bench-pad-mask-{value}"
+        cmd = [sys.executable, __file__, "--config", args.config, "--steps", str(args.steps), "--threads",
+               str(args.threads), "--child", out, f"train.pad_mask={value}", *args.overrides]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return 1
+        rows[value] = json.loads(line[len("RESULT "):])
+    a, b = rows["true"]["losses"], rows["false"]["losses"]
+    drift = max(abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a, b))
+    print(f"config={args.config} steps={args.steps} threads={args.threads} {' '.join(args.overrides)}")
+    print(f"{'pad_mask':<10}{'s/step':>8}{'real tok/s':>12}{'train peak MB':>15}")
+    for value, r in rows.items():
+        print(f"{value:<10}{r['seconds'] / args.steps:>8.2f}{r['tokens_per_s']:>12.1f}{r['peak_mb'] or 0:>15.0f}")
+    print(f"speed-up {rows['true']['seconds'] / rows['false']['seconds']:.2f}x; largest relative loss difference "
+          f"over {len(a)} steps {drift:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
