@@ -16,8 +16,8 @@
   (a required value left out, or another operation); `target` null with a reply (`nearmiss.py`).
 
 With `procedural_rate`, an example's tools come from the composed catalogue (`composer.py`; tagged
-`procedural`) instead of the hand-written one; `mask_rate` and `description_style_rate` change how offered
-tools look (`augment.offer`, `describe.py`); `word_value_rate` states optional enums and booleans in words
+`procedural`) instead of the hand-written one; `mask_rate`, `description_style_rate` and `value_format_rate`
+change how offered tools look (`augment.offer`, `describe.py`, `formats.py`); `word_value_rate` states optional enums and booleans in words
 (`wording.py`; tagged `word_values`); `composed_dialogue_rate` makes procedural dialogues on composed tools
 (`composed_dialogue.py`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
