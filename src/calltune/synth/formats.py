@@ -6,7 +6,8 @@ asks, whatever form the user gave it in. `reformat` rewrites one offered tool (i
 date format (description, `pattern`; no `format: date`, which means ISO) or place format ("Denver, CO",
 "Denver, Colorado", "Lyon, France"; a state form only when every called value is a US city). The generator applies
 it per offered tool at `value_format_rate` (`augment.offer`), before the description is restyled, so the styles
-carry the new wording. Only top-level parameters change.
+carry the new wording. Only top-level parameters change. A place's region or country comes from the facts
+here, not from the request: the user says "Boston" and the call, as the description asks, "Boston, MA".
 """
 
 from __future__ import annotations

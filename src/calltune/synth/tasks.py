@@ -160,9 +160,6 @@ SUBJECTS = ("percent", "percentage", "trapezoid", "cube", "speed", "digit", "dig
             "exponent", "exponentiate", "momentum", "work", "angle", "angles", "age", "birth", "ellipse", "sum",
             "series", "fact", "facts", "trivia", "howto", "advice", "answer", "question", "knowledge")
 
-KINDS = ("compute", "fact", "howto")
-
-
 def sample_task(rng: random.Random) -> tuple[str, str, str, str]:
     """Return `(kind, template_id, request, reply)`: a computation (half of the time), a fact or a how-to."""
     kind = rng.choice(("compute", "compute", "fact", "howto"))
