@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
+
+from train_throughput import run_child  # benchmarks/ is on sys.path when a script here runs
 
 
 def child(config: str, out: str, overrides: list[str]) -> None:
@@ -47,12 +48,9 @@ def main(argv=None) -> int:
         out = f"/tmp/calltune-bench-pad-mask-{value}"
         cmd = [sys.executable, __file__, "--config", args.config, "--steps", str(args.steps), "--threads",
                str(args.threads), "--child", out, f"train.pad_mask={value}", *args.overrides]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(proc.stderr[-3000:], file=sys.stderr)
+        rows[value] = run_child(cmd)
+        if rows[value] is None:
             return 1
-        rows[value] = json.loads(line[len("RESULT "):])
     a, b = rows["true"]["losses"], rows["false"]["losses"]
     drift = max(abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a, b))
     print(f"config={args.config} steps={args.steps} threads={args.threads} {' '.join(args.overrides)}")

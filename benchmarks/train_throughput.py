@@ -88,6 +88,16 @@ def run_calltune(args, loss: str, top_layers: int | None) -> dict:
             "train_peak_rss_mb": summary["train_peak_rss_mb"]}
 
 
+def run_child(cmd: list[str]) -> dict | None:
+    """Run one configuration in its own process; its `RESULT {json}` line, or None (its stderr printed)."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if proc.returncode or line is None:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(line[len("RESULT "):])
+
+
 def ceiling(args, tokens_per_s: float) -> str:
     """Fraction of the embedded model's physical limit (meaningless for other models)."""
     return f"{tokens_per_s / CEILING_TOKENS_PER_S:.0%}" if args.model == "embedded" else "-"
@@ -128,12 +138,9 @@ def main(argv=None) -> int:
                "--steps", str(args.steps), "--batch-size", str(args.batch_size),
                "--quantization", args.quantization, "--threads", str(args.threads),
                "--max-length", str(args.max_length)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(proc.stderr[-3000:], file=sys.stderr)
+        rows[name] = run_child(cmd)
+        if rows[name] is None:
             return 1
-        rows[name] = json.loads(line[len("RESULT "):])
     base = rows["baseline"]
     print(f"model={args.model} data={args.data} steps={args.steps} batch={args.batch_size} "
           f"quantization={args.quantization} threads={args.threads}")
