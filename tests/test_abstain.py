@@ -55,9 +55,9 @@ def loaded(tiny_gpt2):
     return load_model(tiny_gpt2)
 
 
-def _predict(data, out, loaded, margin=None) -> dict:
+def _predict(data, out, loaded, margin=None, engine=None) -> dict:
     cfg = PredictConfig(data=data, out=str(out), model="tiny", prompt_style="hermes", decoding="constrained",
-                        max_new_tokens=40, abstain_margin=margin)
+                        max_new_tokens=40, abstain_margin=margin, engine=engine)
     stats = run_predict(cfg, loaded=loaded, progress=False)
     return {"stats": stats, "preds": {p.id: p for p in load_predictions(str(out))}}
 
@@ -242,12 +242,50 @@ def test_a_middle_margin_splits_rows_by_their_log_odds(loaded, data, runs, tmp_p
     margin = (ranked[1] + ranked[2]) / 2
     assert ranked[2] - ranked[1] > 1e-3  # far from both: float noise cannot flip a decision
     run = _predict(data, tmp_path / "mid.jsonl", loaded, margin)
+    batched = _predict(data, tmp_path / "mid-batched.jsonl", loaded, margin, engine=False)  # generate's path
     for pid, value in odds.items():
         pred = run["preds"][pid]
         branch = "text" if value <= margin else "call"
         assert (pred.calls == []) == (branch == "text"), (pid, value, margin, pred.raw)
-        assert pred.raw == runs[branch]["preds"][pid].raw
-    assert run["stats"]["abstained"] == 2
+        assert pred.raw == runs[branch]["preds"][pid].raw == batched["preds"][pid].raw
+        # each answer records the log-odds it was decided by (`calltune margin-sweep` reads them)
+        assert pred.log_odds == pytest.approx(value, abs=1e-4)
+        assert batched["preds"][pid].log_odds == pytest.approx(value, abs=1e-4)
+    for pid in ("required", "none", "named"):  # not weighed
+        assert run["preds"][pid].log_odds is None and batched["preds"][pid].log_odds is None
+    assert run["stats"]["abstained"] == batched["stats"]["abstained"] == 2
+
+
+def test_a_resumed_run_keeps_the_log_odds_written_before_it_stopped(loaded, data, runs, tmp_path, monkeypatch):
+    """predict stopped after its first answer (batches of one; the auto rows) and run again: the answer
+    read back from OUT.partial keeps its log-odds, and every record is the uninterrupted run's."""
+    from calltune import generate
+
+    auto = tmp_path / "auto.jsonl"
+    auto.write_text("".join(json.dumps(r) + "\n" for r in ROWS if r["id"] in AUTO))
+    cfg = PredictConfig(data=str(auto), out=str(tmp_path / "p.jsonl"), model="tiny", prompt_style="hermes",
+                        decoding="constrained", max_new_tokens=40, abstain_margin=-HUGE, engine=False, batch_size=1)
+    real = generate.generate_all
+
+    def first_batch_only(*args, on_batch, **kwargs):
+        def stop_after(indices, generations):
+            on_batch(indices, generations)
+            raise KeyboardInterrupt
+        return real(*args, on_batch=stop_after, **kwargs)
+
+    monkeypatch.setattr(generate, "generate_all", first_batch_only)
+    with pytest.raises(KeyboardInterrupt):
+        run_predict(cfg, loaded=loaded, progress=False)
+    monkeypatch.setattr(generate, "generate_all", real)
+    first = json.loads((tmp_path / "p.jsonl.partial").read_text().splitlines()[1])
+    assert isinstance(first["log_odds"], float)
+    assert run_predict(cfg, loaded=loaded, progress=False)["resumed"] == 1
+    preds = {p.id: p for p in load_predictions(cfg.out)}
+    assert preds[first["id"]].log_odds == first["log_odds"]
+    assert set(preds) == AUTO
+    for pid, pred in preds.items():
+        assert pred.raw == runs["call"]["preds"][pid].raw
+        assert pred.log_odds == pytest.approx(runs["call"]["preds"][pid].log_odds, abs=1e-4)
 
 
 def test_margin_is_part_of_the_fingerprint(data):

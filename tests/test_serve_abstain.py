@@ -216,6 +216,8 @@ def test_served_answers_are_predicts_with_the_same_margin(loaded, data, tmp_path
     assert (engine.counts["abstain_decided"], engine.counts["abstained"]) == (8, 4)
     texts = {p.id: not p.calls for p in preds if p.id in odds}
     assert texts == {pid: value <= margin for pid, value in odds.items()}  # text iff the log-odds are <= M
+    for ex, event in zip(examples, together):  # each answer carries the log-odds it was decided by
+        assert event.log_odds == (pytest.approx(odds[ex.id], abs=1e-4) if ex.id in odds else None)
 
 
 def test_a_margin_leaves_other_choices_byte_identical(loaded):

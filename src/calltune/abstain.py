@@ -107,10 +107,15 @@ def branch_logprobs(model, tokenizer, enc: dict, rows: list) -> list[Branches]:
     return out
 
 
-def decide(model, tokenizer, enc: dict, rows: list, timing: dict | None = None) -> list:
+def decide(model, tokenizer, enc: dict, rows: list, timing: dict | None = None,
+           odds: list | None = None) -> list:
     """Replace each row that carries `abstain` (a `constrain.BranchRows`) by its text-only or
     calls-only row, per `takes_text`; other rows (None included) stay. Counts the decisions in
-    `timing` (`abstain_decided`, `abstained`)."""
+    `timing` (`abstain_decided`, `abstained`). `odds`, if given, gets one entry per row: the weighed
+    row's `Branches.log_odds`, None for a row not weighed (predictions record it, so that a run at
+    margin M gives the answers at every margin above M: `calltune margin-sweep`)."""
+    if odds is not None:
+        odds[:] = [None] * len(rows)
     todo = [i for i, row in enumerate(rows) if row is not None and row.abstain is not None]
     if not todo:
         return rows
@@ -121,6 +126,8 @@ def decide(model, tokenizer, enc: dict, rows: list, timing: dict | None = None) 
         split = rows[i].abstain
         text = takes_text(branches, split.margin)
         rows[i] = split.text if text else split.call
+        if odds is not None:
+            odds[i] = branches.log_odds
         if timing is not None:
             timing["abstain_decided"] = timing.get("abstain_decided", 0) + 1
             timing["abstained"] = timing.get("abstained", 0) + text

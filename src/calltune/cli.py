@@ -174,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a schema the engine cannot express is an error, or its example is left out")
     p.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser("margin-sweep",
+                       help="BFCL accuracy at every abstention margin from bfcl runs made under --abstain-margin "
+                            "(reporting only: choose the margin with calibrate-abstention)")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="`calltune bfcl` output directories")
+    p.add_argument("--margins", default=None, type=_margins, nargs="+", metavar="M",
+                   help="margins, as --margins=0,1,2 (default: -2,-1,-0.5,0,0.5,1,1.5,2,3,4 from the highest "
+                        "margin a run was made at)")
+    p.add_argument("--out", default=None, help="also write the sweep as JSON here")
+
     p = sub.add_parser("train", help="LoRA / QLoRA fine-tuning (see configs/*.yaml)")
     p.add_argument("--config", default=None, help="YAML config; omitted sections take their defaults")
     p.add_argument("--out", required=True, help="run directory")
@@ -327,6 +336,18 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_margin_sweep(args) -> int:
+    from calltune.jsonl import write_json
+    from calltune.sweep import format_sweep, sweep
+
+    report = sweep(args.dirs, tuple(m for ms in args.margins for m in ms) if args.margins else None)
+    print(format_sweep(report))
+    if args.out:
+        write_json(args.out, report)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from calltune.config import load_config
 
@@ -395,8 +416,8 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "stress": cmd_stress,
             "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
-            "bfcl": cmd_bfcl, "calibrate-abstention": cmd_calibrate, "demo": cmd_demo, "train": cmd_train,
-            "merge": cmd_merge, "export": cmd_export, "serve": cmd_serve}
+            "bfcl": cmd_bfcl, "calibrate-abstention": cmd_calibrate, "margin-sweep": cmd_margin_sweep,
+            "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge, "export": cmd_export, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,9 @@ class Prediction:
     """hermes style: every call read from the answer's `<tool_call>` blocks (`call` is the first)."""
     content: str | None = None
     """hermes style: the answer's text outside the call blocks."""
+    log_odds: float | None = None
+    """Under an abstention margin: log p(call) - log p(text) at the answer's start (`abstain.py`);
+    the answer called iff this exceeded the margin."""
 
     @property
     def text(self) -> str:
@@ -123,6 +126,8 @@ class Prediction:
             out["repaired"] = self.repaired
         if self.calls is not None:
             out.update(content=self.content, calls=self.calls)
+        if self.log_odds is not None:
+            out["log_odds"] = self.log_odds
         return out
 
 
@@ -474,7 +479,11 @@ def load_predictions(path: str) -> list[Prediction]:
         content = obj.get("content")
         if content is not None and not isinstance(content, str):
             raise located(path, line, "content", f"prediction '{pid}': must be null or a string")
-        preds.append(Prediction(pid, raw, call, error, repaired, calls, content))
+        log_odds = obj.get("log_odds")
+        if log_odds is not None and (isinstance(log_odds, bool) or not isinstance(log_odds, (int, float))):
+            raise located(path, line, "log_odds", f"prediction '{pid}': must be null or a number")
+        preds.append(Prediction(pid, raw, call, error, repaired, calls, content,
+                                None if log_odds is None else float(log_odds)))
     return preds
 
 

@@ -26,6 +26,8 @@ class Generation:
     text: str
     new_tokens: int
     ids: tuple[int, ...] = ()
+    log_odds: float | None = None
+    """Under an abstention margin: the answer's call-branch log-odds (`abstain.Branches.log_odds`)."""
 
 
 END_OF_TURN = "<|im_end|>"
@@ -70,7 +72,7 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items()}
     prompt_len = enc["input_ids"].shape[1]
-    processors = None
+    processors, odds = None, [None] * len(prompts)
     if constraint is not None and any(r is not None for r in constraint[0]):
         from transformers import LogitsProcessorList
 
@@ -78,7 +80,7 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
         from calltune.constrain import ToolCallConstraint
 
         rows, grammars = constraint
-        rows = decide(model, tokenizer, enc, rows, timing)  # auto rows under a margin: text or calls
+        rows = decide(model, tokenizer, enc, rows, timing, odds)  # auto rows under a margin: text or calls
         processors = LogitsProcessorList([
             ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.policy, tokenizer)])
     turn = stop == "turn"
@@ -96,14 +98,14 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
         timing["steps"] = timing.get("steps", 0) + out.shape[1] - prompt_len
         timing["constraint_s"] = timing.get("constraint_s", 0.0) + (processors[0].seconds if processors else 0.0)
     results = []
-    for row in out[:, prompt_len:]:  # (B, new)
+    for row, log_odds in zip(out[:, prompt_len:], odds):  # (B, new)
         ids = row.tolist()
         # tokens after EOS / the stop are padding (pad == eos for the embedded model)
         end = next((i for i, tok in enumerate(ids) if tok in stops), None)
         ids = ids if end is None else ids[:end]
         # hermes keeps special tokens: a tokenizer may hold `<tool_call>` as one
         text = tokenizer.decode(ids, skip_special_tokens=not turn)
-        results.append(Generation(cut_turn(text) if turn else text, len(ids), tuple(ids)))
+        results.append(Generation(cut_turn(text) if turn else text, len(ids), tuple(ids), log_odds))
     return results
 
 

@@ -162,7 +162,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
     # repair is post-hoc: its generations are greedy ones
     decoding = [cfg.decoding, cfg.no_call, cfg.on_unsupported] if cfg.decoding == "constrained" else "greedy"
     if cfg.abstain_margin is not None:  # only when set: runs without a margin keep their fingerprint
-        decoding.append({"abstain_margin": cfg.abstain_margin})
+        # "log_odds": partial files from before answers recorded their log-odds are not resumed
+        decoding.append({"abstain_margin": cfg.abstain_margin, "log_odds": True})
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
@@ -178,11 +179,12 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _load_partial(path: str, fingerprint: str, ids: list[str]) -> dict[str, str]:
-    """Read finished raws from a partial file written by the same configuration."""
+def _load_partial(path: str, fingerprint: str, ids: list[str]) -> dict[str, dict]:
+    """Read finished records (`raw`, and `log_odds` under a margin) from a partial file written by
+    the same configuration."""
     if not os.path.exists(path):
         return {}
-    done: dict[str, str] = {}
+    done: dict[str, dict] = {}
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     try:
@@ -190,7 +192,7 @@ def _load_partial(path: str, fingerprint: str, ids: list[str]) -> dict[str, str]
             return {}
         for text in lines[1:]:
             rec = json.loads(text)
-            done[rec["id"]] = rec["raw"]
+            done[rec["id"]] = {"raw": rec["raw"], "log_odds": rec.get("log_odds")}
     except (json.JSONDecodeError, KeyError, AttributeError):
         pass  # a torn last line: keep what was read before it
     known = set(ids)
@@ -224,21 +226,24 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     engine = cfg.engine if cfg.engine is not None else engine_fits(model)
     fingerprint = _fingerprint(cfg, model_path, prompts, engine)
     partial = cfg.out + ".partial"
-    raws = _load_partial(partial, fingerprint, ids)
-    if not raws:
+    answers = _load_partial(partial, fingerprint, ids)  # id -> {raw, log_odds}
+    if not answers:
         os.makedirs(os.path.dirname(os.path.abspath(partial)), exist_ok=True)
         with open(partial, "w", encoding="utf-8") as handle:
             handle.write(dumps_line({"fingerprint": fingerprint}) + "\n")
-    resumed = len(raws)
+    resumed = len(answers)
     with open(partial, "a", encoding="utf-8") as handle:
         def on_batch(indices, generations):
             for i, gen in zip(indices, generations):
-                raws[ids[i]] = gen.text
-                handle.write(dumps_line({"id": ids[i], "raw": gen.text}) + "\n")
+                answers[ids[i]] = {"raw": gen.text, "log_odds": gen.log_odds}
+                rec = {"id": ids[i], "raw": gen.text}
+                if gen.log_odds is not None:
+                    rec["log_odds"] = gen.log_odds
+                handle.write(dumps_line(rec) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
-        skip = {i for i, ex_id in enumerate(ids) if ex_id in raws}
+        skip = {i for i, ex_id in enumerate(ids) if ex_id in answers}
         constrain = None if grammars is None else (lambda i: row_for(grammars, examples[i], cfg))
         if engine:
             stats = decode_with_engine(model, tokenizer, prompts, cfg, skip, on_batch, progress,
@@ -247,8 +252,12 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                                  skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
                                  constrain=constrain, stop="turn" if cfg.prompt_style == "hermes" else "json")
-    write_jsonl(cfg.out, [prediction_for(ex, raws[ex.id], cfg.decoding, cfg.prompt_style).to_json()
-                          for ex in examples])
+    preds = []
+    for ex in examples:
+        pred = prediction_for(ex, answers[ex.id]["raw"], cfg.decoding, cfg.prompt_style)
+        pred.log_odds = answers[ex.id]["log_odds"]
+        preds.append(pred.to_json())
+    write_jsonl(cfg.out, preds)
     os.unlink(partial)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
             "resumed": resumed, **stats, **compile_stats}
@@ -300,7 +309,7 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
                 return
             tokens = event.completion_tokens - (event.finish_reason == "stop")  # without the end token
             new_tokens += tokens
-            on_batch([i], [Generation(event.text, tokens)])
+            on_batch([i], [Generation(event.text, tokens, log_odds=event.log_odds)])
             done.append(i)
             bar.update(1)
         return on_event

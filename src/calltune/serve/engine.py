@@ -98,6 +98,8 @@ class Finished:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    log_odds: float | None = None
+    """Under an abstention margin: the answer's call-branch log-odds (`abstain.Branches.log_odds`)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Row:
     out: list[int] = field(default_factory=list)
     context: ContextIndex | None = None
     """Prompt and answer so far, for draft lookups (None: drafts off)."""
+    log_odds: float | None = None
+    """The call-branch log-odds when the row was weighed under an abstention margin."""
     finished: bool = False
     """The answer is complete (`Finished` was sent)."""
 
@@ -405,7 +409,8 @@ class Engine:
             kept = row.out[:-1] if token in self.stop_ids else row.out
             text = cut_turn(self.tokenizer.decode(kept, skip_special_tokens=False))
             prompt = job.prepared.prompt_ids
-            self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached))
+            self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached,
+                                     row.log_odds))
             row.finished = True
             return False
         row.pending = token
@@ -453,9 +458,9 @@ class Engine:
         layers = layers_of(cache)
         if self.prefix.max_bytes and rest:
             self.prefix.store(ids, layers)
-        processor, constraint = None, job.prepared.constraint
+        processor, constraint, log_odds = None, job.prepared.constraint, None
         if constraint is not None and constraint.abstain is not None:
-            constraint = self._branch(job.prepared.prompt_ids, layers, constraint)
+            constraint, log_odds = self._branch(job.prepared.prompt_ids, layers, constraint)
         if constraint is not None:
             from calltune.constrain import ToolCallConstraint
 
@@ -463,19 +468,21 @@ class Engine:
                                            self.tokenizer)
         self.batch.join(layers, len(ids))
         context = ContextIndex(job.prepared.prompt_ids) if self.config.draft_tokens else None
-        self.rows.append(Row(job, processor, job.prepared.prompt_ids[-1], cached, context=context))
+        self.rows.append(Row(job, processor, job.prepared.prompt_ids[-1], cached, context=context, log_odds=log_odds))
 
     def _branch(self, prompt_ids: list[int], layers, constraint):
         """The text-only or calls-only row that replaces an auto row under the margin
-        (`abstain.decide`); `layers`: the KV of the prompt minus its last token."""
+        (`abstain.decide`), and the call branch's log-odds; `layers`: the KV of the prompt minus its
+        last token."""
         from calltune.abstain import decide
 
         ids = torch.tensor([prompt_ids], device=self.device)  # (1, T)
         enc = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        odds: list = []
         with self.prepare_lock:  # it tokenizes the tag (the tokenizer is shared with `prepare`)
             [row] = decide(AfterPrefix(self.model, layers, len(prompt_ids) - 1), self.tokenizer, enc, [constraint],
-                           self.counts)
-        return row
+                           self.counts, odds)
+        return row, odds[0]
 
     def _emit(self, job: Job, event) -> None:
         if job.done:

@@ -1,0 +1,103 @@
+"""`calltune margin-sweep`: BFCL categories at every abstention margin, from one run each.
+
+    calltune margin-sweep DIR [DIR ...] [--margins=0,0.5,1,1.5,2] [--out sweep.json]
+
+Each DIR is a `calltune bfcl` run made under `--abstain-margin M0`, whose answers record the call
+branch's log-odds (`abstain.Branches.log_odds`, in bfcl_per_example.jsonl). At any margin M >= M0
+an answer is the one the run decoded where its log-odds exceed M (the call branch decodes under the
+calls-only grammar, whatever the margin) and text where they do not; BFCL judges text right on
+irrelevance and wrong on the call categories ("no_call"). So one run per category, at a margin
+below every one of interest, gives its accuracy at all of them, and every category can be reported
+at the same margin. A margin below M0 cannot be read from the run (the answers it sent to text were
+never decoded as calls) and is refused.
+
+This reports; it does not choose. The margin a model uses is chosen on synthetic dev data
+(`calltune calibrate-abstention`), never on BFCL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from calltune.bfcl import CATEGORIES as BFCL_CATEGORIES
+from calltune.errors import CalltuneError
+
+DEFAULT_SWEEP = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+def load_run(directory: str) -> dict:
+    """A bfcl run directory's category, margin and per-example rows (`correct`, `log_odds`)."""
+    metrics_path = os.path.join(directory, "metrics.json")
+    rows_path = os.path.join(directory, "bfcl_per_example.jsonl")
+    for path in (metrics_path, rows_path):
+        if not os.path.exists(path):
+            raise CalltuneError(f"{directory}: no {os.path.basename(path)} (not a `calltune bfcl` output directory)")
+    with open(metrics_path, encoding="utf-8") as handle:
+        try:
+            metrics = json.load(handle)
+        except json.JSONDecodeError as err:
+            raise CalltuneError(f"{metrics_path}: not JSON ({err})") from None
+    if not isinstance(metrics, dict) or metrics.get("category") not in BFCL_CATEGORIES:
+        raise CalltuneError(f"{metrics_path}: field 'category': missing or not a BFCL category")
+    margin = (metrics.get("predict_config") or {}).get("abstain_margin")
+    if margin is None:
+        raise CalltuneError(f"{directory}: the run had no --abstain-margin, so its answers were not weighed; rerun "
+                            f"`calltune bfcl` with --abstain-margin at or below the lowest margin to sweep")
+    rows = []
+    with open(rows_path, encoding="utf-8") as handle:
+        for line, text in enumerate(handle, 1):
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise CalltuneError(f"{rows_path}:{line}: not JSON ({err})") from None
+            if not isinstance(row.get("correct"), bool):
+                raise CalltuneError(f"{rows_path}:{line}: field 'correct': missing or not true/false")
+            rows.append(row)
+    if not any("log_odds" in row for row in rows):
+        raise CalltuneError(f"{rows_path}: no answer records its log_odds (a run made before calltune recorded "
+                            f"them, or one whose answers were never weighed); rerun `calltune bfcl` with "
+                            f"--abstain-margin")
+    return {"dir": directory, "category": metrics["category"], "run_margin": float(margin), "rows": rows}
+
+
+def accuracy_at(run: dict, margin: float) -> dict:
+    """The run's BFCL accuracy had it decoded at `margin` (>= its own)."""
+    if margin < run["run_margin"]:
+        raise CalltuneError(f"{run['dir']}: ran at --abstain-margin {run['run_margin']:g}; margin {margin:g} is below "
+                            f"it, and the answers it sent to text were never decoded as calls")
+    text_right = run["category"] == "irrelevance"
+    correct = abstained = 0
+    for row in run["rows"]:
+        odds = row.get("log_odds")
+        if odds is not None and odds <= margin:
+            abstained += 1
+            correct += text_right
+        else:
+            correct += row["correct"]
+    n = len(run["rows"])
+    return {"margin": margin, "n": n, "correct": correct, "accuracy": correct / n if n else 0.0,
+            "abstained": abstained}
+
+
+def sweep(dirs: list[str], margins: tuple[float, ...] | None = None) -> dict:
+    """Every run at every margin. Default margins: `DEFAULT_SWEEP` from the highest run margin up."""
+    runs = [load_run(d) for d in dirs]
+    floor = max(run["run_margin"] for run in runs)
+    if margins is None:
+        margins = tuple(sorted({floor, *(m for m in DEFAULT_SWEEP if m >= floor)}))
+    return {"margins": list(margins),
+            "runs": [{"dir": run["dir"], "category": run["category"], "run_margin": run["run_margin"],
+                      "at": [accuracy_at(run, m) for m in margins]} for run in runs]}
+
+
+def format_sweep(report: dict) -> str:
+    """One line per margin: each run's accuracy (%) and, in brackets, how many answers were text."""
+    runs = report["runs"]
+    names = [f"{run['category']} ({os.path.basename(os.path.normpath(run['dir']))})" for run in runs]
+    width = max(16, *(len(name) for name in names))
+    lines = [f"{'margin':>8}  " + "  ".join(f"{name:>{width}}" for name in names)]
+    for i, margin in enumerate(report["margins"]):
+        cells = [f"{100 * run['at'][i]['accuracy']:5.1f} ({run['at'][i]['abstained']:>3} text)" for run in runs]
+        lines.append(f"{margin:>8g}  " + "  ".join(f"{cell:>{width}}" for cell in cells))
+    return "\n".join(lines)
