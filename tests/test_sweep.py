@@ -114,6 +114,8 @@ def test_cli_prints_and_writes_the_sweep(tmp_path, capsys):
     (lambda d: _fake_run(d, "simple", 0.0, ROWS), "field 'category'"),
     (lambda d: _fake_run(d, "irrelevance", 0.0, [{"id": "a", "correct": True}]), "no answer records its log_odds"),
     (lambda d: _fake_run(d, "irrelevance", 0.0, [{"id": "a", "log_odds": 1.0}]), ":1: field 'correct'"),
+    (lambda d: _fake_run(d, "irrelevance", 0.0, [{"id": "a", "correct": True, "log_odds": "high"}]),
+     ":1: field 'log_odds'"),
 ])
 def test_bad_runs_are_named(tmp_path, capsys, setup, message):
     setup(tmp_path / "run")

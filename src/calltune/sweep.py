@@ -51,8 +51,11 @@ def load_run(directory: str) -> dict:
                 row = json.loads(text)
             except json.JSONDecodeError as err:
                 raise CalltuneError(f"{rows_path}:{line}: not JSON ({err})") from None
-            if not isinstance(row.get("correct"), bool):
+            if not isinstance(row, dict) or not isinstance(row.get("correct"), bool):
                 raise CalltuneError(f"{rows_path}:{line}: field 'correct': missing or not true/false")
+            odds = row.get("log_odds")
+            if odds is not None and (isinstance(odds, bool) or not isinstance(odds, (int, float))):
+                raise CalltuneError(f"{rows_path}:{line}: field 'log_odds': not a number")
             rows.append(row)
     if not any("log_odds" in row for row in rows):
         raise CalltuneError(f"{rows_path}: no answer records its log_odds (a run made before calltune recorded "
