@@ -259,24 +259,13 @@ def test_a_middle_margin_splits_rows_by_their_log_odds(loaded, data, runs, tmp_p
 def test_a_resumed_run_keeps_the_log_odds_written_before_it_stopped(loaded, data, runs, tmp_path, monkeypatch):
     """predict stopped after its first answer (batches of one; the auto rows) and run again: the answer
     read back from OUT.partial keeps its log-odds, and every record is the uninterrupted run's."""
-    from calltune import generate
+    from test_resume import _interrupted_predict
 
     auto = tmp_path / "auto.jsonl"
     auto.write_text("".join(json.dumps(r) + "\n" for r in ROWS if r["id"] in AUTO))
     cfg = PredictConfig(data=str(auto), out=str(tmp_path / "p.jsonl"), model="tiny", prompt_style="hermes",
                         decoding="constrained", max_new_tokens=40, abstain_margin=-HUGE, engine=False, batch_size=1)
-    real = generate.generate_all
-
-    def first_batch_only(*args, on_batch, **kwargs):
-        def stop_after(indices, generations):
-            on_batch(indices, generations)
-            raise KeyboardInterrupt
-        return real(*args, on_batch=stop_after, **kwargs)
-
-    monkeypatch.setattr(generate, "generate_all", first_batch_only)
-    with pytest.raises(KeyboardInterrupt):
-        run_predict(cfg, loaded=loaded, progress=False)
-    monkeypatch.setattr(generate, "generate_all", real)
+    _interrupted_predict(cfg, monkeypatch, loaded)
     first = json.loads((tmp_path / "p.jsonl.partial").read_text().splitlines()[1])
     assert isinstance(first["log_odds"], float)
     assert run_predict(cfg, loaded=loaded, progress=False)["resumed"] == 1

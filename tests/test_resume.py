@@ -193,8 +193,8 @@ def _save_adapter(model_dir: str, directory: str, seed: int) -> None:
     model.save_pretrained(directory)
 
 
-def _interrupted_predict(cfg, monkeypatch):
-    """Run predict until its first batch is written to OUT.partial, then stop it."""
+def _interrupted_predict(cfg, monkeypatch, loaded=None):
+    """Run predict (on `loaded`, if given) until its first batch is written to OUT.partial, then stop it."""
     from calltune import generate
     from calltune.predict import run_predict
 
@@ -208,7 +208,7 @@ def _interrupted_predict(cfg, monkeypatch):
 
     monkeypatch.setattr(generate, "generate_all", first_batch_only)
     with pytest.raises(KeyboardInterrupt):
-        run_predict(cfg, progress=False)
+        run_predict(cfg, loaded=loaded, progress=False)
     monkeypatch.setattr(generate, "generate_all", real)
     with open(cfg.out + ".partial", encoding="utf-8") as handle:
         assert len(handle.read().splitlines()) == 2  # fingerprint + one prediction
