@@ -9,9 +9,12 @@ from calltune.examples import parse_example
 from calltune.synth import tasks
 from calltune.synth.catalogue import all_tools
 from calltune.synth.composer import SPLITS, composed_catalogue
+from calltune.synth.checks import check_call
 from calltune.synth.generator import SynthConfig, generate
 
 HAND = {t.name: t for t in all_tools()}
+TASK_TOOL_NAMES = ({t[0] for t in tasks.COMPUTE_TOOLS.values()} | {t[0] for t in tasks.FACT_TOOLS}
+                   | {tasks.REFERENCE_SEARCH[0], tasks.HOWTO_TOOL[0]})
 BASE = dict(n=150, seed=4, irrelevant_rate=1.0, irrelevant_task_rate=1.0, procedural_rate=0.5,
             procedural_split="train", procedural_seed=0, mask_rate=0.1, description_style_rate=0.3)
 
@@ -95,3 +98,61 @@ def test_nothing_is_a_task_at_rate_zero():
     records = generate(SynthConfig(**BASE | {"irrelevant_task_rate": 0.0}))
     assert not any("irrelevant_task" in r["meta"]["augmentations"] for r in records)
     assert any("irrelevant" in r["meta"]["augmentations"] for r in records)
+
+
+# Tasks with a tool that performs them (`tasks.task_tool`, the generator's `task_call_rate`).
+
+CALLS = dict(n=200, seed=6, irrelevant_rate=0.3, irrelevant_task_rate=1.0, task_call_rate=0.6, procedural_rate=0.5,
+             procedural_split="train", procedural_seed=0, mask_rate=0.1, description_style_rate=0.3)
+
+
+@pytest.fixture(scope="module")
+def with_calls():
+    return generate(SynthConfig(**CALLS))
+
+
+def test_every_task_tool_call_is_read_off_its_request():
+    rng = __import__("random").Random(0)
+    seen = set()
+    for _ in range(2000):
+        template_id, request, tool, args = tasks.task_tool(rng)
+        assert template_id.startswith("call_task_") and tool.domain == tasks.TASK_DOMAIN
+        assert check_call(tool, request, args).ok, (request, args)
+        seen.add(tool.name)
+    # every computation's tool, the fact lookups (two are shared by two facts), the reference search, the guides
+    assert len(seen) == len(tasks.COMPUTE_TOOLS) + len({t[0] for t in tasks.FACT_TOOLS}) + 2
+
+
+def test_task_calls_call_the_offered_task_tool_with_the_requests_words(with_calls):
+    calls = [r for r in with_calls if "task_call" in r["meta"]["augmentations"]]
+    assert len(calls) > 40
+    for r in calls:
+        parse_example(r)
+        offered = {t["function"]["name"]: t for t in r["tools"]}
+        assert r["target"]["name"] in offered and r["meta"]["domain"] == tasks.TASK_DOMAIN
+        assert r["meta"]["tool"] in r["meta"]["tools"] and r["meta"]["template"].startswith("call_task_")
+        for value in r["target"]["arguments"].values():
+            assert isinstance(value, (int, float)) or value in r["instruction"], (r["instruction"], value)
+    assert any("distractors" in r["meta"]["augmentations"] for r in calls)
+    assert {r["meta"]["tool"] for r in calls} >= {"search_how_to_guides", "reference_search", "sum_of_digits"}
+
+
+def test_the_same_tasks_are_calls_with_a_tool_and_text_without(with_calls):
+    """The contrast the option is for: a task's template is a call when its tool is offered, else a reply."""
+    called = {r["meta"]["template"].removeprefix("call_") for r in with_calls if "task_call" in r["meta"]["augmentations"]}
+    answered = {r["meta"]["template"] for r in with_calls if "irrelevant_task" in r["meta"]["augmentations"]}
+    assert len(called & answered) > 10
+    for r in with_calls:
+        if "irrelevant_task" in r["meta"]["augmentations"]:  # never offered a task's tool
+            assert not set(r["meta"]["tools"]) & TASK_TOOL_NAMES
+
+
+def test_no_task_tool_is_a_bfcl_function():
+    pytest.importorskip("bfcl_eval")
+    from calltune.overlap import benchmark_overlap
+    records = generate(SynthConfig(n=600, seed=5, task_call_rate=1.0, irrelevant_rate=0.0, rename_rate=0.0,
+                                   distractor_rate=0.0))
+    assert {r["meta"]["tool"] for r in records} == TASK_TOOL_NAMES
+    report = benchmark_overlap([parse_example(r) for r in records])
+    assert report.tools == {"name": 0, "normalized_name": 0, "params": 0}, report.matches
+

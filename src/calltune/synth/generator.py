@@ -6,6 +6,8 @@
 - a single call: `instruction`, `tools`, `target` = one call;
 - `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply (with
   `irrelevant_task_rate`, some are tasks the assistant answers itself, tagged `irrelevant_task`: `tasks.py`);
+  with `task_call_rate`, a single call may instead be such a task offered a tool that performs it (tagged
+  `task_call`);
 - `parallel_same_tool` / `parallel_two_tools`: two calls asked for in one message; `target` = both
   calls (`parallel.py`);
 - `dialogue_answer` / `dialogue_followup`: `messages` (request, tool call, tool result) instead of
@@ -44,11 +46,11 @@ from calltune.synth.nearmiss import sample_missing, sample_operation
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
-from calltune.synth.tasks import TASK_DOMAIN, sample_task, takes_numbers
+from calltune.synth.tasks import TASK_DOMAIN, sample_task, takes_numbers, task_tool
 from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate",
-         "irrelevant_task_rate", "optional_rate",
+         "irrelevant_task_rate", "task_call_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate")
@@ -77,6 +79,12 @@ class SynthConfig:
     with stated numbers, a question of fact, a how-to; `tasks.py`), offered 1 to 3 tools that cannot serve it
     (for a computation, tools that take numbers when there are such), instead of small talk or another family's
     request; tagged irrelevant_task, the reply states the answer."""
+    task_call_rate: float = 0.0
+    """Per single-call example: probability that its request is instead one of those tasks offered a tool that
+    performs it (a calculator for the computation, a lookup or a reference search for the fact, a guide search for
+    the how-to; `tasks.task_tool`) and, with distractor_rate, other tools; the target calls it with values copied
+    from the request; tagged task_call. With irrelevant_task_rate, the same tasks are calls when a tool fits and
+    answered in text when none does."""
     optional_rate: float = 0.4
     """Per optional parameter: probability that the user states it (and the target includes it)."""
     parallel_rate: float = 0.0
@@ -327,7 +335,28 @@ def _sample_kind(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef], cont
         record = sample_near_miss(rng, cfg, pool, contexts, composed)
         if record is not None:
             return record
+    # at rate 0 nothing is drawn: the output stays what it was before the option existed
+    if cfg.task_call_rate and rng.random() < cfg.task_call_rate:
+        return sample_task_call(rng, cfg, pool)
     return sample_tool_example(rng, cfg, pool, contexts, composed)
+
+
+def sample_task_call(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef]) -> dict:
+    """A task (`tasks.task_tool`) offered the tool that performs it, with distractors from `pool` at
+    `cfg.distractor_rate`; the target calls it."""
+    template_id, request, tool, args = task_tool(rng)
+    instruction = phrase(rng, "say", request, "", ())
+    for name, value in args.items():  # a question copied whole, as the message writes it ("Hey, who ...")
+        if isinstance(value, str) and value not in instruction:
+            start = instruction.lower().find(value.lower())
+            args[name] = instruction[start:start + len(value)] if start >= 0 else value
+    tools, distracted = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
+    offered, calls, applied = augment.offer_config(rng, cfg, tools, [(tools.index(tool),
+                                                                      {"name": tool.name, "arguments": args})])
+    extra = ["task_call"] + (["distractors"] if distracted else [])
+    meta = {"domain": TASK_DOMAIN, "tool": tool.name, "template": template_id, "tools": [t.name for t in tools],
+            "augmentations": sorted(extra + applied)}
+    return {"instruction": instruction, "tools": offered, "target": calls[0], "meta": meta}
 
 
 def generate(cfg: SynthConfig) -> list[dict]:

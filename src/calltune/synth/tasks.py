@@ -10,6 +10,13 @@ test checks that no catalogue tool's name holds one), so a null target is right 
 Every computation's reply states the result, computed here. BFCL is evaluation data only: no task is taken from
 it, three that happened to share a topic with a BFCL irrelevance question were replaced (a Fibonacci number, the
 largest planet, the Declaration of Independence), and a test checks the wording against those questions.
+
+The same tasks also come with a tool that performs them (`task_tool`, for the generator's `task_call_rate`): a
+computation's own calculator, a lookup for a fact (or a general reference search), a how-to guide search, each
+called with values copied from the request. Asked with such a tool the task is a call; offered only catalogue
+tools it is answered in text. Together they teach that a question of fact or a sum is answered by a tool when one
+fits and by the assistant when none does, rather than that such questions are never a tool's. These tools live
+here, not in the catalogue: nothing else offers them, so no irrelevant example is offered one.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import math
 import random
 
+from calltune.synth.catalogue import ToolDef, tool
+from calltune.synth.slots import integer, number, text
 from calltune.synth.smalltalk import GENERAL_DOMAIN
 
 TASK_DOMAIN = GENERAL_DOMAIN
@@ -160,17 +169,153 @@ SUBJECTS = ("percent", "percentage", "trapezoid", "cube", "speed", "digit", "dig
             "exponent", "exponentiate", "momentum", "work", "angle", "angles", "age", "birth", "ellipse", "sum",
             "series", "fact", "facts", "trivia", "howto", "advice", "answer", "question", "knowledge")
 
-def sample_task(rng: random.Random) -> tuple[str, str, str, str]:
-    """Return `(kind, template_id, request, reply)`: a computation (half of the time), a fact or a how-to."""
+def _draw(rng: random.Random) -> tuple[str, int, int, dict]:
+    """`(kind, index in its table, request template index, values)`: a computation half of the time."""
     kind = rng.choice(("compute", "compute", "fact", "howto"))
     if kind == "compute":
-        name, requests, values, reply = COMPUTATIONS[rng.randrange(len(COMPUTATIONS))]
+        index = rng.randrange(len(COMPUTATIONS))
+        _, requests, values, _ = COMPUTATIONS[index]
         v = values(rng)
-        index = rng.randrange(len(requests))
-        return kind, f"task_{name}{index}", requests[index].format(**v), reply(v)
-    table = FACTS if kind == "fact" else HOWTOS
-    index = rng.randrange(len(table))
-    return kind, f"task_{kind}{index}", table[index][0], table[index][1]
+        return kind, index, rng.randrange(len(requests)), v
+    return kind, rng.randrange(len(FACTS if kind == "fact" else HOWTOS)), 0, {}
+
+
+def _request(kind: str, index: int, template: int, values: dict) -> tuple[str, str, str]:
+    """`(template_id, request, reply)` of a drawn task."""
+    if kind == "compute":
+        name, requests, _, reply = COMPUTATIONS[index]
+        return f"task_{name}{template}", requests[template].format(**values), reply(values)
+    question, answer = (FACTS if kind == "fact" else HOWTOS)[index]
+    return f"task_{kind}{index}", question, answer
+
+
+def sample_task(rng: random.Random) -> tuple[str, str, str, str]:
+    """Return `(kind, template_id, request, reply)`: a computation (half of the time), a fact or a how-to."""
+    kind, index, template, values = _draw(rng)
+    return (kind, *_request(kind, index, template, values))
+
+
+# The tools that perform the tasks. A computation's: (name, description, ((parameter, kind, description, value
+# key), ...)), its values those the request states.
+COMPUTE_TOOLS = {
+    "percent_of": ("percentage_of_amount", "Compute a given percentage of an amount.",
+                   (("percent", "number", "The percentage, e.g. 15 for 15%", "p"),
+                    ("amount", "number", "The amount to take it of", "x"))),
+    "trapezoid": ("trapezoid_area", "Area of a trapezoid from its two parallel sides and its height.",
+                  (("base_a", "number", "Length of one parallel side", "a"),
+                   ("base_b", "number", "Length of the other parallel side", "b"),
+                   ("height", "number", "Distance between the parallel sides", "h"))),
+    "cube": ("cube_volume", "Volume of a cube from the length of its edge.",
+             (("edge", "number", "Edge length", "s"),)),
+    "average_speed": ("average_speed_of_trip", "Average speed of a trip from its distance (km) and duration (hours).",
+                      (("distance_km", "number", "Distance travelled in km", "d"),
+                       ("hours", "number", "Time taken in hours", "t"))),
+    "sum_to_n": ("sum_of_integers_up_to", "Sum of the whole numbers from 1 to n.",
+                 (("n", "integer", "The last number of the sum", "n"),)),
+    "digit_sum": ("sum_of_digits", "Add up the decimal digits of a whole number.",
+                  (("number", "integer", "The whole number", "x"),)),
+    "bill_split": ("split_bill_evenly", "Each person's share when a bill is split evenly.",
+                   (("total", "number", "The bill's total", "x"),
+                    ("people", "integer", "How many people share it", "n"))),
+    "tip": ("tip_for_bill", "The tip to leave on a bill at a given percentage.",
+            (("bill_amount", "number", "The bill before the tip", "x"),
+             ("tip_percent", "number", "Tip percentage, e.g. 18", "p"))),
+    "power": ("raise_to_power", "Raise a base to a whole-number exponent.",
+              (("base", "integer", "The base", "a"), ("exponent", "integer", "The exponent", "b"))),
+    "momentum": ("linear_momentum", "Momentum of a moving object: mass (kg) times velocity (m/s).",
+                 (("mass_kg", "number", "Mass in kilograms", "m"), ("velocity", "number", "Velocity in m/s", "v"))),
+    "work": ("work_done_by_force", "Work done by a constant force along a distance, in joules.",
+             (("force_newtons", "number", "The force in newtons", "f"),
+              ("distance_m", "number", "The distance in metres", "d"))),
+    "third_angle": ("remaining_triangle_angle", "The third angle of a triangle from the other two, in degrees.",
+                    (("first_angle", "number", "One known angle in degrees", "a"),
+                     ("second_angle", "number", "The other known angle in degrees", "b"))),
+    "age": ("age_in_year", "How old a person born in one year is in another year.",
+            (("birth_year", "integer", "Year of birth", "y"), ("year", "integer", "The year to compute the age in", "z"))),
+    "ellipse": ("ellipse_area", "Area of an ellipse from its two semi-axes.",
+                (("semi_major_axis", "number", "The longer semi-axis", "a"),
+                 ("semi_minor_axis", "number", "The shorter semi-axis", "b"))),
+}
+
+# Per entry of FACTS: (name, description, ((parameter, description, value), ...)), each value a part of the
+# question (or the whole question).
+FACT_TOOLS = (
+    ("lookup_discoverer", "Find out who discovered a substance, a law or a phenomenon.",
+     (("discovery", "What was discovered", "penicillin"),)),
+    ("historical_event_date", "Return the date on which a historical event happened.",
+     (("event", "The event", "Berlin Wall fall"),)),
+    ("count_in_human_body", "Count how many of a kind of structure the adult human body has.",
+     (("structure", "The kind of structure, e.g. teeth", "bones"),)),
+    ("solar_system_question", "Answer a question about the Sun and the planets.",
+     (("question", "The question", "Which planet is closest to the Sun?"),)),
+    ("space_history_search", "Search the history of space exploration.",
+     (("query", "What to look for", "first person to walk on the Moon"),)),
+    ("longest_river_in", "Find the longest river of a continent or a country.",
+     (("region", "The continent or country", "Africa"),)),
+    ("war_end_year", "Find the year in which a war ended.", (("war", "The war's name", "Second World War"),)),
+    ("hormone_source", "Find the organ or gland that produces a hormone.", (("hormone", "The hormone", "insulin"),)),
+    ("expand_acronym", "Spell out what an acronym or abbreviation stands for.",
+     (("acronym", "The acronym, e.g. NASA", "DNA"),)),
+    ("find_inventor", "Look up who invented something.", (("invention", "The invention", "telephone"),)),
+    ("anatomy_question", "Answer a question about human anatomy.",
+     (("question", "The question", "How many chambers does the human heart have?"),)),
+    ("biology_reference", "Answer a question about living things.",
+     (("question", "The question", "Which gas do plants take in from the air to make food?"),)),
+    ("geography_record", "Find the record holder among geographic features of a kind.",
+     (("feature", "The kind of feature, e.g. river", "ocean"), ("record", "The record, e.g. longest", "largest"))),
+    ("vaccine_developer", "Find who developed the vaccine against a disease.", (("disease", "The disease", "polio"),)),
+    ("materials_search", "Search properties of materials.", (("query", "What to look for", "hardest natural material"),)),
+    ("find_inventor", "Look up who invented something.",
+     (("invention", "The invention", "movable-type printing press"),)),
+    ("theory_originator", "Find who proposed a scientific theory.",
+     (("theory", "The theory", "evolution by natural selection"),)),
+    ("geography_record", "Find the record holder among geographic features of a kind.",
+     (("feature", "The kind of feature, e.g. river", "mountain"), ("record", "The record, e.g. longest", "tallest"))),
+    ("light_arrival_delay", "How long light takes to reach Earth from a body of the solar system.",
+     (("body", "The Sun, a planet or a moon", "Sun"),)),
+    ("number_question", "Answer a question about whole numbers.",
+     (("question", "The question", "What is the smallest prime number?"),)),
+    ("artwork_lookup", "Find who made a painting or another work of art, and when.",
+     (("title", "The work's title", "The Starry Night"),)),
+    ("atmosphere_composition", "List the gases of a planet's atmosphere and their shares.",
+     (("planet", "The planet", "Earth"),)),
+)
+# A fact may instead go to a general reference search with the whole question (a third of the time).
+REFERENCE_SEARCH = ("reference_search", "Search an encyclopedia and return the passage that answers a question.",
+                    (("query", "The question to answer", None),))
+HOWTO_TOOL = ("search_how_to_guides", "Search step-by-step guides for a practical task.",
+              (("task", "The task, e.g. change a car tyre", None),))
+HOWTO_TASKS = ("fix a flat bicycle tyre", "fall asleep faster", "get a red wine stain out of a carpet",
+               "boil an egg so the yolk stays runny", "prepare for a job interview", "unclog a kitchen sink",
+               "start learning to program", "grow basil indoors", "tie a bowline knot", "memorise a speech",
+               "write a good cover letter", "make my phone battery last longer")
+
+
+def _tool(name: str, description: str, params: dict) -> ToolDef:
+    return tool(name, TASK_DOMAIN, description, params)
+
+
+def task_tool(rng: random.Random) -> tuple[str, str, ToolDef, dict]:
+    """A task with a tool that performs it: `(template_id, request, tool, arguments)`, the arguments copied from
+    the request. The tasks are `sample_task`'s; template ids are theirs with a `call_` prefix."""
+    kind, index, template, values = _draw(rng)
+    template_id, request, _ = _request(kind, index, template, values)
+    if kind == "compute":
+        name, description, spec = COMPUTE_TOOLS[COMPUTATIONS[index][0]]
+        params = {p: (integer(d, 0, 10 ** 7, words=False) if k == "integer" else number(d, 0, 10 ** 7))
+                  for p, k, d, _ in spec}
+        return "call_" + template_id, request, _tool(name, description, params), {p: values[key]
+                                                                                  for p, _, _, key in spec}
+    if kind == "fact" and rng.random() < 1 / 3:
+        name, description, spec = REFERENCE_SEARCH
+        spec = ((spec[0][0], spec[0][1], request),)
+    elif kind == "fact":
+        name, description, spec = FACT_TOOLS[index]
+    else:
+        name, description, spec = HOWTO_TOOL
+        spec = ((spec[0][0], spec[0][1], HOWTO_TASKS[index]),)
+    params = {p: text(d, (v,)) for p, d, v in spec}
+    return "call_" + template_id, request, _tool(name, description, params), {p: v for p, _, v in spec}
 
 
 def takes_numbers(tool) -> bool:
