@@ -11,7 +11,8 @@ import torch
 from test_predict_hermes import SCHEMAS, TIME, WEATHER
 
 from calltune.abstain import Branches, branch_logprobs, call_prefix_ids, decide, takes_text
-from calltune.calibrate import (CalibrateConfig, best_margin, decision_metrics, parse_margins, run_calibrate)
+from calltune.calibrate import (CalibrateConfig, best_margin, decision_metrics, format_report, parse_margins,
+                                run_calibrate)
 from calltune.chat.grammar import TOOL_CALL_OPEN
 from calltune.cli import main
 from calltune.constrain import GrammarCache
@@ -91,6 +92,15 @@ def test_decision_metrics_and_the_pick():
             {"margin": -2.0, "balanced_accuracy": 0.9}, {"margin": 3.0, "balanced_accuracy": 0.9}]
     assert best_margin(rows) == -2.0  # ties: nearest 0, then the lower
     assert best_margin([r for r in rows if r["margin"] != -2.0]) == 2.0
+    # at a stated no-call share: share x abstention recall + (1 - share) x calls kept
+    recall_only = [False, False, True, True]  # abstains on both no-calls and keeps both calls
+    assert decision_metrics(records, recall_only, 0.2)["expected_accuracy"] == 1.0
+    assert decision_metrics(records, [True] * 4, 0.2)["expected_accuracy"] == 0.2
+    assert decision_metrics(records, [False] * 4, 0.2)["expected_accuracy"] == 0.8
+    assert "expected_accuracy" not in m
+    rows = [{"margin": 0.0, "expected_accuracy": 0.6, "balanced_accuracy": 0.9},
+            {"margin": 1.0, "expected_accuracy": 0.8, "balanced_accuracy": 0.7}]
+    assert best_margin(rows) == 0.0 and best_margin(rows, "expected_accuracy") == 1.0
     assert parse_margins("-2, 0,1.5") == (-2.0, 0.0, 1.5)
     for bad in ("1,x", "1,,2", "nan", "inf"):
         with pytest.raises(ValueError):
@@ -332,6 +342,33 @@ def test_calibration_report(data, tmp_path, loaded, write_jsonl_lines):
         assert total == pytest.approx(1.0, abs=1e-5)
         assert r["log_odds"] == pytest.approx(r["log_p_call"] - r["log_p_text"], abs=1e-5)
     assert json.loads((out / "calibration.json").read_text())["best_margin"] == report["best_margin"]
+    assert report["criterion"] == "balanced_accuracy" and report["no_call_share"] is None
+
+
+def test_calibration_at_a_stated_no_call_share(data, tmp_path, loaded, write_jsonl_lines):
+    """--no-call-share P picks by P x abstention recall + (1 - P) x calls kept; P = 0.5 picks as balanced accuracy."""
+    margins = (-HUGE, -1.0, 0.0, 1.0, 4.0, HUGE)
+    picks = {}
+    for share in (None, 0.5, 0.05, 0.95):
+        cfg = CalibrateConfig(data=data, out=str(tmp_path / f"cal{share}"), prompt_style="hermes", margins=margins,
+                              no_call_share=share)
+        report = run_calibrate(cfg, loaded=loaded, progress=False)
+        picks[share] = report["best_margin"]
+        if share is None:
+            continue
+        assert report["criterion"] == "expected_accuracy" and report["no_call_share"] == share
+        for r in report["margins"]:
+            assert r["expected_accuracy"] == pytest.approx(share * r["abstain_recall"] + (1 - share) * r["call_kept"],
+                                                           abs=1e-4)
+        top = max(r["expected_accuracy"] for r in report["margins"])
+        assert report["best"]["expected_accuracy"] == top
+        assert "expected accuracy at a no-call share" in format_report(report)
+    assert picks[0.5] == picks[None]
+    assert picks[0.05] <= picks[0.5] <= picks[0.95]  # rarer no-calls: abstain less
+    assert picks[0.05] != picks[0.95]
+    for bad in (0.0, 1.0, -0.2, float("nan")):
+        with pytest.raises(CalltuneError, match="--no-call-share"):
+            CalibrateConfig(data=data, out=str(tmp_path / "x"), prompt_style="hermes", no_call_share=bad)
 
 
 def test_calibrate_cli_and_its_errors(data, tmp_path, tiny_gpt2, capsys, write_jsonl_lines):
@@ -343,6 +380,13 @@ def test_calibrate_cli_and_its_errors(data, tmp_path, tiny_gpt2, capsys, write_j
     assert "greedy" in shown and "best margin by balanced_accuracy" in shown
     assert [r["margin"] for r in json.loads(open(f"{out}/calibration.json").read())["margins"]] == [-1, 0, 1]
     assert main(base + ["--margins", "2", "-3", "0.5,1"]) == 0  # space-separated too (negatives included)
+    capsys.readouterr()
+    assert main(base + ["--no-call-share", "0.2"]) == 0
+    assert "best margin by expected_accuracy" in capsys.readouterr().out
+    assert json.loads(open(f"{out}/calibration.json").read())["no_call_share"] == 0.2
+    assert main(base + ["--no-call-share", "1.5"]) == 2
+    assert "--no-call-share must be between 0 and 1" in capsys.readouterr().err
+    assert main(base + ["--margins", "2", "-3", "0.5,1"]) == 0
     assert [r["margin"] for r in json.loads(open(f"{out}/calibration.json").read())["margins"]] == [-3, 0.5, 1, 2]
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:

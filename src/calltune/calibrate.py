@@ -1,6 +1,7 @@
 """`calltune calibrate-abstention`: choose the abstention margin (`abstain.py`) on synthetic dev data.
 
     calltune calibrate-abstention --data dev.jsonl --adapter RUN --out DIR [--margins=-2,-1,0,1,2,4]
+        [--no-call-share 0.2]
 
 One forward pass per example (batched) gives the log-probabilities of its text and call branches
 (`abstain.branch_logprobs`); a margin M then decides "text" iff log p(call) - log p(text) <= M, so
@@ -10,7 +11,10 @@ branch, `target: null` the text branch. For each margin the report gives abstent
 recall (the text branch as the positive class), the share of call examples that still call, and
 balanced accuracy, the mean of abstention recall and calls kept: the criterion the margin is
 picked by (ties: the margin nearest 0), so the dev set's share of no-call examples does not set
-it. "greedy" is what decoding without a margin does (it follows the tag's tokens or not).
+it. With `--no-call-share P`, the share of requests that want no call where the model will be used
+(a statement about the use, not read off the dev set), the margin is picked by the accuracy expected
+there instead: P × abstention recall + (1 − P) × calls kept (P = 0.5 is balanced accuracy). "greedy"
+is what decoding without a margin does (it follows the tag's tokens or not).
 
 Writes DIR/calibration.json (the report) and DIR/branches.jsonl (per example). BFCL is evaluation
 only: `bfcl:` specs and files of exported BFCL cases (`meta.bfcl_id`) are refused.
@@ -26,6 +30,7 @@ from calltune.errors import CalltuneError
 
 DEFAULT_MARGINS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 CRITERION = "balanced_accuracy"
+WEIGHTED = "expected_accuracy"  # the criterion under --no-call-share
 
 
 @dataclass
@@ -50,6 +55,10 @@ class CalibrateConfig:
     """A schema the engine cannot express: `error`, or leave that example out (`unconstrained`)."""
     margins: tuple[float, ...] = DEFAULT_MARGINS
     """The margins scored; the report picks one of them."""
+    no_call_share: float | None = None
+    """Share of requests that want no call where the model will be used: the margin is picked by the accuracy
+    expected at that share (share × abstention recall + (1 − share) × calls kept). None: balanced accuracy,
+    which is the same as 0.5."""
 
     def __post_init__(self):
         from calltune.models import resolve_prompt_style
@@ -68,6 +77,8 @@ class CalibrateConfig:
         self.margins = tuple(sorted({float(m) for m in self.margins}))
         if self.batch_size < 1:
             raise CalltuneError("--batch-size must be at least 1")
+        if self.no_call_share is not None and not 0.0 < self.no_call_share < 1.0:
+            raise CalltuneError(f"--no-call-share must be between 0 and 1 (exclusive), got {self.no_call_share}")
 
 
 def parse_margins(text: str) -> tuple[float, ...]:
@@ -84,23 +95,27 @@ def parse_margins(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
-def decision_metrics(records: list[dict], text: list[bool]) -> dict:
-    """Branch decisions (`text[i]`: record i answers in text) against each record's `label`."""
+def decision_metrics(records: list[dict], text: list[bool], share: float | None = None) -> dict:
+    """Branch decisions (`text[i]`: record i answers in text) against each record's `label`; with `share`
+    (the no-call share of the use), also the accuracy expected at it."""
     n_no_call = sum(r["label"] == "no_call" for r in records)
     n_call = len(records) - n_no_call
     abstained = sum(text)
     right_text = sum(t and r["label"] == "no_call" for r, t in zip(records, text))
     kept = sum(not t and r["label"] == "call" for r, t in zip(records, text))
     recall, call_kept = right_text / n_no_call, kept / n_call
-    return {"abstained": abstained, "abstain_precision": round(right_text / abstained, 4) if abstained else None,
-            "abstain_recall": round(recall, 4), "call_kept": round(call_kept, 4),
-            "balanced_accuracy": round((recall + call_kept) / 2, 4),
-            "accuracy": round((right_text + kept) / len(records), 4)}
+    out = {"abstained": abstained, "abstain_precision": round(right_text / abstained, 4) if abstained else None,
+           "abstain_recall": round(recall, 4), "call_kept": round(call_kept, 4),
+           "balanced_accuracy": round((recall + call_kept) / 2, 4),
+           "accuracy": round((right_text + kept) / len(records), 4)}
+    if share is not None:
+        out[WEIGHTED] = round(share * recall + (1 - share) * call_kept, 4)
+    return out
 
 
-def best_margin(rows: list[dict]) -> float:
-    """The margin with the highest balanced accuracy; ties go to the margin nearest 0, then the lower."""
-    return max(rows, key=lambda r: (r[CRITERION], -abs(r["margin"]), -r["margin"]))["margin"]
+def best_margin(rows: list[dict], criterion: str = CRITERION) -> float:
+    """The margin with the highest `criterion`; ties go to the margin nearest 0, then the lower."""
+    return max(rows, key=lambda r: (r[criterion], -abs(r["margin"]), -r["margin"]))["margin"]
 
 
 def _refuse_bfcl(examples) -> None:
@@ -179,17 +194,19 @@ def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> d
         raise CalltuneError(f"{cfg.data}: calibration needs labelled examples of both kinds under tool_choice "
                             f"auto (calls and target null); found {len(records)} weighed, kinds: "
                             f"{', '.join(sorted(labels)) or 'none'}")
-    rows = [{"margin": m, **decision_metrics(records, [r["log_odds"] <= m for r in records])}
+    share = cfg.no_call_share
+    rows = [{"margin": m, **decision_metrics(records, [r["log_odds"] <= m for r in records], share)}
             for m in cfg.margins]
-    best = best_margin(rows)
+    criterion = CRITERION if share is None else WEIGHTED
+    best = best_margin(rows, criterion)
     report = {
         "data": cfg.data, "data_sha256": fingerprint(cfg.data), "model_path": model_path,
         "adapter_sha256": adapter_digest(cfg.adapter) if cfg.adapter else None, "config": asdict(cfg),
         "call_prefix": {"ids": path, "tokens": [tokenizer.decode([t]) for t in path]},
-        "rule": "text iff log p(text) + margin >= log p(call)", "criterion": CRITERION,
+        "rule": "text iff log p(text) + margin >= log p(call)", "criterion": criterion, "no_call_share": share,
         "n": len(records), "n_call": sum(r["label"] == "call" for r in records),
         "n_no_call": sum(r["label"] == "no_call" for r in records), "skipped": skipped,
-        "greedy": decision_metrics(records, [not r["greedy_calls"] for r in records]),
+        "greedy": decision_metrics(records, [not r["greedy_calls"] for r in records], share),
         "margins": rows, "best_margin": best, "best": next(r for r in rows if r["margin"] == best),
         "versions": versions()}
     os.makedirs(cfg.out, exist_ok=True)
@@ -200,13 +217,17 @@ def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> d
 
 def format_report(report: dict) -> str:
     """A table of the margins, the greedy baseline and the pick."""
-    head = f"{'margin':>8} {'abstained':>9} {'precision':>9} {'recall':>7} {'calls kept':>10} {'bal. acc':>8}"
-    lines = [f"{report['n']} examples weighed ({report['n_call']} call, {report['n_no_call']} no-call)", head]
+    weighted = report.get("no_call_share") is not None
+    head = (f"{'margin':>8} {'abstained':>9} {'precision':>9} {'recall':>7} {'calls kept':>10} {'bal. acc':>8}"
+            + (f" {'expected':>8}" if weighted else ""))
+    lines = [f"{report['n']} examples weighed ({report['n_call']} call, {report['n_no_call']} no-call)"
+             + (f"; expected accuracy at a no-call share of {report['no_call_share']:g}" if weighted else ""), head]
 
     def line(name, r):
         precision = "-" if r["abstain_precision"] is None else f"{r['abstain_precision']:.3f}"
         return (f"{name:>8} {r['abstained']:>9} {precision:>9} {r['abstain_recall']:>7.3f} "
-                f"{r['call_kept']:>10.3f} {r['balanced_accuracy']:>8.3f}")
+                f"{r['call_kept']:>10.3f} {r['balanced_accuracy']:>8.3f}"
+                + (f" {r[WEIGHTED]:>8.3f}" if weighted else ""))
 
     lines.append(line("greedy", report["greedy"]))
     lines += [line(f"{r['margin']:g}", r) for r in report["margins"]]

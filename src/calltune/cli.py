@@ -16,6 +16,7 @@
     calltune render --data seed:dev [--prompt-style chat|hermes] [--index 0]
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune calibrate-abstention --data dev.jsonl --adapter RUN --out DIR [--margins=-2,-1,0,1,2,4]
+        [--no-call-share 0.2]
     calltune demo --out runs/demo [--config configs/best.yaml] [--train-size 120] [--bfcl-limit N]
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
     calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
@@ -170,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt-style", default="auto", choices=["auto", "hermes"])
     p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"])
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--no-call-share", type=float, default=None, metavar="P",
+                   help="share of requests that want no call where the model will be used: pick the margin by the "
+                        "accuracy expected there (default: balanced accuracy, the same as 0.5)")
     p.add_argument("--on-unsupported", default="error", choices=["error", "unconstrained"],
                    help="a schema the engine cannot express is an error, or its example is left out")
     p.add_argument("--no-progress", action="store_true")
@@ -329,7 +333,8 @@ def cmd_calibrate(args) -> int:
     cfg = CalibrateConfig(data=args.data, out=args.out, model=args.model, adapter=args.adapter,
                           prompt_style=args.prompt_style, quantization=args.quantization,
                           batch_size=args.batch_size, on_unsupported=args.on_unsupported,
-                          margins=tuple(m for ms in args.margins for m in ms) if args.margins else DEFAULT_MARGINS)
+                          margins=tuple(m for ms in args.margins for m in ms) if args.margins else DEFAULT_MARGINS,
+                          no_call_share=args.no_call_share)
     report = run_calibrate(cfg, progress=not args.no_progress)
     print(format_report(report))
     print(f"wrote {args.out}/calibration.json and {args.out}/branches.jsonl", file=sys.stderr)
