@@ -1,6 +1,7 @@
 """Options of `calltune data synth` that make a kind of request or value (`--parallel-list-rate`,
-`--parallel-mixed-rate`, `--irrelevant-task-rate`, `--value-format-rate`, `--task-call-rate`): the command line
-gives the same bytes as the config, bad rates are refused, a recipe config reaches them."""
+`--parallel-mixed-rate`, `--irrelevant-task-rate`, `--value-format-rate`, `--task-call-rate`,
+`--task-near-miss-rate`): the command line gives the same bytes as the config, bad rates are refused, a recipe
+config reaches them."""
 
 import hashlib
 
@@ -18,7 +19,8 @@ OPTIONS = [("parallel_list_rate", "parallel_list", -0.1, PARALLEL),
            ("parallel_mixed_rate", "parallel_mixed", 1.5, PARALLEL),
            ("irrelevant_task_rate", "irrelevant_task", 2.0, {"irrelevant_rate": 0.5}),
            ("value_format_rate", "format_date", -1.0, {}),
-           ("task_call_rate", "task_call", 1.5, {})]
+           ("task_call_rate", "task_call", 1.5, {}),
+           ("task_near_miss_rate", "task_near_miss", 1.2, {"irrelevant_rate": 0.5, "irrelevant_task_rate": 1.0})]
 
 
 def _flag(field: str) -> str:

@@ -156,3 +156,49 @@ def test_no_task_tool_is_a_bfcl_function():
     report = benchmark_overlap([parse_example(r) for r in records])
     assert report.tools == {"name": 0, "normalized_name": 0, "params": 0}, report.matches
 
+
+
+# Tasks offered a tool of their own topic that does something else (`tasks.sibling`, `task_near_miss_rate`).
+
+SIBLING_NAMES = ({t[0] for t in tasks.COMPUTE_SIBLINGS.values()} | {t[0] for t in tasks.FACT_SIBLINGS}
+                 | {tasks.HOWTO_SIBLING[0]})
+
+
+def _sibling_of(template: str) -> str:
+    """The sibling's name for an irrelevant task's template id (task_cube1, task_fact3, task_howto0)."""
+    body = template.removeprefix("task_").rstrip("0123456789")
+    index = int(template[len("task_") + len(body):] or 0)
+    if body == "fact":
+        return tasks.FACT_SIBLINGS[index][0]
+    return tasks.HOWTO_SIBLING[0] if body == "howto" else tasks.COMPUTE_SIBLINGS[body][0]
+
+
+def test_every_task_has_a_sibling_that_is_not_its_tool():
+    assert set(tasks.COMPUTE_SIBLINGS) == {name for name, *_ in tasks.COMPUTATIONS}
+    assert len(tasks.FACT_SIBLINGS) == len(tasks.FACTS) and len(SIBLING_NAMES) == len(tasks.FACTS) + 15
+    assert not SIBLING_NAMES & TASK_TOOL_NAMES and not SIBLING_NAMES & set(HAND)
+
+
+def test_task_near_misses_offer_the_tasks_sibling_and_answer_in_text():
+    records = generate(SynthConfig(**BASE | {"task_near_miss_rate": 0.5}))
+    near = [r for r in records if "task_near_miss" in r["meta"]["augmentations"]]
+    assert 40 < len(near) < 110
+    for r in records:
+        parse_example(r)
+        offered = set(r["meta"]["tools"]) & SIBLING_NAMES
+        if r in near:
+            assert offered == {_sibling_of(r["meta"]["template"])} and 1 <= len(r["tools"]) <= 3
+            assert r["target"] is None and r["target_content"]
+        else:
+            assert not offered
+    assert any(len(r["tools"]) == 1 for r in near)  # the sibling alone, as a near miss often comes
+
+
+def test_no_sibling_is_a_bfcl_function():
+    pytest.importorskip("bfcl_eval")
+    from calltune.overlap import benchmark_overlap
+    records = generate(SynthConfig(**BASE | {"n": 400, "task_near_miss_rate": 1.0, "rename_rate": 0.0,
+                                              "mask_rate": 0.0, "procedural_rate": 0.0}))
+    assert {n for r in records for n in r["meta"]["tools"]} & SIBLING_NAMES == SIBLING_NAMES
+    report = benchmark_overlap([parse_example(r) for r in records])
+    assert report.tools == {"name": 0, "normalized_name": 0, "params": 0}, report.matches

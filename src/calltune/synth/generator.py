@@ -7,7 +7,8 @@
 - `irrelevant`: no offered tool fits; `target` null, and with `text_answer` a `target_content` reply (with
   `irrelevant_task_rate`, some are tasks the assistant answers itself, tagged `irrelevant_task`: `tasks.py`);
   with `task_call_rate`, a single call may instead be such a task offered a tool that performs it (tagged
-  `task_call`);
+  `task_call`), and with `task_near_miss_rate` an irrelevant task is offered a tool of its own topic that does
+  something else (tagged `task_near_miss`);
 - `parallel_same_tool` / `parallel_two_tools`: two calls asked for in one message; `target` = both
   calls (`parallel.py`);
 - `dialogue_answer` / `dialogue_followup`: `messages` (request, tool call, tool result) instead of
@@ -46,11 +47,11 @@ from calltune.synth.nearmiss import sample_missing, sample_operation
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
-from calltune.synth.tasks import TASK_DOMAIN, sample_task, takes_numbers, task_tool
+from calltune.synth.tasks import TASK_DOMAIN, sample_task_drawn, sibling, takes_numbers, task_tool
 from calltune.synth.wording import worded
 
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate",
-         "irrelevant_task_rate", "task_call_rate", "optional_rate",
+         "irrelevant_task_rate", "task_call_rate", "task_near_miss_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate")
@@ -85,6 +86,11 @@ class SynthConfig:
     the how-to; `tasks.task_tool`) and, with distractor_rate, other tools; the target calls it with values copied
     from the request; tagged task_call. With irrelevant_task_rate, the same tasks are calls when a tool fits and
     answered in text when none does."""
+    task_near_miss_rate: float = 0.0
+    """Per irrelevant task (irrelevant_task_rate): probability that one of its offered tools is of the task's own
+    topic but does something else (the cube's surface area for its volume, the year of a discovery for who made
+    it; `tasks.sibling`), so that a tool named like the request is not by itself a reason to call; tagged
+    task_near_miss, the reply still answers the task."""
     optional_rate: float = 0.4
     """Per optional parameter: probability that the user states it (and the target includes it)."""
     parallel_rate: float = 0.0
@@ -261,15 +267,19 @@ def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef],
 def sample_task_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef]) -> dict:
     """A task the assistant answers itself (`tasks.sample_task`), offered 1 to 3 tools of `pool`, none of which
     performs it; a computation is offered tools that take numbers when `pool` has some. The reply answers it."""
-    kind, template_id, request, reply = sample_task(rng)
+    (kind, template_id, request, reply), drawn = sample_task_drawn(rng)
     instruction = phrase(rng, "say", request, "", ())
     candidates = [t for t in pool if takes_numbers(t)] if kind == "compute" else []
     candidates = candidates or list(pool)
     k = min(rng.randint(1, 3), cfg.max_tools, len(candidates))
     tools = [candidates.pop(rng.randrange(len(candidates))) for _ in range(k)]
+    kinds = ["irrelevant", "irrelevant_task"]
+    # at rate 0 nothing is drawn: the output stays what it was before the option existed
+    if cfg.task_near_miss_rate and rng.random() < cfg.task_near_miss_rate:
+        tools[rng.randrange(len(tools))] = sibling(*drawn)
+        kinds.append("task_near_miss")
     offered, _, applied = augment.offer_config(rng, cfg, tools, [])
     record = {"instruction": instruction, "tools": offered, "target": None}
-    kinds = ["irrelevant", "irrelevant_task"]
     if rng.random() < cfg.text_answer_rate:
         record["target_content"] = reply
         kinds.append("text_answer")

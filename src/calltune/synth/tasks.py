@@ -191,8 +191,13 @@ def _request(kind: str, index: int, template: int, values: dict) -> tuple[str, s
 
 def sample_task(rng: random.Random) -> tuple[str, str, str, str]:
     """Return `(kind, template_id, request, reply)`: a computation (half of the time), a fact or a how-to."""
+    return sample_task_drawn(rng)[0]
+
+
+def sample_task_drawn(rng: random.Random) -> tuple[tuple[str, str, str, str], tuple[str, int]]:
+    """`sample_task`'s result and `(kind, index)`, which names the task's `sibling`."""
     kind, index, template, values = _draw(rng)
-    return (kind, *_request(kind, index, template, values))
+    return (kind, *_request(kind, index, template, values)), (kind, index)
 
 
 # The tools that perform the tasks. A computation's: (name, description, ((parameter, kind, description, value
@@ -321,3 +326,80 @@ def task_tool(rng: random.Random) -> tuple[str, str, ToolDef, dict]:
 def takes_numbers(tool) -> bool:
     """Whether a catalogue tool has a number or integer parameter: the offered tools a computation tempts."""
     return any(p.kind in ("number", "integer") for p in tool.params.values())
+
+
+# Siblings: per task, a tool of its own topic that does something else (the cube's surface area for its volume,
+# the year of a discovery for who made it), so that a tool named like the request is not by itself a reason to
+# call: (name, description, ((parameter, kind, description), ...)). Nothing calls them.
+COMPUTE_SIBLINGS = {
+    "percent_of": ("percentage_change", "Percent change from an old value to a new one.",
+                   (("old_value", "number", "The earlier value"), ("new_value", "number", "The later value"))),
+    "trapezoid": ("trapezoid_perimeter", "Perimeter of a trapezoid from its four sides.",
+                  (("side_a", "number", "First side"), ("side_b", "number", "Second side"),
+                   ("side_c", "number", "Third side"), ("side_d", "number", "Fourth side"))),
+    "cube": ("cube_surface_area", "Total surface area of a cube from its edge length.",
+             (("edge", "number", "Edge length"),)),
+    "average_speed": ("travel_time_at_speed", "Time needed to cover a distance at a constant speed (hours).",
+                      (("distance_km", "number", "Distance in km"), ("speed_kmh", "number", "Speed in km/h"))),
+    "sum_to_n": ("sum_of_squares_up_to", "Sum of the squares 1^2 + 2^2 + ... + n^2.",
+                 (("n", "integer", "The last number whose square is added"),)),
+    "digit_sum": ("count_digits", "How many decimal digits a whole number has.",
+                  (("number", "integer", "The whole number"),)),
+    "bill_split": ("bill_with_sales_tax", "A bill's total once sales tax is added.",
+                   (("subtotal", "number", "The bill before tax"), ("tax_rate", "number", "Tax rate in percent"))),
+    "tip": ("tip_share_of_bill", "What percentage of the bill a tip that was left amounts to.",
+            (("bill_amount", "number", "The bill before the tip"), ("tip_amount", "number", "The tip left"))),
+    "power": ("nth_root", "The n-th root of a number.",
+              (("value", "number", "The number"), ("n", "integer", "Which root, e.g. 3 for the cube root"))),
+    "momentum": ("kinetic_energy", "Kinetic energy of a moving object from its mass (kg) and velocity (m/s).",
+                 (("mass_kg", "number", "Mass in kilograms"), ("velocity", "number", "Velocity in m/s"))),
+    "work": ("power_from_work", "Power in watts from the work done and the time it took.",
+             (("work_joules", "number", "Work in joules"), ("seconds", "number", "Time taken in seconds"))),
+    "third_angle": ("is_right_triangle", "Check whether three side lengths form a right triangle.",
+                    (("side_a", "number", "First side"), ("side_b", "number", "Second side"),
+                     ("side_c", "number", "Third side"))),
+    "age": ("weekday_of_date", "The day of the week a calendar date falls on.",
+            (("date", "string", "The date, YYYY-MM-DD"),)),
+    "ellipse": ("ellipse_perimeter", "Approximate perimeter of an ellipse from its two semi-axes.",
+                (("semi_major_axis", "number", "The longer semi-axis"), ("semi_minor_axis", "number", "The shorter"))),
+}
+FACT_SIBLINGS = (  # per entry of FACTS
+    ("discovery_year", "Find the year in which something was discovered.", (("discovery", "string", "What was discovered"),)),
+    ("historical_event_location", "Find where a historical event took place.", (("event", "string", "The event"),)),
+    ("organ_weight", "Average weight of an adult human organ in grams.", (("organ", "string", "The organ"),)),
+    ("planet_moons", "List the known moons of a planet.", (("planet", "string", "The planet"),)),
+    ("rocket_launch_schedule", "Upcoming rocket launches of a space agency.", (("agency", "string", "The agency"),)),
+    ("river_flow_rate", "Average discharge of a river in cubic metres per second.", (("river", "string", "The river"),)),
+    ("war_casualties", "Estimated casualties of a war.", (("war", "string", "The war's name"),)),
+    ("hormone_normal_range", "Normal blood level range of a hormone.", (("hormone", "string", "The hormone"),)),
+    ("acronyms_for_phrase", "Find acronyms that stand for a given phrase.", (("phrase", "string", "The phrase"),)),
+    ("invention_patent_count", "Count patents filed for an invention's kind in a year.",
+     (("invention", "string", "The kind of invention"), ("year", "integer", "The year"))),
+    ("heart_rate_zones", "Training heart-rate zones for a person's age.", (("age", "integer", "Age in years"),)),
+    ("plant_watering_schedule", "How often to water a house plant.", (("plant", "string", "The plant"),)),
+    ("ocean_surface_temperature", "Current surface temperature of an ocean.", (("ocean", "string", "The ocean"),)),
+    ("vaccination_schedule", "Recommended vaccines for a child's age.", (("age_months", "integer", "Age in months"),)),
+    ("material_price", "Current market price of a material per kilogram.", (("material", "string", "The material"),)),
+    ("book_price_lookup", "Price of a book in online shops.", (("title", "string", "The book's title"),)),
+    ("species_population", "Estimated wild population of a species.", (("species", "string", "The species"),)),
+    ("mountain_weather", "Weather forecast at a mountain's summit.", (("mountain", "string", "The mountain"),)),
+    ("sunrise_hour_for_city", "Time of sunrise in a city on a date.",
+     (("city_name", "string", "The city"), ("on_day", "string", "The date, YYYY-MM-DD"))),
+    ("factorize_into_primes", "Factor a whole number into primes.", (("number", "integer", "The number to factor"),)),
+    ("museum_opening_hours", "Opening hours of a museum.", (("museum", "string", "The museum"),)),
+    ("air_pressure_at_altitude", "Atmospheric pressure at an altitude above sea level.",
+     (("altitude_m", "number", "Altitude in metres"),)),
+)
+HOWTO_SIBLING = ("rate_how_to_guide", "Rate a step-by-step guide you followed.",
+                 (("guide_id", "string", "The guide's identifier"), ("stars", "integer", "Rating from 1 to 5")))
+
+
+def sibling(kind: str, index: int) -> ToolDef:
+    """The tool of a task's topic that does not perform it (`sample_task_drawn` gives `kind, index`)."""
+    if kind == "compute":
+        name, description, spec = COMPUTE_SIBLINGS[COMPUTATIONS[index][0]]
+    else:
+        name, description, spec = FACT_SIBLINGS[index] if kind == "fact" else HOWTO_SIBLING
+    params = {p: (text(d, ("x",)) if k == "string" else integer(d, 0, None, words=False) if k == "integer"
+                  else number(d, 0, None)) for p, k, d in spec}
+    return _tool(name, description, params)
