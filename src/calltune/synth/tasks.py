@@ -17,6 +17,10 @@ called with values copied from the request. Asked with such a tool the task is a
 tools it is answered in text. Together they teach that a question of fact or a sum is answered by a tool when one
 fits and by the assistant when none does, rather than that such questions are never a tool's. These tools live
 here, not in the catalogue: nothing else offers them, so no irrelevant example is offered one.
+
+Each task also has a sibling (`sibling`, for `task_near_miss_rate`): a tool of its own topic that does something
+else (the cube's surface area for its volume), offered to an irrelevant task so that words shared by the request
+and a tool's name are not by themselves a reason to call.
 """
 
 from __future__ import annotations
