@@ -266,7 +266,9 @@ def sample_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef],
 
 def sample_task_irrelevant(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef]) -> dict:
     """A task the assistant answers itself (`tasks.sample_task`), offered 1 to 3 tools of `pool`, none of which
-    performs it; a computation is offered tools that take numbers when `pool` has some. The reply answers it."""
+    performs it; a computation is offered tools that take numbers when `pool` has some. With
+    `cfg.task_near_miss_rate` one of them is the task's sibling (`tasks.sibling`: its topic, another operation)
+    instead. The reply answers it."""
     (kind, template_id, request, reply), drawn = sample_task_drawn(rng)
     instruction = phrase(rng, "say", request, "", ())
     candidates = [t for t in pool if takes_numbers(t)] if kind == "compute" else []
