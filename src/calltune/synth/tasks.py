@@ -304,6 +304,14 @@ def _tool(name: str, description: str, params: dict) -> ToolDef:
     return tool(name, TASK_DOMAIN, description, params)
 
 
+def _param(kind: str, description: str, hi: int | None = None):
+    """A task tool's or a sibling's parameter (`string`, `integer` or `number`, at least 0; integers at most `hi`).
+    Only its schema matters: values come from the request, never from sampling."""
+    if kind == "string":
+        return text(description, ())
+    return integer(description, 0, hi, words=False) if kind == "integer" else number(description, 0, hi)
+
+
 def task_tool(rng: random.Random) -> tuple[str, str, ToolDef, dict]:
     """A task with a tool that performs it: `(template_id, request, tool, arguments)`, the arguments copied from
     the request. The tasks are `sample_task`'s; template ids are theirs with a `call_` prefix."""
@@ -311,8 +319,7 @@ def task_tool(rng: random.Random) -> tuple[str, str, ToolDef, dict]:
     template_id, request, _ = _request(kind, index, template, values)
     if kind == "compute":
         name, description, spec = COMPUTE_TOOLS[COMPUTATIONS[index][0]]
-        params = {p: (integer(d, 0, 10 ** 7, words=False) if k == "integer" else number(d, 0, 10 ** 7))
-                  for p, k, d, _ in spec}
+        params = {p: _param(k, d, 10 ** 7) for p, k, d, _ in spec}
         return "call_" + template_id, request, _tool(name, description, params), {p: values[key]
                                                                                   for p, _, _, key in spec}
     if kind == "fact" and rng.random() < 1 / 3:
@@ -323,7 +330,7 @@ def task_tool(rng: random.Random) -> tuple[str, str, ToolDef, dict]:
     else:
         name, description, spec = HOWTO_TOOL
         spec = ((spec[0][0], spec[0][1], HOWTO_TASKS[index]),)
-    params = {p: text(d, (v,)) for p, d, v in spec}
+    params = {p: _param("string", d) for p, d, _ in spec}
     return "call_" + template_id, request, _tool(name, description, params), {p: v for p, _, v in spec}
 
 
@@ -404,6 +411,4 @@ def sibling(kind: str, index: int) -> ToolDef:
         name, description, spec = COMPUTE_SIBLINGS[COMPUTATIONS[index][0]]
     else:
         name, description, spec = FACT_SIBLINGS[index] if kind == "fact" else HOWTO_SIBLING
-    params = {p: (text(d, ("x",)) if k == "string" else integer(d, 0, None, words=False) if k == "integer"
-                  else number(d, 0, None)) for p, k, d in spec}
-    return _tool(name, description, params)
+    return _tool(name, description, {p: _param(k, d) for p, k, d in spec})
