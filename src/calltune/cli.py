@@ -76,6 +76,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--abstain-margin", default=None, type=float, metavar="M",
                    help="hermes + constrained, tool_choice auto: answer in text when log p(text) + M >= "
                         "log p(call) (default: none, greedy chooses); calibrate M with calibrate-abstention")
+    p.add_argument("--optional-margin", default=None, type=float, metavar="M",
+                   help="constrained: where a call may give another argument or end its arguments, give "
+                        "another when log p(more) + M > log p(close) (default: none, greedy chooses; M > 0 "
+                        "states optional arguments more often); choose M on synthetic dev")
     p.add_argument("--engine", action=argparse.BooleanOptionalAction, default=None,
                    help="hermes: decode through calltune serve's engine (continuous batching of --batch-size "
                         "rows, speculative steps, prefix reuse): the same greedy choices in fewer forward passes; "

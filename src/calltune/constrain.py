@@ -35,6 +35,14 @@ The engine is llguidance (JSON Schema compiled to a token-level parser; a
 mask costs well under a millisecond per token). Output is compact JSON with
 `json.dumps` separators, the format calltune trains on.
 
+An optional-argument margin M (`GrammarCache(optional_margin=M)`, `calltune predict
+--optional-margin`) weighs the one choice the grammar leaves open between the arguments a call
+gives and the end of them: where both another argument (a comma at the arguments object's level)
+and the object's end are allowed, and greedy would take one of them, the call gives another
+argument when log p(more) + M > log p(close), taking the best token of each kind (`argument_step`
+tells them apart; the grammar already keeps out required arguments' absence and unknown names).
+M > 0 favours stating optional arguments, M < 0 leaving them out; it never acts within a row's
+closing reserve.
 A grammar is compiled once per distinct tool set and mode (`GrammarCache`, keyed by
 the tools' JSON); each sequence gets a fresh copy of the compiled matcher. Batch rows
 of either kind (or None: unconstrained) go to one `ToolCallConstraint`.
@@ -225,6 +233,31 @@ def nesting_after(text: str, state: tuple[int, bool, bool]) -> tuple[int, bool, 
     return depth, in_string, escaped
 
 
+ARGUMENTS_DEPTH = 2
+"""The arguments object's level of nesting: `{"name": "f", "arguments": {` (a hermes call opens
+no level before its JSON)."""
+
+
+def argument_step(text: str, state: tuple[int, bool, bool]) -> str | None:
+    """What a token (`text`) does to a call's arguments object, read from `state` (`nesting_after`'s,
+    at the object's level or inside one of its values): "close" when it ends the object, "more" when
+    it puts a comma at the object's level (another argument follows: `],` after a list), None when
+    it does neither."""
+    depth, in_string, escaped = state
+    for ch in text:
+        if not in_string:
+            if ch in "}]":
+                depth -= 1
+                if depth < ARGUMENTS_DEPTH:
+                    return "close"
+            elif ch in "{[":
+                depth += 1
+            elif ch == "," and depth == ARGUMENTS_DEPTH:
+                return "more"
+        in_string, escaped = string_step(ch, in_string, escaped)
+    return None
+
+
 def _structure_score(text: str) -> float:
     """How much a token outside a string brings the call towards closing: +2 per `}`/`]`, -5 per
     `{`/`[`, -3 if it opens a string, +0.25 if it is a whole scalar (`0`, `null`, `""`: a value
@@ -265,6 +298,9 @@ class ClosingPolicy:
             quote = text.find('"')
             inside[i] = 100 + _structure_score(text[quote + 1:]) if quote >= 0 else 0.0
         self.inside, self.outside = inside, outside
+        # the tokens that can end an arguments object or add to it (`argument_step`)
+        self.separators = torch.tensor([i for i, text in enumerate(self.texts) if "," in text or "}" in text],
+                                       dtype=torch.long)
 
     def path(self, matcher, in_string: bool, limit: int, llt) -> tuple[int, int | None]:
         """Simulate the policy from the matcher's state (`in_string`: whether what was generated
@@ -317,6 +353,12 @@ class RowConstraint:
     (so it stays watched however many levels close)."""
     watch_depth: int = 0
     """The open levels `watch` covers; each level beyond adds `LEVEL_COST`."""
+    optional_margin: float = 0.0
+    """The optional-argument margin (see the module docstring); 0: greedy decides."""
+    in_call: bool = False
+    """Whether the level open now belongs to a call (a hermes text answer may hold braces)."""
+    recent: str = ""
+    """The last characters generated (where a call's `<tool_call>` tag is looked for)."""
 
     def __post_init__(self):
         self.unwatch()
@@ -354,7 +396,7 @@ class GrammarCache:
     (callable tools, tool_choice, parallel) for `chat_row()`; both hand out fresh copies.
     `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
-    def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error"):
+    def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0):
         if on_unsupported not in ON_UNSUPPORTED:
             raise CalltuneError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
         self.tokenizer = tokenizer
@@ -363,6 +405,7 @@ class GrammarCache:
         self.stop_ids = stop_ids(tokenizer)
         self.special_tags = special_tags(tokenizer)
         self.on_unsupported = on_unsupported
+        self.optional_margin = float(optional_margin)  # every row it hands out carries it
         self.compiled: dict[str, tuple[object, int, int]] = {}  # key -> (matcher, margin, its depth)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
         self._policy = None
@@ -412,7 +455,8 @@ class GrammarCache:
             margin = closing_margin(tools, self.tokenizer, chat, matcher, self.policy)
             self.compiled[key] = (matcher, margin, closing_depth(tools))
         matcher, margin, depth = self.compiled[key]
-        return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat)
+        return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat,
+                             optional_margin=self.optional_margin if tools else 0.0)
 
     def problem(self, tool: Tool) -> str | None:
         """Why the engine cannot enforce `tool`'s schema (llguidance's message, naming the keyword), or None."""
@@ -495,7 +539,7 @@ class ToolCallConstraint(LogitsProcessor):
             if matcher is not None and step > 0 and not matcher.is_stopped():
                 token = int(input_ids[i, -1])
                 matcher.consume_token(token)
-                row.nesting = nesting_after(self.policy.texts[token], row.nesting)
+                self._advance(row, self.policy.texts[token])
             if matcher is None or matcher.is_error():
                 self.bitmask[i] = -1  # all bits set: every token allowed (an unconstrained row)
                 continue
@@ -514,5 +558,54 @@ class ToolCallConstraint(LogitsProcessor):
                                           or not self.model_fits(row, scores[i], i, first, remaining)):
                     _keep_only(scores, i, [first])  # follow the closing path
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
+        for i, row in enumerate(self.rows):
+            if row is not None and row.optional_margin and self._weighs_arguments(row, remaining):
+                self._weigh_arguments(row, scores, i)
         self.seconds += time.perf_counter() - start
         return scores
+
+    @staticmethod
+    def _advance(row: RowConstraint, text: str) -> None:
+        """Follow one consumed token's text: nesting, and whether an opening level starts a call
+        (a hermes row: right after its `<tool_call>` tag; a paper row: always)."""
+        opened = row.nesting[0] == 0
+        row.nesting = nesting_after(text, row.nesting)
+        row.recent = (row.recent + text)[-64:]
+        if opened and row.nesting[0] > 0:
+            row.in_call = not row.chat or TOOL_CALL_OPEN in row.recent
+
+    @staticmethod
+    def _weighs_arguments(row: RowConstraint, remaining: int) -> bool:
+        """Whether the row stands inside a call's arguments object (or one of its values: `]}` and `],`
+        end a list and choose), free to choose (not within its closing reserve, which must be free
+        to close)."""
+        matcher = row.matcher
+        return (row.in_call and row.nesting[0] >= ARGUMENTS_DEPTH and matcher is not None
+                and not matcher.is_stopped() and not matcher.is_error() and not matcher.is_accepting()
+                and remaining > row.reserve())
+
+    def _weigh_arguments(self, row: RowConstraint, scores: torch.Tensor, i: int) -> None:
+        """The optional-argument margin on masked `scores[i]`: where greedy would close the arguments
+        object or add to it and the other is allowed too, keep only the best token of the kind that
+        wins log p(more) + M > log p(close)."""
+        best = int(scores[i].argmax())
+        kind = argument_step(self.policy.texts[best], row.nesting)
+        if kind is None:
+            return
+        other = "more" if kind == "close" else "close"
+        candidates = self.policy.separators.to(scores.device)
+        values = scores[i, candidates]
+        alternative = None
+        for j in torch.argsort(values, descending=True).tolist():
+            if not float(values[j]) > -1e30:
+                break  # the rest are masked out (-inf)
+            token = int(candidates[j])
+            if argument_step(self.policy.texts[token], row.nesting) == other:
+                alternative = token
+                break
+        if alternative is None:
+            return
+        more, close = (alternative, best) if other == "more" else (best, alternative)
+        choice = more if float(scores[i, more]) + row.optional_margin > float(scores[i, close]) else close
+        if choice != best:
+            _keep_only(scores, i, [choice])

@@ -48,6 +48,11 @@ class EngineConfig:
     log p(text) + M >= log p(call) at the answer's start, else call, as `calltune predict
     --abstain-margin` does (`abstain.py`); default: none, the grammar lets greedy decoding choose."""
 
+    optional_margin: float | None = None
+    """Constrained decoding: where a call may give another argument or end its arguments, give another
+    when log p(more) + M > log p(close), as `calltune predict --optional-margin` does (`constrain.py`);
+    default: none, greedy chooses."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -69,6 +74,14 @@ class EngineConfig:
             if self.decoding != "constrained":
                 raise CalltuneError(f"--abstain-margin weighs text against calls under --decoding constrained; "
                                     f"--decoding {self.decoding} has no grammar to weigh them by")
+        if self.optional_margin is not None:
+            from calltune.predict import check_margin
+
+            check_margin(self.optional_margin, "--optional-margin")
+            self.optional_margin = float(self.optional_margin)
+            if self.decoding != "constrained":
+                raise CalltuneError(f"--optional-margin weighs the grammar's choices under --decoding constrained; "
+                                    f"--decoding {self.decoding} has none")
 
 
 @dataclass
@@ -133,7 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One `--option` per field of `ServeConfig` and `EngineConfig`, its docstring the help."""
     kinds = {"int": int, "float": float, "int | None": int, "float | None": float, "str | None": str, "str": str}
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
-                "log_level": "LEVEL", "abstain_margin": "M"}
+                "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M"}
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4")}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):
