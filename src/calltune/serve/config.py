@@ -66,22 +66,19 @@ class EngineConfig:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
-        if self.abstain_margin is not None:
-            from calltune.predict import check_margin
+        from calltune.predict import check_margin
 
-            check_margin(self.abstain_margin, "--abstain-margin")
-            self.abstain_margin = float(self.abstain_margin)
+        weighed = (("abstain_margin", "text against calls"),
+                   ("optional_margin", "another argument against the end of them"))
+        for name, weighs in weighed:
+            value, option = getattr(self, name), "--" + name.replace("_", "-")
+            if value is None:
+                continue
+            check_margin(value, option)
+            setattr(self, name, float(value))
             if self.decoding != "constrained":
-                raise CalltuneError(f"--abstain-margin weighs text against calls under --decoding constrained; "
+                raise CalltuneError(f"{option} weighs {weighs} under --decoding constrained; "
                                     f"--decoding {self.decoding} has no grammar to weigh them by")
-        if self.optional_margin is not None:
-            from calltune.predict import check_margin
-
-            check_margin(self.optional_margin, "--optional-margin")
-            self.optional_margin = float(self.optional_margin)
-            if self.decoding != "constrained":
-                raise CalltuneError(f"--optional-margin weighs the grammar's choices under --decoding constrained; "
-                                    f"--decoding {self.decoding} has none")
 
 
 @dataclass
