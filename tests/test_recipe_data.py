@@ -124,8 +124,8 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
     assert main(args + ["--resume"]) == 0  # finished: says so, changes nothing
 
 
-def _common_recipe(cfg, irrelevant_rate: float):
-    """What cand2 and cand9 share: the model, the prompt style, the loss, the data levers and the split."""
+def _common_recipe(cfg, irrelevant_rate: float, train_size: int):
+    """What cand2 and cand17 share: the model, the prompt style, the loss, the data levers and the split."""
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
     synth = cfg.data.synth
@@ -135,19 +135,20 @@ def _common_recipe(cfg, irrelevant_rate: float):
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
     assert (cfg.data.train_size, cfg.data.dev_size, cfg.train.epochs, cfg.train.batch_size, cfg.train.warmup_ratio,
-            cfg.eval.generate) == (600, 100, 1, 4, 0.05, False)
+            cfg.eval.generate) == (train_size, 100, 1, 4, 0.05, False)
 
 
 def test_best_yaml_is_the_recipe_of_the_measured_model():
-    """cand9: full fine-tuning of all 30 blocks, lr 2e-4, irrelevant requests at 0.12."""
+    """cand17: full fine-tuning of all 30 blocks, lr 2e-4, irrelevant requests at 0.12, 1,000 examples,
+    batches without the padding mask (cand9 is the same with 600 examples and the mask)."""
     cfg = load_config(BEST)
-    _common_recipe(cfg, 0.12)
-    assert (cfg.train.method, cfg.train.lr, cfg.lora.top_layers) == ("full", 2e-4, None)
+    _common_recipe(cfg, 0.12, 1000)
+    assert (cfg.train.method, cfg.train.lr, cfg.lora.top_layers, cfg.train.pad_mask) == ("full", 2e-4, None, False)
 
 
 def test_cand2_yaml_is_the_recipe_of_the_builtin_adapter():
     cfg = load_config(CAND2)
-    _common_recipe(cfg, 0.08)
+    _common_recipe(cfg, 0.08, 600)
     assert (cfg.train.method, cfg.train.lr, cfg.lora.r, cfg.lora.alpha, cfg.lora.top_layers, cfg.lora.targets) == \
         ("lora", 5e-4, 16, 32, 15, "all-linear")
 
@@ -157,7 +158,10 @@ def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
     """The README's issue-14 figures come from runs trained on files with these hashes (their run.json,
     data.train_sha256); the configs must keep generating exactly those files."""
     _, record = prepare_data(load_config(BEST), str(tmp_path / "best"), quiet=True)
-    assert record["sha256"]["train"] == "0945fff4db6c090a908f963f14eb2c993445b433679525c0d68d190bf4e6100e"  # cand9
+    assert record["sha256"]["train"] == "6d7f0e551847e6ed6d7f86306eec14a2173b4582bbac624d52825ca808799bfe"  # cand17
+    # cand9 (best.yaml from session 13 to 19) trained on the first 600 of the same split
+    _, record = prepare_data(load_config(BEST, ["data.train_size=600"]), str(tmp_path / "best600"), quiet=True)
+    assert record["sha256"]["train"] == "0945fff4db6c090a908f963f14eb2c993445b433679525c0d68d190bf4e6100e"
     _, record = prepare_data(load_config(CAND2), str(tmp_path / "run"), quiet=True)
     assert record["sha256"]["train"] == "dbecea0af8e344ecae5e13aaee6798d8ceec67a45baa1704c40cc2f9f55be7b3"  # cand2, the builtin adapter
     # cand1 (the builtin adapter until session 8) trained on the first 500 of the same split
