@@ -80,6 +80,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="constrained: where a call may give another argument or end its arguments, give "
                         "another when log p(more) + M > log p(close) (default: none, greedy chooses; M > 0 "
                         "states optional arguments more often); choose M on synthetic dev")
+    p.add_argument("--next-call-margin", default=None, type=float, metavar="M",
+                   help="hermes + constrained: after each call, open another when log p(another) + M > "
+                        "log p(end) (default: none, greedy chooses; M > 0 makes more parallel calls); "
+                        "choose M on synthetic dev")
     p.add_argument("--engine", action=argparse.BooleanOptionalAction, default=None,
                    help="hermes: decode through calltune serve's engine (continuous batching of --batch-size "
                         "rows, speculative steps, prefix reuse): the same greedy choices in fewer forward passes; "

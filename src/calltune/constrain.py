@@ -43,6 +43,12 @@ argument when log p(more) + M > log p(close), taking the best token of each kind
 tells them apart; the grammar already keeps out required arguments' absence and unknown names).
 M > 0 favours stating optional arguments, M < 0 leaving them out; it never acts within a row's
 closing reserve.
+A next-call margin M (`GrammarCache(next_call_margin=M)`, `calltune predict --next-call-margin`)
+weighs the choice a hermes answer with parallel calls has after each `</tool_call>`: open another
+call block when log p(another) + M > log p(end), taking the best allowed token of each kind (the
+end: the answer's stop tokens; another: any other token the grammar allows there, which can only
+begin the next block). M > 0 makes more calls, M < 0 fewer; it never acts within the closing
+margin, where a row that has closed a block stops.
 A grammar is compiled once per distinct tool set and mode (`GrammarCache`, keyed by
 the tools' JSON); each sequence gets a fresh copy of the compiled matcher. Batch rows
 of either kind (or None: unconstrained) go to one `ToolCallConstraint`.
@@ -359,6 +365,8 @@ class RowConstraint:
     """Whether the level open now belongs to a call (a hermes text answer may hold braces)."""
     recent: str = ""
     """The last characters generated (where a call's `<tool_call>` tag is looked for)."""
+    next_call_margin: float = 0.0
+    """The next-call margin (see the module docstring); 0: greedy decides."""
 
     def __post_init__(self):
         self.unwatch()
@@ -396,7 +404,8 @@ class GrammarCache:
     (callable tools, tool_choice, parallel) for `chat_row()`; both hand out fresh copies.
     `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
-    def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0):
+    def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0,
+                 next_call_margin: float = 0.0):
         if on_unsupported not in ON_UNSUPPORTED:
             raise CalltuneError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
         self.tokenizer = tokenizer
@@ -406,6 +415,7 @@ class GrammarCache:
         self.special_tags = special_tags(tokenizer)
         self.on_unsupported = on_unsupported
         self.optional_margin = float(optional_margin)  # every row it hands out carries it
+        self.next_call_margin = float(next_call_margin)  # every hermes row with tools carries it
         self.compiled: dict[str, tuple[object, int, int]] = {}  # key -> (matcher, margin, its depth)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
         self._policy = None
@@ -456,7 +466,8 @@ class GrammarCache:
             self.compiled[key] = (matcher, margin, closing_depth(tools))
         matcher, margin, depth = self.compiled[key]
         return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat,
-                             optional_margin=self.optional_margin if tools else 0.0)
+                             optional_margin=self.optional_margin if tools else 0.0,
+                             next_call_margin=self.next_call_margin if tools and chat else 0.0)
 
     def problem(self, tool: Tool) -> str | None:
         """Why the engine cannot enforce `tool`'s schema (llguidance's message, naming the keyword), or None."""
@@ -561,6 +572,8 @@ class ToolCallConstraint(LogitsProcessor):
         for i, row in enumerate(self.rows):
             if row is not None and row.optional_margin and self._weighs_arguments(row, remaining):
                 self._weigh_arguments(row, scores, i)
+            if row is not None and row.next_call_margin and self._weighs_calls(row, remaining):
+                self._weigh_calls(row, scores, i)
         self.seconds += time.perf_counter() - start
         return scores
 
@@ -608,4 +621,29 @@ class ToolCallConstraint(LogitsProcessor):
         more, close = (alternative, best) if other == "more" else (best, alternative)
         choice = more if float(scores[i, more]) + row.optional_margin > float(scores[i, close]) else close
         if choice != best:
+            _keep_only(scores, i, [choice])
+
+    @staticmethod
+    def _weighs_calls(row: RowConstraint, remaining: int) -> bool:
+        """Whether a hermes row has just closed a call block and may end or open another, free to
+        choose (beyond its closing margin, within which it stops)."""
+        matcher = row.matcher
+        return (row.chat and matcher is not None and not matcher.is_stopped() and not matcher.is_error()
+                and matcher.is_accepting() and row.recent.endswith(TOOL_CALL_CLOSE)
+                and remaining > row.close_margin)
+
+    def _weigh_calls(self, row: RowConstraint, scores: torch.Tensor, i: int) -> None:
+        """The next-call margin on masked `scores[i]`: keep only the best stop token or the best token
+        that begins another call, whichever wins log p(another) + M > log p(end). Nothing to weigh where
+        the grammar allows only one of them (`parallel` off: only the end)."""
+        row_scores = scores[i]
+        stops = torch.tensor(self.stop_ids, device=row_scores.device)
+        end = int(stops[int(row_scores[stops].argmax())])
+        others = row_scores.clone()
+        others[stops] = float("-inf")
+        another = int(others.argmax())
+        if not (float(row_scores[end]) > -1e30 and float(others[another]) > -1e30):
+            return
+        choice = another if float(row_scores[another]) + row.next_call_margin > float(row_scores[end]) else end
+        if choice != int(row_scores.argmax()):
             _keep_only(scores, i, [choice])

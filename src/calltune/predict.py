@@ -71,6 +71,10 @@ class PredictConfig:
     """Constrained decoding: where the grammar allows both another argument and the end of a call's
     arguments, give another when log p(more) + M > log p(close) (`constrain.py`); None: greedy
     decides. M > 0 states optional arguments more often, M < 0 less; choose M on synthetic dev."""
+    next_call_margin: float | None = None
+    """hermes + constrained, parallel calls: after each call block, open another when log p(another)
+    + M > log p(end) (`constrain.py`); None: greedy decides. M > 0 makes more calls, M < 0 fewer;
+    choose M on synthetic dev."""
     engine: bool | None = None
     """hermes: decode through `calltune serve`'s engine (`serve.engine`) instead of batches of
     `model.generate`: continuous batching of `batch_size` rows, speculative steps of `draft_tokens`,
@@ -114,6 +118,12 @@ class PredictConfig:
             if self.decoding != "constrained":
                 raise CalltuneError("--optional-margin weighs the grammar's choices: it applies to --decoding "
                                     "constrained")
+        if self.next_call_margin is not None:
+            check_margin(self.next_call_margin, "--next-call-margin")
+            self.next_call_margin = float(self.next_call_margin)
+            if self.decoding != "constrained" or self.prompt_style != "hermes":
+                raise CalltuneError("--next-call-margin weighs the hermes grammar's choice after each call: it "
+                                    "applies to --prompt-style hermes with --decoding constrained")
         if self.engine is None and self.prompt_style != "hermes":
             self.engine = False
         if self.engine and self.prompt_style != "hermes":
@@ -130,7 +140,8 @@ class PredictConfig:
                    on_unsupported=args.on_unsupported, tool_choice=getattr(args, "tool_choice", None),
                    parallel_tool_calls=getattr(args, "parallel_tool_calls", None),
                    abstain_margin=getattr(args, "abstain_margin", None),
-                   optional_margin=getattr(args, "optional_margin", None), engine=getattr(args, "engine", None),
+                   optional_margin=getattr(args, "optional_margin", None),
+                   next_call_margin=getattr(args, "next_call_margin", None), engine=getattr(args, "engine", None),
                    draft_tokens=getattr(args, "draft_tokens", 8))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
@@ -177,6 +188,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
         decoding.append({"abstain_margin": cfg.abstain_margin, "log_odds": True})
     if cfg.optional_margin is not None:  # likewise
         decoding.append({"optional_margin": cfg.optional_margin})
+    if cfg.next_call_margin is not None:  # likewise
+        decoding.append({"next_call_margin": cfg.next_call_margin})
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
@@ -307,7 +320,8 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
     config = EngineConfig(decoding="greedy" if constrained is None else "constrained",
                           max_batch_size=cfg.batch_size, max_queue=max(1, len(todo)),
                           default_max_tokens=cfg.max_new_tokens, draft_tokens=cfg.draft_tokens,
-                          abstain_margin=cfg.abstain_margin, optional_margin=cfg.optional_margin)
+                          abstain_margin=cfg.abstain_margin, optional_margin=cfg.optional_margin,
+                          next_call_margin=cfg.next_call_margin)
     engine = Engine(model, tokenizer, config, None if constrained is None else constrained[0])
     bar = tqdm(total=len(todo), desc="predict", unit="ex", disable=not progress, dynamic_ncols=True)
     done: list[int] = []
@@ -364,7 +378,8 @@ def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConf
 
     start = time.perf_counter()
     n_vocab = model.get_output_embeddings().weight.shape[0]
-    cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported, cfg.optional_margin or 0.0)
+    cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported, cfg.optional_margin or 0.0,
+                         cfg.next_call_margin or 0.0)
     short = 0  # examples whose budget cannot fit their closing margin: a call may be cut off
     for ex in examples:
         try:

@@ -53,6 +53,11 @@ class EngineConfig:
     when log p(more) + M > log p(close), as `calltune predict --optional-margin` does (`constrain.py`);
     default: none, greedy chooses."""
 
+    next_call_margin: float | None = None
+    """Constrained decoding, parallel calls: after each call block, open another when log p(another) + M
+    > log p(end), as `calltune predict --next-call-margin` does (`constrain.py`); default: none, greedy
+    chooses."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -69,7 +74,8 @@ class EngineConfig:
         from calltune.predict import check_margin
 
         weighed = (("abstain_margin", "text against calls"),
-                   ("optional_margin", "another argument against the end of them"))
+                   ("optional_margin", "another argument against the end of them"),
+                   ("next_call_margin", "another call against the end of the answer"))
         for name, weighs in weighed:
             value, option = getattr(self, name), "--" + name.replace("_", "-")
             if value is None:
@@ -143,7 +149,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One `--option` per field of `ServeConfig` and `EngineConfig`, its docstring the help."""
     kinds = {"int": int, "float": float, "int | None": int, "float | None": float, "str | None": str, "str": str}
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
-                "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M"}
+                "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M",
+                "next_call_margin": "M"}
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4")}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):

@@ -177,7 +177,8 @@ class Engine:
             from calltune.constrain import GrammarCache
 
             self.grammars = grammars or GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0],
-                                                     optional_margin=self.config.optional_margin or 0.0)
+                                                     optional_margin=self.config.optional_margin or 0.0,
+                                                     next_call_margin=self.config.next_call_margin or 0.0)
             _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
         self.prefix = PrefixCache(int(self.config.prefix_cache_mb * 1024 * 1024))
         self.batch = KVBatch(self.device, self.config.max_batch_size)
@@ -270,7 +271,8 @@ class Engine:
         return {**self.counts, "queued": len(self.queue), "active": len(self.rows),
                 "max_batch_size": self.config.max_batch_size, "max_queue": self.config.max_queue,
                 "decoding": self.config.decoding, "abstain_margin": self.config.abstain_margin,
-                "optional_margin": self.config.optional_margin, "prefix_cache": self.prefix.stats()}
+                "optional_margin": self.config.optional_margin,
+                "next_call_margin": self.config.next_call_margin, "prefix_cache": self.prefix.stats()}
 
     def warm_up(self) -> None:
         """Decode one short request before serving (not on the engine thread): the first constrained
