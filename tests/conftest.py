@@ -74,6 +74,14 @@ def tiny_gpt2(tmp_path_factory) -> str:
     return build_tiny_gpt2(str(tmp_path_factory.mktemp("tiny-gpt2")))
 
 
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_gpt2):
+    """`load_model(tiny_gpt2)`, loaded once for the modules that only decode with it (never train it)."""
+    from calltune.models import load_model
+
+    return load_model(tiny_gpt2)
+
+
 @pytest.fixture
 def write_jsonl_lines(tmp_path):
     """Write raw lines (strings or objects) to a file and return its path."""

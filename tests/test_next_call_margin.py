@@ -34,25 +34,18 @@ def data(tmp_path_factory) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def loaded(tiny_gpt2):
-    from calltune.models import load_model
-
-    return load_model(tiny_gpt2)
-
-
-def _predict(data, out, loaded, margin, engine=None, parallel=None) -> dict:
+def _predict(data, out, tiny_loaded, margin, engine=None, parallel=None) -> dict:
     cfg = PredictConfig(data=data, out=str(out), model="tiny", prompt_style="hermes", decoding="constrained",
                         max_new_tokens=BUDGET, next_call_margin=margin, engine=engine,
                         parallel_tool_calls=parallel)
-    run_predict(cfg, loaded=loaded, progress=False)
+    run_predict(cfg, loaded=tiny_loaded, progress=False)
     return {p.id: p for p in load_predictions(str(out))}
 
 
 @pytest.fixture(scope="module")
-def runs(data, loaded, tmp_path_factory) -> dict:
+def runs(data, tiny_loaded, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("runs")
-    return {name: _predict(data, out / f"{name}.jsonl", loaded, margin)
+    return {name: _predict(data, out / f"{name}.jsonl", tiny_loaded, margin)
             for name, margin in (("base", None), ("zero", 0.0), ("more", HUGE), ("end", -HUGE))}
 
 
@@ -106,7 +99,7 @@ def test_the_rule_acts_only_after_a_closed_call_block_and_outside_the_closing_ma
     assert not ToolCallConstraint._weighs_calls(row, 50)
 
 
-def test_huge_margins_make_one_call_or_as_many_as_the_budget_allows(runs, loaded):
+def test_huge_margins_make_one_call_or_as_many_as_the_budget_allows(runs, tiny_loaded):
     assert _counts(runs["end"]) == [1] * len(ROWS)
     more = _counts(runs["more"])
     # the tiny random model already goes on after every call (as many as fit): -M is what changes it
@@ -114,7 +107,7 @@ def test_huge_margins_make_one_call_or_as_many_as_the_budget_allows(runs, loaded
     assert _counts(runs["base"]) != _counts(runs["end"])
     # however many calls, each answer still ends within its budget as a valid one: the margin stays out
     # of the closing margin, where a row that has closed a block stops
-    tokenizer = loaded[1]
+    tokenizer = tiny_loaded[1]
     for p in runs["more"].values():
         assert p.error is None and p.raw.rstrip().endswith("</tool_call>")
         assert len(tokenizer(p.raw)["input_ids"]) <= BUDGET
@@ -124,14 +117,14 @@ def test_no_margin_is_greedy_and_zero_changes_only_ties(runs):
     assert [p.raw for p in runs["base"].values()] == [p.raw for p in runs["zero"].values()]
 
 
-def test_engine_and_batches_of_generate_agree(data, loaded, runs, tmp_path):
+def test_engine_and_batches_of_generate_agree(data, tiny_loaded, runs, tmp_path):
     for name, margin in (("more", HUGE), ("end", -HUGE)):
-        generated = _predict(data, tmp_path / f"{name}.jsonl", loaded, margin, engine=False)
+        generated = _predict(data, tmp_path / f"{name}.jsonl", tiny_loaded, margin, engine=False)
         assert [p.raw for p in generated.values()] == [p.raw for p in runs[name].values()], name
 
 
-def test_without_parallel_calls_there_is_nothing_to_weigh(data, loaded, tmp_path):
-    single = _predict(data, tmp_path / "single.jsonl", loaded, HUGE, parallel=False)
+def test_without_parallel_calls_there_is_nothing_to_weigh(data, tiny_loaded, tmp_path):
+    single = _predict(data, tmp_path / "single.jsonl", tiny_loaded, HUGE, parallel=False)
     assert _counts(single) == [1] * len(ROWS)
 
 
@@ -164,11 +157,11 @@ def test_option_errors(data, tmp_path, tiny_gpt2, capsys):
     assert not (tmp_path / "p.jsonl").exists()
 
 
-def test_serve_engine_carries_the_margin(loaded):
+def test_serve_engine_carries_the_margin(tiny_loaded):
     from calltune.examples import Tool
     from calltune.serve.engine import Engine
 
-    model, tokenizer = loaded[0], loaded[1]
+    model, tokenizer = tiny_loaded[0], tiny_loaded[1]
     engine = Engine(model, tokenizer, EngineConfig(decoding="constrained", next_call_margin=1.5))
     assert engine.grammars.next_call_margin == 1.5 and engine.stats()["next_call_margin"] == 1.5
     tool = Tool("get_forecast", "", TOOL["function"]["parameters"])

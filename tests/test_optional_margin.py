@@ -40,24 +40,17 @@ def data(tmp_path_factory) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def loaded(tiny_gpt2):
-    from calltune.models import load_model
-
-    return load_model(tiny_gpt2)
-
-
-def _predict(data, out, loaded, margin, style="hermes", engine=None) -> dict:
+def _predict(data, out, tiny_loaded, margin, style="hermes", engine=None) -> dict:
     cfg = PredictConfig(data=data, out=str(out), model="tiny", prompt_style=style, decoding="constrained",
                         no_call="forbid", max_new_tokens=160, optional_margin=margin, engine=engine)
-    run_predict(cfg, loaded=loaded, progress=False)
+    run_predict(cfg, loaded=tiny_loaded, progress=False)
     return {p.id: p for p in load_predictions(str(out))}
 
 
 @pytest.fixture(scope="module")
-def runs(data, loaded, tmp_path_factory) -> dict:
+def runs(data, tiny_loaded, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("runs")
-    return {name: _predict(data, out / f"{name}.jsonl", loaded, margin)
+    return {name: _predict(data, out / f"{name}.jsonl", tiny_loaded, margin)
             for name, margin in (("base", None), ("zero", 0.0), ("more", HUGE), ("close", -HUGE))}
 
 
@@ -124,11 +117,11 @@ def test_no_margin_is_greedy_and_zero_changes_only_ties(runs):
     assert any(k == set(REQUIRED) for k in _keys(base)) and any(k != set(REQUIRED) for k in _keys(base))
 
 
-def test_engine_and_batches_of_generate_agree_and_paper_obeys(data, loaded, runs, tmp_path):
-    assert [p.raw for p in _predict(data, tmp_path / "gen.jsonl", loaded, HUGE, engine=False).values()] == \
+def test_engine_and_batches_of_generate_agree_and_paper_obeys(data, tiny_loaded, runs, tmp_path):
+    assert [p.raw for p in _predict(data, tmp_path / "gen.jsonl", tiny_loaded, HUGE, engine=False).values()] == \
         [p.raw for p in runs["more"].values()]
-    paper_more = _predict(data, tmp_path / "paper.jsonl", loaded, HUGE, style="paper")
-    paper_close = _predict(data, tmp_path / "paper2.jsonl", loaded, -HUGE, style="paper")
+    paper_more = _predict(data, tmp_path / "paper.jsonl", tiny_loaded, HUGE, style="paper")
+    paper_close = _predict(data, tmp_path / "paper2.jsonl", tiny_loaded, -HUGE, style="paper")
     assert all(p.call is not None and LAST in p.call["arguments"] for p in paper_more.values())
     assert all(p.call is not None and set(p.call["arguments"]) == set(REQUIRED) for p in paper_close.values())
 
@@ -159,10 +152,10 @@ def test_option_errors(data, tmp_path, tiny_gpt2, capsys):
     assert not (tmp_path / "p.jsonl").exists()
 
 
-def test_serve_engine_carries_the_margin(loaded):
+def test_serve_engine_carries_the_margin(tiny_loaded):
     from calltune.serve.engine import Engine
 
-    model, tokenizer = loaded[0], loaded[1]
+    model, tokenizer = tiny_loaded[0], tiny_loaded[1]
     engine = Engine(model, tokenizer, EngineConfig(decoding="constrained", optional_margin=-2))
     assert engine.grammars.optional_margin == -2.0 and engine.stats()["optional_margin"] == -2.0
     prepared = engine.prepare([{"role": "user", "content": "Forecast?"}],
