@@ -375,6 +375,11 @@ class RowConstraint:
         """Reserve the closing margin again (a fresh row, or a hermes row between calls)."""
         self.watch, self.watch_depth = self.close_margin, self.close_depth
 
+    def closed_call(self) -> bool:
+        """Whether what was generated so far ends with `</tool_call>` (a hermes row that has just
+        closed a call block)."""
+        return self.recent.endswith(TOOL_CALL_CLOSE)
+
     def reserve(self) -> int:
         """The remaining budget at or below which the closing path is simulated."""
         return self.watch + LEVEL_COST * max(0, self.nesting[0] - self.watch_depth)
@@ -523,12 +528,6 @@ class ToolCallConstraint(LogitsProcessor):
         self.bitmask = None
         self.seconds = 0.0  # time spent here, for benchmarks/decoding.py
 
-    def closed_block(self, ids: torch.Tensor) -> bool:
-        """Whether the generated part of one row (`ids`: (T,)) ends with `</tool_call>`."""
-        if not self.tokenizer.decode(ids[-1:]).endswith(">"):
-            return False
-        return self.tokenizer.decode(ids[self.prompt_len:].tolist()).endswith(TOOL_CALL_CLOSE)
-
     def model_fits(self, row: RowConstraint, scores: torch.Tensor, i: int, first: int, remaining: int) -> bool:
         """Whether the best token the row's grammar allows (`scores`: (vocab,)) leaves a closing path
         within the rest of the budget. `first` (the path's own next token) always does."""
@@ -557,7 +556,7 @@ class ToolCallConstraint(LogitsProcessor):
             self.llt.fill_next_token_bitmask(matcher, self.bitmask, i)
             if matcher.is_accepting():
                 row.unwatch()  # a hermes call that opens after this one is watched from its margin
-                if row.chat and remaining <= row.close_margin and self.closed_block(input_ids[i]):
+                if row.chat and remaining <= row.close_margin and row.closed_call():
                     _keep_only(scores, i, self.stop_ids)  # near the end, after a block: stop
             elif remaining <= row.reserve():
                 # near the end of the budget: how many tokens would closing take from here?
@@ -629,8 +628,7 @@ class ToolCallConstraint(LogitsProcessor):
         choose (beyond its closing margin, within which it stops)."""
         matcher = row.matcher
         return (row.chat and matcher is not None and not matcher.is_stopped() and not matcher.is_error()
-                and matcher.is_accepting() and row.recent.endswith(TOOL_CALL_CLOSE)
-                and remaining > row.close_margin)
+                and matcher.is_accepting() and row.closed_call() and remaining > row.close_margin)
 
     def _weigh_calls(self, row: RowConstraint, scores: torch.Tensor, i: int) -> None:
         """The next-call margin on masked `scores[i]`: keep only the best stop token or the best token
