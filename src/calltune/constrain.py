@@ -523,7 +523,6 @@ class ToolCallConstraint(LogitsProcessor):
         self.prompt_len = prompt_len
         self.max_new_tokens = max_new_tokens
         self.policy = policy
-        self.tokenizer = tokenizer
         self.stop_ids = stop_ids(tokenizer)
         self.bitmask = None
         self.seconds = 0.0  # time spent here, for benchmarks/decoding.py
