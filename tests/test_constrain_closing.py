@@ -150,6 +150,39 @@ def test_a_late_block_that_opens_an_optional_patterned_argument_still_closes(cac
     assert _check_late_block(cache, tok, lambda n: [*range(n - SPAN, n + 2), n + 8]) == 4
 
 
+def _answer_then_stop(cache, tok, row, target: list[int], budget: int) -> str:
+    """Greedy steps of the processor over one hermes row whose model writes `target` and then
+    wants to end the turn (before that, `randn` logits with the stop tokens last); the answer up
+    to its first stop token."""
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.full((1, 1), tok.eos_token_id)  # (1, 1): a one-token prompt
+    processor = ToolCallConstraint([row], 1, budget, cache.policy, tok)
+    for step in range(budget):
+        scores = torch.randn((1, cache.n_vocab), generator=generator)  # (1, vocab)
+        scores[:, cache.stop_ids] = -1e4
+        if ids[0, 1:].tolist() == target[:step]:
+            scores[0, target[step] if step < len(target) else cache.stop_ids[0]] = 100.0
+        ids = torch.cat([ids, processor(ids, scores).argmax(-1, keepdim=True)], dim=1)
+        if int(ids[0, -1]) in cache.stop_ids:
+            break
+    generated = ids[0, 1:].tolist()
+    return tok.decode(generated[:min([generated.index(t) for t in cache.stop_ids if t in generated], default=None)])
+
+
+def test_a_row_tells_when_the_budget_overrode_the_model(cache, tok):
+    """`budget_cut` (what `predict` counts and `serve` reports as finish_reason "length"): a
+    model that writes four blocks and then ends is not cut when the budget has room for them all;
+    a budget shorter than its answer stops it after fewer blocks (still valid calls), and says so."""
+    target = tok(ANSWER_4, add_special_tokens=False)["input_ids"]
+    row = cache.chat_row(CALLS_4)
+    assert _valid_blocks(_answer_then_stop(cache, tok, row, target, len(target) + 40), CALLS_4) == 4
+    assert not row.budget_cut
+    for budget in (len(target) - 30, len(target) // 2):
+        row = cache.chat_row(CALLS_4)
+        assert _valid_blocks(_answer_then_stop(cache, tok, row, target, budget), CALLS_4) < 4
+        assert row.budget_cut, budget
+
+
 # synth-2-000355 of a dev set: its tools, and the embedded model's token ids for the answer the tuned
 # model wrote with a budget of 192 (cut inside its third block: `..."pdf"}}\n</tool_`)
 CUT = json.loads((Path(__file__).parent / "fixtures" / "closing_cut_hermes.json").read_text(encoding="utf-8"))

@@ -33,8 +33,11 @@ def test_auto_is_the_adapters_style_else_hermes(tmp_path):
 
 
 def test_predict_defaults_follow_the_style(tmp_path):
+    from calltune.serve.config import EngineConfig
+
+    # hermes: room for four parallel calls (a 128 budget cut them), and the same budget as `calltune serve`
     assert (PredictConfig(data="d", out="o").prompt_style, PredictConfig(data="d", out="o").max_new_tokens) == (
-        "hermes", 128)
+        "hermes", 256) == ("hermes", EngineConfig().default_max_tokens)
     paper = PredictConfig(data="d", out="o", adapter=_run(tmp_path, "paper"))
     assert (paper.prompt_style, paper.max_new_tokens) == ("paper", 64)
     assert PredictConfig(data="d", out="o", prompt_style="paper", max_new_tokens=20).max_new_tokens == 20

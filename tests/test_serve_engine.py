@@ -219,15 +219,17 @@ def test_the_engine_answers_as_predict_decodes(loaded, decoding):
 
     model, tokenizer = loaded
     engine = make_engine(loaded, decoding=decoding)
-    served = run(engine, REQUESTS, max_tokens=40)
+    served = run(engine, REQUESTS, max_tokens=60)  # constrained: one answer the budget makes stop early
     grammars = GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0])
     for (question, choice, parallel), event in zip(REQUESTS, served):
         prompt = render_text([{"role": "user", "content": question}], TOOL_OBJECTS, tokenizer,
                              add_generation_prompt=True)
         rows = [grammars.chat_row(TOOL_OBJECTS, choice, parallel)] if decoding == "constrained" else None
-        [expected] = generate_batch(model, tokenizer, [prompt], 40, None if rows is None else (rows, grammars),
+        [expected] = generate_batch(model, tokenizer, [prompt], 60, None if rows is None else (rows, grammars),
                                     stop="turn")
         assert event.text == expected.text
+        # the budget ended the same answers: `length` here, `at_budget` in predict
+        assert (event.finish_reason == "length") == expected.at_budget, (event, expected)
 
 
 @pytest.mark.parametrize("capacity", [1, 8])  # the buffers grow rows as they come; room for all from the start

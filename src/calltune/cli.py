@@ -59,7 +59,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                         "template; chat: the model's chat template, one JSON call; hermes: the standard "
                         "chat format with tools (text or <tool_call> blocks)")
     p.add_argument("--max-new-tokens", type=int, default=None,
-                   help="default: 128 for hermes, 64 for paper and chat")
+                   help="default: 256 for hermes (as serve), 64 for paper and chat")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--quantization", default="auto", choices=["auto", "none", "nf4"],
                    help="base weights: auto = as the adapter's run trained them (else none)")
@@ -244,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prompt-only rows in each of these styles (hermes, paper, chat); the tuned model is "
                         "evaluated in the style it trained with (the recipe's data.prompt_style)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-new-tokens", type=int, default=None, help="default: 128 for hermes, 64 for paper and chat")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="default: 256 for hermes (as serve), 64 for paper and chat")
     p.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -367,6 +367,10 @@ class RowConstraint:
     """The last characters generated (where a call's `<tool_call>` tag is looked for)."""
     next_call_margin: float = 0.0
     """The next-call margin (see the module docstring); 0: greedy decides."""
+    budget_cut: bool = False
+    """Whether the budget overrode the model: near its end the row was made to stop after a block,
+    or to take the closing path, where the model's own best allowed token went elsewhere (another
+    call, another argument). The answer is valid but may lack what the model would have added."""
 
     def __post_init__(self):
         self.unwatch()
@@ -527,11 +531,15 @@ class ToolCallConstraint(LogitsProcessor):
         self.bitmask = None
         self.seconds = 0.0  # time spent here, for benchmarks/decoding.py
 
+    def model_pick(self, scores: torch.Tensor, i: int) -> int:
+        """The best token row i's grammar allows (`scores`: its (vocab,) logits, unmasked)."""
+        allowed = _allowed(self.bitmask[i], scores.numel())  # (vocab,)
+        return int(torch.where(allowed, scores.float().cpu(), torch.tensor(float("-inf"))).argmax())
+
     def model_fits(self, row: RowConstraint, scores: torch.Tensor, i: int, first: int, remaining: int) -> bool:
         """Whether the best token the row's grammar allows (`scores`: (vocab,)) leaves a closing path
         within the rest of the budget. `first` (the path's own next token) always does."""
-        allowed = _allowed(self.bitmask[i], scores.numel())  # (vocab,)
-        token = int(torch.where(allowed, scores.float().cpu(), torch.tensor(float("-inf"))).argmax())
+        token = self.model_pick(scores, i)
         return token == first or self.policy.fits_after(row.matcher, token, row.nesting[1], remaining - 1, self.llt)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -556,6 +564,7 @@ class ToolCallConstraint(LogitsProcessor):
             if matcher.is_accepting():
                 row.unwatch()  # a hermes call that opens after this one is watched from its margin
                 if row.chat and remaining <= row.close_margin and row.closed_call():
+                    row.budget_cut |= self.model_pick(scores[i], i) not in self.stop_ids
                     _keep_only(scores, i, self.stop_ids)  # near the end, after a block: stop
             elif remaining <= row.reserve():
                 # near the end of the budget: how many tokens would closing take from here?
@@ -565,6 +574,7 @@ class ToolCallConstraint(LogitsProcessor):
                 row.watch, row.watch_depth = remaining, row.nesting[0]
                 if first is not None and (remaining <= needed + CLOSE_SLACK
                                           or not self.model_fits(row, scores[i], i, first, remaining)):
+                    row.budget_cut |= self.model_pick(scores[i], i) != first
                     _keep_only(scores, i, [first])  # follow the closing path
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
         for i, row in enumerate(self.rows):

@@ -28,6 +28,9 @@ class Generation:
     ids: tuple[int, ...] = ()
     log_odds: float | None = None
     """Under an abstention margin: the answer's call-branch log-odds (`abstain.Branches.log_odds`)."""
+    at_budget: bool = False
+    """Whether the budget, not the model, ended the answer: it ran out of new tokens, or (constrained)
+    it was made to stop or close a call where the model would have gone on (`RowConstraint.budget_cut`)."""
 
 
 END_OF_TURN = "<|im_end|>"
@@ -72,7 +75,7 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items()}
     prompt_len = enc["input_ids"].shape[1]
-    processors, odds = None, [None] * len(prompts)
+    processors, odds, rows = None, [None] * len(prompts), [None] * len(prompts)
     if constraint is not None and any(r is not None for r in constraint[0]):
         from transformers import LogitsProcessorList
 
@@ -98,14 +101,19 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
         timing["steps"] = timing.get("steps", 0) + out.shape[1] - prompt_len
         timing["constraint_s"] = timing.get("constraint_s", 0.0) + (processors[0].seconds if processors else 0.0)
     results = []
-    for row, log_odds in zip(out[:, prompt_len:], odds):  # (B, new)
+    for row, log_odds, rc in zip(out[:, prompt_len:], odds, rows):  # (B, new)
         ids = row.tolist()
         # tokens after EOS / the stop are padding (pad == eos for the embedded model)
         end = next((i for i, tok in enumerate(ids) if tok in stops), None)
         ids = ids if end is None else ids[:end]
         # hermes keeps special tokens: a tokenizer may hold `<tool_call>` as one
         text = tokenizer.decode(ids, skip_special_tokens=not turn)
-        results.append(Generation(cut_turn(text) if turn else text, len(ids), tuple(ids), log_odds))
+        # ended by the model: an end token, or (a vocabulary without one, or padding that is not an
+        # end token) the stop criterion's own test
+        ended = end is not None or (END_OF_TURN in tokenizer.decode(ids, skip_special_tokens=False) if turn
+                                    else first_json_object(text) is not None)
+        at_budget = (not ended and len(ids) >= max_new_tokens) or (rc is not None and rc.budget_cut)
+        results.append(Generation(cut_turn(text) if turn else text, len(ids), tuple(ids), log_odds, at_budget))
     return results
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from dataclasses import asdict, dataclass
 
 from calltune.errors import CalltuneError
@@ -43,7 +44,7 @@ class PredictConfig:
     (the standard chat format with tools: text or `<tool_call>` blocks; `calltune.chat`), or `auto`:
     the style the adapter's run trained with, else hermes (`models.resolve_prompt_style`)."""
     max_new_tokens: int | None = None
-    """Generation budget per example; None: 64 for one JSON call (paper, chat), 128 for hermes
+    """Generation budget per example; None: 64 for one JSON call (paper, chat), 256 for hermes
     (room for parallel calls)."""
     batch_size: int = 8
     """Prompts decoded together (left padded)."""
@@ -89,7 +90,7 @@ class PredictConfig:
 
             self.prompt_style = resolve_prompt_style(self.prompt_style, self.adapter, self.model)
         if self.max_new_tokens is None:
-            self.max_new_tokens = 128 if self.prompt_style == "hermes" else 64
+            self.max_new_tokens = 256 if self.prompt_style == "hermes" else 64
         if self.prompt_style not in PROMPT_STYLES:
             raise CalltuneError(f"unknown prompt style '{self.prompt_style}' (choose from {', '.join(PROMPT_STYLES)})")
         if self.decoding not in DECODINGS:
@@ -218,7 +219,8 @@ def _load_partial(path: str, fingerprint: str, ids: list[str]) -> dict[str, dict
             return {}
         for text in lines[1:]:
             rec = json.loads(text)
-            done[rec["id"]] = {"raw": rec["raw"], "log_odds": rec.get("log_odds")}
+            done[rec["id"]] = {"raw": rec["raw"], "log_odds": rec.get("log_odds"),
+                               "at_budget": bool(rec.get("at_budget"))}
     except (json.JSONDecodeError, KeyError, AttributeError):
         pass  # a torn last line: keep what was read before it
     known = set(ids)
@@ -261,10 +263,12 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     with open(partial, "a", encoding="utf-8") as handle:
         def on_batch(indices, generations):
             for i, gen in zip(indices, generations):
-                answers[ids[i]] = {"raw": gen.text, "log_odds": gen.log_odds}
+                answers[ids[i]] = {"raw": gen.text, "log_odds": gen.log_odds, "at_budget": gen.at_budget}
                 rec = {"id": ids[i], "raw": gen.text}
                 if gen.log_odds is not None:
                     rec["log_odds"] = gen.log_odds
+                if gen.at_budget:
+                    rec["at_budget"] = True
                 handle.write(dumps_line(rec) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -285,8 +289,13 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
         preds.append(pred.to_json())
     write_jsonl(cfg.out, preds)
     os.unlink(partial)
+    at_budget = sum(answers[ex.id]["at_budget"] for ex in examples)
+    if at_budget:
+        print(f"warning: {at_budget} of {len(examples)} answer(s) were ended by --max-new-tokens "
+              f"{cfg.max_new_tokens}, not by the model (cut short, or made to close early: calls may be "
+              f"missing); raise --max-new-tokens", file=sys.stderr)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
-            "resumed": resumed, **stats, **compile_stats}
+            "resumed": resumed, "at_budget": at_budget, **stats, **compile_stats}
 
 
 def engine_fits(model) -> bool:
@@ -334,9 +343,10 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
             if isinstance(event, Failed):
                 failed.append(f"prompt {i}: decoding failed: {event.message}")
                 return
-            tokens = event.completion_tokens - (event.finish_reason == "stop")  # without the end token
+            tokens = event.completion_tokens - event.end_token  # without the end token
             new_tokens += tokens
-            on_batch([i], [Generation(event.text, tokens, log_odds=event.log_odds)])
+            on_batch([i], [Generation(event.text, tokens, log_odds=event.log_odds,
+                                      at_budget=event.finish_reason == "length")])
             done.append(i)
             bar.update(1)
         return on_event

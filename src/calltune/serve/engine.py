@@ -91,7 +91,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class Finished:
-    """The whole answer. `finish_reason`: "stop" (an end token) or "length" (the budget ran out)."""
+    """The whole answer. `finish_reason`: "stop" (an end token) or "length" (the budget ran out, or,
+    constrained, made the answer stop or close a call where the model would have gone on)."""
 
     text: str
     finish_reason: str
@@ -100,6 +101,8 @@ class Finished:
     cached_tokens: int
     log_odds: float | None = None
     """Under an abstention margin: the answer's call-branch log-odds (`abstain.Branches.log_odds`)."""
+    end_token: bool = False
+    """Whether the last completion token is an end token (counted in `completion_tokens`, not in `text`)."""
 
 
 @dataclass(frozen=True)
@@ -412,8 +415,9 @@ class Engine:
             kept = row.out[:-1] if token in self.stop_ids else row.out
             text = cut_turn(self.tokenizer.decode(kept, skip_special_tokens=False))
             prompt = job.prepared.prompt_ids
-            self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached,
-                                     row.log_odds))
+            cut = row.processor is not None and row.processor.rows[0].budget_cut  # the budget ended it
+            self._emit(job, Finished(text, "stop" if ended and not cut else "length", len(prompt), len(row.out),
+                                     row.cached, row.log_odds, token in self.stop_ids))
             row.finished = True
             return False
         row.pending = token
