@@ -346,7 +346,7 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
             tokens = event.completion_tokens - event.end_token  # without the end token
             new_tokens += tokens
             on_batch([i], [Generation(event.text, tokens, log_odds=event.log_odds,
-                                      at_budget=event.finish_reason == "length")])
+                                      at_budget=event.finish_reason == "length" or event.budget_cut)])
             done.append(i)
             bar.update(1)
         return on_event

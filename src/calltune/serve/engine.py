@@ -91,8 +91,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Finished:
-    """The whole answer. `finish_reason`: "stop" (an end token) or "length" (the budget ran out, or,
-    constrained, made the answer stop or close a call where the model would have gone on)."""
+    """The whole answer. `finish_reason`: "stop" (an end token) or "length" (the budget ran out)."""
 
     text: str
     finish_reason: str
@@ -103,6 +102,10 @@ class Finished:
     """Under an abstention margin: the answer's call-branch log-odds (`abstain.Branches.log_odds`)."""
     end_token: bool = False
     """Whether the last completion token is an end token (counted in `completion_tokens`, not in `text`)."""
+    budget_cut: bool = False
+    """Constrained: whether the budget made the answer stop or close a call where the model would have
+    gone on (`RowConstraint.budget_cut`). Its calls are complete and valid, so the API still reports
+    "tool_calls" (clients act on that); `predict` counts such answers."""
 
 
 @dataclass(frozen=True)
@@ -416,8 +419,8 @@ class Engine:
             text = cut_turn(self.tokenizer.decode(kept, skip_special_tokens=False))
             prompt = job.prepared.prompt_ids
             cut = row.processor is not None and row.processor.rows[0].budget_cut  # the budget ended it
-            self._emit(job, Finished(text, "stop" if ended and not cut else "length", len(prompt), len(row.out),
-                                     row.cached, row.log_odds, token in self.stop_ids))
+            self._emit(job, Finished(text, "stop" if ended else "length", len(prompt), len(row.out), row.cached,
+                                     row.log_odds, token in self.stop_ids, cut))
             row.finished = True
             return False
         row.pending = token
