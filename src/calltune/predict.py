@@ -292,8 +292,8 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
     at_budget = sum(answers[ex.id]["at_budget"] for ex in examples)
     if at_budget:
         print(f"warning: {at_budget} of {len(examples)} answer(s) were ended by --max-new-tokens "
-              f"{cfg.max_new_tokens}, not by the model (cut short, or made to close early: calls may be "
-              f"missing); raise --max-new-tokens", file=sys.stderr)
+              f"{cfg.max_new_tokens}, not by the model (cut off, or a call closed early: an answer may lack "
+              f"text or calls it meant to write); raise --max-new-tokens", file=sys.stderr)
     return {"config": asdict(cfg), "model_path": model_path, "n": len(examples),
             "resumed": resumed, "at_budget": at_budget, **stats, **compile_stats}
 
