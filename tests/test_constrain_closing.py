@@ -170,7 +170,7 @@ def _answer_then_stop(cache, tok, row, target: list[int], budget: int) -> str:
 
 
 def test_a_row_tells_when_the_budget_overrode_the_model(cache, tok):
-    """`budget_cut` (what `predict` counts and `serve` reports as finish_reason "length"): a
+    """`budget_cut` (what `predict` counts; `serve` still reports the valid calls as "tool_calls"): a
     model that writes four blocks and then ends is not cut when the budget has room for them all;
     a budget shorter than its answer stops it after fewer blocks (still valid calls), and says so."""
     target = tok(ANSWER_4, add_special_tokens=False)["input_ids"]

@@ -536,10 +536,9 @@ class ToolCallConstraint(LogitsProcessor):
         allowed = _allowed(self.bitmask[i], scores.numel())  # (vocab,)
         return int(torch.where(allowed, scores.float().cpu(), torch.tensor(float("-inf"))).argmax())
 
-    def model_fits(self, row: RowConstraint, scores: torch.Tensor, i: int, first: int, remaining: int) -> bool:
-        """Whether the best token the row's grammar allows (`scores`: (vocab,)) leaves a closing path
+    def model_fits(self, row: RowConstraint, token: int, first: int, remaining: int) -> bool:
+        """Whether `token` (the best one the row's grammar allows: `model_pick`) leaves a closing path
         within the rest of the budget. `first` (the path's own next token) always does."""
-        token = self.model_pick(scores, i)
         return token == first or self.policy.fits_after(row.matcher, token, row.nesting[1], remaining - 1, self.llt)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -572,10 +571,11 @@ class ToolCallConstraint(LogitsProcessor):
                 # watched at every step from now until the call closes: a step left unwatched
                 # could take a token after which no path fits
                 row.watch, row.watch_depth = remaining, row.nesting[0]
-                if first is not None and (remaining <= needed + CLOSE_SLACK
-                                          or not self.model_fits(row, scores[i], i, first, remaining)):
-                    row.budget_cut |= self.model_pick(scores[i], i) != first
-                    _keep_only(scores, i, [first])  # follow the closing path
+                if first is not None:
+                    pick = self.model_pick(scores[i], i)
+                    if remaining <= needed + CLOSE_SLACK or not self.model_fits(row, pick, first, remaining):
+                        row.budget_cut |= pick != first
+                        _keep_only(scores, i, [first])  # follow the closing path
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
         for i, row in enumerate(self.rows):
             if row is not None and row.optional_margin and self._weighs_arguments(row, remaining):
