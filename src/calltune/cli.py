@@ -17,6 +17,8 @@
     calltune bfcl --category simple_python --out DIR [--limit N] [--pred PRED]
     calltune calibrate-abstention --data dev.jsonl --adapter RUN --out DIR [--margins=-2,-1,0,1,2,4]
         [--no-call-share 0.2]
+    calltune margin-sweep DIR [DIR ...] [--margins=-2,-1,0,1,2]
+    calltune compare RUN_A RUN_B [--margin M] [--out compare.json]
     calltune demo --out runs/demo [--config configs/best.yaml] [--train-size 120] [--bfcl-limit N]
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
     calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
@@ -195,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "margin a run was made at)")
     p.add_argument("--out", default=None, help="also write the sweep as JSON here")
 
+    p = sub.add_parser("compare", help="two runs on the same cases, paired: accuracies, cases right for one only, "
+                                       "McNemar p")
+    p.add_argument("runs", nargs=2, metavar="RUN",
+                   help="a `calltune bfcl` output directory or a `calltune eval` metrics file (both of one kind)")
+    p.add_argument("--margin", default=None, type=float,
+                   help="read two bfcl runs made under --abstain-margin at or below it as decoded at it")
+    p.add_argument("--out", default=None, help="also write the comparison as JSON here")
+
     p = sub.add_parser("train", help="LoRA / QLoRA fine-tuning (see configs/*.yaml)")
     p.add_argument("--config", default=None, help="YAML config; omitted sections take their defaults")
     p.add_argument("--out", required=True, help="run directory")
@@ -362,6 +372,19 @@ def cmd_margin_sweep(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from calltune.compare import compare, format_comparison, load_outcomes
+    from calltune.jsonl import write_json
+
+    check_output_file(args.out)
+    result = compare(*(load_outcomes(path, args.margin) for path in args.runs))
+    print(format_comparison(result, args.margin))
+    if args.out:
+        write_json(args.out, {**result, "margin": args.margin})
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from calltune.config import load_config
 
@@ -431,6 +454,7 @@ def cmd_demo(args) -> int:
 COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "stress": cmd_stress,
             "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
             "bfcl": cmd_bfcl, "calibrate-abstention": cmd_calibrate, "margin-sweep": cmd_margin_sweep,
+            "compare": cmd_compare,
             "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge, "export": cmd_export, "serve": cmd_serve}
 
 

@@ -26,8 +26,9 @@ from calltune.errors import CalltuneError
 DEFAULT_SWEEP = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
-def load_run(directory: str) -> dict:
-    """A bfcl run directory's category, margin and per-example rows (`correct`, `log_odds`)."""
+def load_run(directory: str, need_log_odds: bool = True) -> dict:
+    """A bfcl run directory's category, margin and per-example rows (`correct`, `log_odds`). With
+    `need_log_odds` false a run made without --abstain-margin loads too (its run_margin is None)."""
     metrics_path = os.path.join(directory, "metrics.json")
     rows_path = os.path.join(directory, "bfcl_per_example.jsonl")
     for path in (metrics_path, rows_path):
@@ -41,7 +42,7 @@ def load_run(directory: str) -> dict:
     if not isinstance(metrics, dict) or metrics.get("category") not in BFCL_CATEGORIES:
         raise CalltuneError(f"{metrics_path}: field 'category': missing or not a BFCL category")
     margin = (metrics.get("predict_config") or {}).get("abstain_margin")
-    if margin is None:
+    if margin is None and need_log_odds:
         raise CalltuneError(f"{directory}: the run had no --abstain-margin, so its answers were not weighed; rerun "
                             f"`calltune bfcl` with --abstain-margin at or below the lowest margin to sweep")
     rows = []
@@ -57,27 +58,37 @@ def load_run(directory: str) -> dict:
             if odds is not None and (isinstance(odds, bool) or not isinstance(odds, (int, float))):
                 raise CalltuneError(f"{rows_path}:{line}: field 'log_odds': not a number")
             rows.append(row)
-    if not any("log_odds" in row for row in rows):
+    if need_log_odds and not any("log_odds" in row for row in rows):
         raise CalltuneError(f"{rows_path}: no answer records its log_odds (a run made before calltune recorded "
                             f"them, or one whose answers were never weighed); rerun `calltune bfcl` with "
                             f"--abstain-margin")
-    return {"dir": directory, "category": metrics["category"], "run_margin": float(margin), "rows": rows}
+    return {"dir": directory, "category": metrics["category"],
+            "run_margin": None if margin is None else float(margin), "rows": rows}
+
+
+def correct_at(row: dict, margin: float, text_right: bool) -> bool:
+    """One answer's verdict at `margin`: text (right only where no call is wanted, `text_right`) where
+    its log-odds are at most the margin, else the verdict of the call it decoded."""
+    odds = row.get("log_odds")
+    return text_right if odds is not None and odds <= margin else row["correct"]
+
+
+def check_margin(run: dict, margin: float) -> None:
+    """Refuse a margin below the run's own: the answers it sent to text were never decoded as calls."""
+    if margin < run["run_margin"]:
+        raise CalltuneError(f"{run['dir']}: ran at --abstain-margin {run['run_margin']:g}; margin {margin:g} is below "
+                            f"it, and the answers it sent to text were never decoded as calls")
 
 
 def accuracy_at(run: dict, margin: float) -> dict:
     """The run's BFCL accuracy had it decoded at `margin` (>= its own)."""
-    if margin < run["run_margin"]:
-        raise CalltuneError(f"{run['dir']}: ran at --abstain-margin {run['run_margin']:g}; margin {margin:g} is below "
-                            f"it, and the answers it sent to text were never decoded as calls")
+    check_margin(run, margin)
     text_right = run["category"] == "irrelevance"
     correct = abstained = 0
     for row in run["rows"]:
         odds = row.get("log_odds")
-        if odds is not None and odds <= margin:
-            abstained += 1
-            correct += text_right
-        else:
-            correct += row["correct"]
+        abstained += odds is not None and odds <= margin
+        correct += correct_at(row, margin, text_right)
     n = len(run["rows"])
     return {"margin": margin, "n": n, "correct": correct, "accuracy": correct / n if n else 0.0,
             "abstained": abstained}
