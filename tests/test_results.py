@@ -1,0 +1,68 @@
+"""The per-case outcomes kept in results/issue14/ stay readable by `calltune compare` and
+`calltune margin-sweep` and still give the figures the README reports for them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from calltune.compare import compare, load_outcomes
+from calltune.sweep import accuracy_at, load_run
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "results", "issue14")
+SIZES = {"simple_python": 400, "multiple": 200, "parallel": 200, "parallel_multiple": 200, "irrelevance": 240}
+# (candidate, category, margin) -> cases right, as the README reports them
+FIGURES = {
+    ("cand17", "simple_python", -2): 240, ("cand17", "multiple", -2): 116, ("cand17", "parallel", -2): 42,
+    ("cand17", "parallel_multiple", -2): 19, ("cand17", "irrelevance", 1): 203, ("cand17", "simple_python", 1): 207,
+    ("cand17", "multiple", 1): 103,
+    ("cand21", "simple_python", -2): 230, ("cand21", "multiple", -2): 111, ("cand21", "parallel", -2): 58,
+    ("cand21", "parallel_multiple", -2): 22, ("cand21", "irrelevance", 2.5): 216,
+    ("cand21", "simple_python", 2.5): 195,
+}
+DEV = {"cand17": 42, "cand21": 36}  # exact match on dev_proc100
+
+
+def _candidates() -> list[str]:
+    return sorted(d for d in os.listdir(ROOT) if os.path.isdir(os.path.join(ROOT, d)))
+
+
+@pytest.mark.parametrize("candidate", _candidates())
+def test_every_kept_run_loads_whole(candidate):
+    for category, size in SIZES.items():
+        path = os.path.join(ROOT, candidate, f"bfcl_{category}")
+        run = load_run(path)
+        assert run["category"] == category and len(run["rows"]) == size and run["run_margin"] == -2
+        with open(os.path.join(path, "metrics.json"), encoding="utf-8") as handle:
+            accuracy = json.load(handle)["accuracy"]
+        assert accuracy_at(run, -2)["correct"] == round(accuracy * size)
+        assert all(isinstance(row.get("raw"), str) for row in run["rows"])
+    outcomes = load_outcomes(os.path.join(ROOT, candidate, "dev", "eval100.json"))["outcomes"]
+    assert len(outcomes) == 100
+
+
+@pytest.mark.parametrize("key", sorted(FIGURES))
+def test_the_readme_figures(key):
+    candidate, category, margin = key
+    assert accuracy_at(load_run(os.path.join(ROOT, candidate, f"bfcl_{category}")), margin)["correct"] == FIGURES[key]
+
+
+def test_the_dev_figures():
+    for candidate, right in DEV.items():
+        assert sum(load_outcomes(os.path.join(ROOT, candidate, "dev", "eval100.json"))["outcomes"].values()) == right
+
+
+def test_the_paired_comparison_the_readme_reports():
+    """cand17 / cand21 on BFCL parallel: 9 cases right for cand17 only, 25 for cand21 only."""
+    result = compare(*(load_outcomes(os.path.join(ROOT, c, "bfcl_parallel")) for c in ("cand17", "cand21")))
+    assert (result["only_a"], result["only_b"]) == (9, 25) and round(result["p_value"], 3) == 0.009
+
+
+def test_candidates_pair_with_each_other():
+    candidates = _candidates()
+    for a, b in zip(candidates, candidates[1:]):
+        for category in SIZES:
+            result = compare(*(load_outcomes(os.path.join(ROOT, c, f"bfcl_{category}"), 1.0) for c in (a, b)))
+            assert result["n"] == SIZES[category]
