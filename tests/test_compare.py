@@ -114,6 +114,8 @@ def test_bad_input_is_named(tmp_path, capsys):
     a = _run(tmp_path / "a", "simple_python", _rows(A_RIGHT, odds), margin=0.5)
     dup = _run(tmp_path / "dup", "simple_python", _rows(A_RIGHT)[:2] + _rows(A_RIGHT)[:1])
     plain = _run(tmp_path / "plain", "simple_python", _rows(A_RIGHT), margin=None)
+    binary = tmp_path / "b.json"
+    binary.write_bytes(b"\xff\xfe\x00junk")
     metrics = tmp_path / "m.json"
     metrics.write_text(json.dumps({"per_example": [{"id": "x", "exact": "yes"}]}))
     cases = [
@@ -123,6 +125,7 @@ def test_bad_input_is_named(tmp_path, capsys):
         ([str(metrics), str(metrics)], r"m.json: per_example\[0\]: field 'exact': not true/false"),
         ([str(metrics), a, "--margin=1"], "--margin reads `calltune bfcl` runs; this is a file"),
         ([str(tmp_path / "nope"), a], "nope: no such file or directory"),
+        ([str(binary), str(binary)], "b.json: not JSON"),
         ([a, a, "--out", str(tmp_path)], "is a directory"),
     ]
     for argv, message in cases:

@@ -29,7 +29,7 @@ def _eval_outcomes(path: str) -> dict[str, bool]:
     with open(path, encoding="utf-8") as handle:
         try:
             metrics = json.load(handle)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise CalltuneError(f"{path}: not JSON ({err})") from None
     rows = metrics.get("per_example") if isinstance(metrics, dict) else None
     if not isinstance(rows, list):
