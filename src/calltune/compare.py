@@ -20,7 +20,7 @@ import json
 import os
 
 from calltune.errors import CalltuneError
-from calltune.score import mcnemar_exact, wilson_interval
+from calltune.score import discordant, mcnemar_exact, wilson_interval
 from calltune.sweep import check_margin, correct_at, load_run
 
 
@@ -92,8 +92,7 @@ def compare(a: dict, b: dict) -> dict:
     if not ids_a:
         raise CalltuneError(f"{a['path']}: no labelled cases to compare")
     n = len(ids_a)
-    only_a = sum(a["outcomes"][i] and not b["outcomes"][i] for i in ids_a)
-    only_b = sum(b["outcomes"][i] and not a["outcomes"][i] for i in ids_a)
+    only_a, only_b = discordant(a["outcomes"], b["outcomes"], ids_a)
     runs = []
     for run in (a, b):
         correct = sum(run["outcomes"].values())

@@ -19,7 +19,7 @@ import yaml
 from calltune.errors import CalltuneError
 from calltune.jsonl import atomic_write_text, read_text
 from calltune.predict import DECODINGS
-from calltune.score import mcnemar_exact, wilson_interval
+from calltune.score import discordant, mcnemar_exact, wilson_interval
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 METRICS = ("json_validity", "schema_adherence", "exact_match")
@@ -250,8 +250,7 @@ def paired_comparisons(results: list[dict], trained: dict, scales: list[str]) ->
             if not ids:
                 line.append("-")
                 continue
-            only_a = sum(oa[i] and not ob[i] for i in ids)
-            only_b = sum(ob[i] and not oa[i] for i in ids)
+            only_a, only_b = discordant(oa, ob, ids)
             pa, pb = 100 * sum(oa[i] for i in ids) / len(ids), 100 * sum(ob[i] for i in ids) / len(ids)
             line.append(f"{pa:.1f} -> {pb:.1f}, p={mcnemar_exact(only_a, only_b):.2g}")
         body.append(line)

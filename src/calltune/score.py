@@ -248,6 +248,11 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def discordant(a: dict[str, bool], b: dict[str, bool], ids) -> tuple[int, int]:
+    """Of the case `ids`, how many are right under A only and under B only (`mcnemar_exact`'s input)."""
+    return sum(a[i] and not b[i] for i in ids), sum(b[i] and not a[i] for i in ids)
+
+
 def summarize(checks: list[Check]) -> dict:
     """Aggregate checks into the metrics dictionary written by `calltune eval`."""
     n = len(checks)
