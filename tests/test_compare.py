@@ -10,7 +10,8 @@ import pytest
 from calltune.cli import main
 from calltune.compare import compare, load_outcomes
 from calltune.errors import CalltuneError
-from calltune.examples import load_examples
+from calltune.examples import load_examples, resolve_data_path
+from calltune.jsonl import file_sha256
 from calltune.prompts import format_call
 from calltune.score import mcnemar_exact, wilson_interval
 from calltune.sweep import accuracy_at, load_run
@@ -71,14 +72,14 @@ def test_margin_reads_both_runs_as_margin_sweep_does(tmp_path):
     assert [run["correct"] for run in plain["runs"]] == [5, 5]
 
 
-def _eval_file(tmp_path, name, right: set[int]) -> str:
-    """A real `calltune eval` metrics file on seed:dev: the gold call where `right` says, junk elsewhere."""
-    examples = load_examples("seed:dev")
+def _eval_file(tmp_path, name, right: set[int], data: str = "seed:dev") -> str:
+    """A real `calltune eval` metrics file on `data` (seed:dev): the gold call where `right` says, junk elsewhere."""
+    examples = load_examples(data)
     pred = tmp_path / f"{name}.jsonl"
     pred.write_text("".join(json.dumps({"id": ex.id, "raw": format_call(ex.target) if i in right else "no",
                                         "call": None, "error": None}) + "\n" for i, ex in enumerate(examples)))
     out = tmp_path / f"{name}.metrics.json"
-    assert main(["eval", "--data", "seed:dev", "--pred", str(pred), "--out", str(out)]) == 0
+    assert main(["eval", "--data", data, "--pred", str(pred), "--out", str(out)]) == 0
     return str(out)
 
 
@@ -91,6 +92,26 @@ def test_eval_metrics_files_pair_on_exact_match(tmp_path, capsys):
     assert "eval: 4 paired cases" in printed and "right only for A / B: 2 / 1" in printed
     saved = json.loads(out.read_text())
     assert saved["runs"][0]["correct"] == 3 and saved["runs"][1]["correct"] == 2 and saved["margin"] is None
+
+
+def test_eval_files_of_other_data_with_the_same_ids_are_refused(tmp_path):
+    """Synthetic ids restart with every `data synth` run: two dev sets can share every id. eval records
+    the data's sha256 and compare refuses files scored on different bytes."""
+    seed_dev = resolve_data_path("seed:dev")
+    lines = open(seed_dev, encoding="utf-8").read().splitlines()
+    first = json.loads(lines[0])
+    first["instruction"] = "What's the weather like in Lyon right now?"
+    other = tmp_path / "other_dev.jsonl"
+    other.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    a, b = _eval_file(tmp_path, "a", {0, 1}), _eval_file(tmp_path, "b", {1}, data=str(other))
+    assert json.loads(open(a).read())["data_sha256"] == file_sha256(seed_dev)
+    assert set(load_outcomes(a)["outcomes"]) == set(load_outcomes(b)["outcomes"])  # the same ids
+    with pytest.raises(CalltuneError, match=r"a.metrics.json scored data of sha256 [0-9a-f]{16}\.\.\. and .*b.metrics.json"):
+        compare(load_outcomes(a), load_outcomes(b))
+    old = json.loads(open(b).read())
+    del old["data_sha256"]  # a file written before eval recorded it pairs by id alone, as before
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert compare(load_outcomes(a), load_outcomes(str(tmp_path / "old.json")))["only_a"] == 1
 
 
 def test_unlabelled_examples_are_left_out_of_an_eval_file(tmp_path):
@@ -118,7 +139,10 @@ def test_bad_input_is_named(tmp_path, capsys):
     binary.write_bytes(b"\xff\xfe\x00junk")
     metrics = tmp_path / "m.json"
     metrics.write_text(json.dumps({"per_example": [{"id": "x", "exact": "yes"}]}))
+    badsha = tmp_path / "sha.json"
+    badsha.write_text(json.dumps({"per_example": [{"id": "x", "exact": True}], "data_sha256": 5}))
     cases = [
+        ([str(badsha), str(badsha)], "sha.json: field 'data_sha256': not a string"),
         ([a, a, "--margin=0"], "ran at --abstain-margin 0.5; margin 0 is below it"),
         ([dup, dup], r"bfcl_per_example.jsonl:3: id 'case_0' appears twice"),
         ([plain, plain, "--margin=1"], "had no --abstain-margin"),

@@ -4,8 +4,8 @@
 
 A and B are each a `calltune bfcl` output directory (its bfcl_per_example.jsonl: BFCL's verdict per
 case) or a `calltune eval` metrics file (its per_example rows: exact match per labelled example).
-Cases are paired by id, and both runs must hold the same ids (of the same BFCL category): two
-recipes are compared on what both were asked, never on two different samples. Printed: each run's
+Cases are paired by id, and both runs must hold the same ids (of the same BFCL category; for eval
+files, scored on the same data bytes where both record `data_sha256`): two recipes are compared on what both were asked, never on two different samples. Printed: each run's
 accuracy with its 95% Wilson interval, the cases right for one run only, and the exact McNemar
 p-value on those (`score.mcnemar_exact`). Paired, a difference of a few points on 200-400 cases can
 be told from noise where two unpaired intervals overlap.
@@ -24,8 +24,9 @@ from calltune.score import discordant, mcnemar_exact, wilson_interval
 from calltune.sweep import check_margin, correct_at, load_run
 
 
-def _eval_outcomes(path: str) -> dict[str, bool]:
-    """id -> exact match, from a `calltune eval` metrics file (unlabelled examples have none: left out)."""
+def _eval_outcomes(path: str) -> tuple[dict[str, bool], str | None]:
+    """id -> exact match, from a `calltune eval` metrics file (unlabelled examples have none: left out),
+    and the file's `data_sha256` (None in files written before eval recorded it)."""
     with open(path, encoding="utf-8") as handle:
         try:
             metrics = json.load(handle)
@@ -46,19 +47,24 @@ def _eval_outcomes(path: str) -> dict[str, bool]:
         if row["id"] in outcomes:
             raise CalltuneError(f"{where}: id {row['id']!r} appears twice")
         outcomes[row["id"]] = row["exact"]
-    return outcomes
+    data_sha256 = metrics.get("data_sha256")
+    if data_sha256 is not None and not isinstance(data_sha256, str):
+        raise CalltuneError(f"{path}: field 'data_sha256': not a string")
+    return outcomes, data_sha256
 
 
 def load_outcomes(path: str, margin: float | None = None) -> dict:
-    """A run's right/wrong outcome per case id: {"path", "kind", "outcomes"}. `kind` is
-    "bfcl <category>" or "eval"; `margin` (bfcl runs only) reads the run as decoded at it."""
+    """A run's right/wrong outcome per case id: {"path", "kind", "outcomes"} (and, for an eval file,
+    "data_sha256"). `kind` is "bfcl <category>" or "eval"; `margin` (bfcl runs only) reads the run as
+    decoded at it."""
     if not os.path.exists(path):
         raise CalltuneError(f"{path}: no such file or directory")
     if not os.path.isdir(path):
         if margin is not None:
             raise CalltuneError(f"{path}: --margin reads `calltune bfcl` runs; this is a file (a `calltune eval` "
                                 f"metrics file has no margin to move)")
-        return {"path": path, "kind": "eval", "outcomes": _eval_outcomes(path)}
+        outcomes, data_sha256 = _eval_outcomes(path)
+        return {"path": path, "kind": "eval", "outcomes": outcomes, "data_sha256": data_sha256}
     run = load_run(path, need_log_odds=margin is not None)
     if margin is not None:
         check_margin(run, margin)
@@ -85,6 +91,10 @@ def compare(a: dict, b: dict) -> dict:
     if a["kind"] != b["kind"]:
         raise CalltuneError(f"{a['path']} is {a['kind']!r} and {b['path']} is {b['kind']!r}: only runs on the same "
                             f"cases pair")
+    data_a, data_b = a.get("data_sha256"), b.get("data_sha256")
+    if data_a and data_b and data_a != data_b:  # synthetic ids restart per `data synth` run: ids alone can agree
+        raise CalltuneError(f"{a['path']} scored data of sha256 {data_a[:16]}... and {b['path']} data of sha256 "
+                            f"{data_b[:16]}...: only runs on the same cases pair")
     ids_a, ids_b = set(a["outcomes"]), set(b["outcomes"])
     if ids_a != ids_b:
         parts = [_missing(ids, path) for ids, path in ((ids_a - ids_b, b["path"]), (ids_b - ids_a, a["path"])) if ids]
