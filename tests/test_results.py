@@ -21,8 +21,11 @@ FIGURES = {
     ("cand21", "simple_python", -2): 230, ("cand21", "multiple", -2): 111, ("cand21", "parallel", -2): 58,
     ("cand21", "parallel_multiple", -2): 22, ("cand21", "irrelevance", 2.5): 216,
     ("cand21", "simple_python", 2.5): 195,
+    ("cand22", "simple_python", -2): 226, ("cand22", "multiple", -2): 113, ("cand22", "parallel", -2): 45,
+    ("cand22", "parallel_multiple", -2): 24, ("cand22", "irrelevance", 1.25): 197,
+    ("cand22", "simple_python", 1.25): 210, ("cand22", "multiple", 1.25): 103, ("cand22", "irrelevance", 1): 186,
 }
-DEV = {"cand17": 42, "cand21": 36}  # exact match on dev_proc100
+DEV = {"cand17": 42, "cand21": 36, "cand22": 41}  # exact match on dev_proc100
 
 
 def _candidates() -> list[str]:
