@@ -106,7 +106,8 @@ def test_eval_files_of_other_data_with_the_same_ids_are_refused(tmp_path):
     a, b = _eval_file(tmp_path, "a", {0, 1}), _eval_file(tmp_path, "b", {1}, data=str(other))
     assert json.loads(open(a).read())["data_sha256"] == file_sha256(seed_dev)
     assert set(load_outcomes(a)["outcomes"]) == set(load_outcomes(b)["outcomes"])  # the same ids
-    with pytest.raises(CalltuneError, match=r"a.metrics.json scored data of sha256 [0-9a-f]{16}\.\.\. and .*b.metrics.json"):
+    refused = r"a.metrics.json scored data of sha256 [0-9a-f]{16}\.\.\. and .*b.metrics.json"
+    with pytest.raises(CalltuneError, match=refused):
         compare(load_outcomes(a), load_outcomes(b))
     old = json.loads(open(b).read())
     del old["data_sha256"]  # a file written before eval recorded it pairs by id alone, as before

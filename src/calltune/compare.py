@@ -5,10 +5,11 @@
 A and B are each a `calltune bfcl` output directory (its bfcl_per_example.jsonl: BFCL's verdict per
 case) or a `calltune eval` metrics file (its per_example rows: exact match per labelled example).
 Cases are paired by id, and both runs must hold the same ids (of the same BFCL category; for eval
-files, scored on the same data bytes where both record `data_sha256`): two recipes are compared on what both were asked, never on two different samples. Printed: each run's
-accuracy with its 95% Wilson interval, the cases right for one run only, and the exact McNemar
-p-value on those (`score.mcnemar_exact`). Paired, a difference of a few points on 200-400 cases can
-be told from noise where two unpaired intervals overlap.
+files, scored on the same data bytes where both record `data_sha256`): two recipes are compared on
+what both were asked, never on two different samples. Printed: each run's accuracy with its 95%
+Wilson interval, the cases right for one run only, and the exact McNemar p-value on those
+(`score.mcnemar_exact`). Paired, a difference of a few points on 200-400 cases can be told from
+noise where two unpaired intervals overlap.
 
 `--margin M` reads two bfcl runs made under `--abstain-margin` at or below M as if decoded at M (the
 rule of `calltune margin-sweep`), so both can be compared at the margin chosen for them on dev data.
