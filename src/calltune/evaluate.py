@@ -8,8 +8,8 @@ an error. The text scored is `repaired` when present, else `raw`, in either styl
 from __future__ import annotations
 
 from calltune.errors import CalltuneError
-from calltune.examples import Example, load_examples, load_predictions, resolve_data_path
-from calltune.jsonl import file_sha256, read_jsonl, write_json
+from calltune.examples import Example, data_sha256, load_examples, load_predictions
+from calltune.jsonl import read_jsonl, write_json
 from calltune.score import STYLES, check_all, check_to_json, summarize
 
 
@@ -35,7 +35,7 @@ def evaluate(examples: list[Example], pred_path: str, style: str | None = None) 
 def run_eval(data: str, pred: str, out: str | None, style: str | None = None) -> dict:
     """`calltune eval`: the metrics, with `data_sha256` (the bytes of the examples file scored against,
     so that `calltune compare` can refuse two files scored on different data whose ids coincide)."""
-    metrics = {**evaluate(load_examples(data), pred, style), "data_sha256": file_sha256(resolve_data_path(data))}
+    metrics = {**evaluate(load_examples(data), pred, style), "data_sha256": data_sha256(data)}
     if out:
         write_json(out, metrics)
     return metrics

@@ -37,7 +37,7 @@ import referencing.exceptions
 from referencing.jsonschema import DRAFT202012
 
 from calltune.errors import CalltuneError, located
-from calltune.jsonl import read_jsonl
+from calltune.jsonl import file_sha256, read_jsonl
 
 SEED_SPLITS = ("all", "train", "dev")
 ROLES = ("system", "user", "assistant", "tool")
@@ -432,6 +432,11 @@ def resolve_data_path(spec: str) -> str:
             raise CalltuneError(f"{spec}: unknown seed split (choose from {', '.join(SEED_SPLITS)})")
         return str(resources.files("calltune") / "seed" / f"{split}.jsonl")
     return spec
+
+
+def data_sha256(spec: str) -> str:
+    """sha256 of the bytes of an examples file (`seed:SPLIT` resolved): the data fingerprint runs record."""
+    return file_sha256(resolve_data_path(spec))
 
 
 def load_examples(spec: str) -> list[Example]:

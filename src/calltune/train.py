@@ -38,9 +38,9 @@ from calltune.batching import collate, rank_slice, run_plan
 from calltune.chat.template import ensure_chat_template
 from calltune.config import RunConfig, dump_config
 from calltune.errors import CalltuneError
-from calltune.examples import load_examples, resolve_data_path
+from calltune.examples import data_sha256, load_examples
 from calltune.overlap import benchmark_overlap
-from calltune.jsonl import atomic_write_text, dumps_line, file_sha256, write_json
+from calltune.jsonl import atomic_write_text, dumps_line, write_json
 from calltune.recipe_data import prepare_data
 from calltune.render import Rendered, render_example
 
@@ -102,7 +102,7 @@ def setup_distributed() -> Dist:
 def fingerprint(spec: str | None) -> str | None:
     if spec is None:
         return None
-    return file_sha256(resolve_data_path(spec))
+    return data_sha256(spec)
 
 
 def render_dataset(spec: str, tokenizer, cfg: RunConfig) -> tuple[list[Rendered], list[str]]:
