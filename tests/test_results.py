@@ -24,8 +24,12 @@ FIGURES = {
     ("cand22", "simple_python", -2): 226, ("cand22", "multiple", -2): 113, ("cand22", "parallel", -2): 45,
     ("cand22", "parallel_multiple", -2): 24, ("cand22", "irrelevance", 1.25): 197,
     ("cand22", "simple_python", 1.25): 210, ("cand22", "multiple", 1.25): 103, ("cand22", "irrelevance", 1): 186,
+    ("cand23", "simple_python", -2): 219, ("cand23", "multiple", -2): 115, ("cand23", "parallel", -2): 50,
+    ("cand23", "parallel_multiple", -2): 19, ("cand23", "irrelevance", 1.25): 206, ("cand23", "irrelevance", 0): 156,
+    ("cand23", "simple_python", 1.25): 203, ("cand23", "multiple", 1.25): 93, ("cand23", "parallel", 1.25): 49,
+    ("cand23", "irrelevance", 1): 198, ("cand23", "simple_python", 1): 207,
 }
-DEV = {"cand17": 42, "cand21": 36, "cand22": 41}  # exact match on dev_proc100
+DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49}  # exact match on dev_proc100
 
 
 def _candidates() -> list[str]:
