@@ -168,7 +168,7 @@ def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
     data.train_sha256); the configs must keep generating exactly those files."""
     _, record = prepare_data(load_config(BEST), str(tmp_path / "best"), quiet=True)
     assert record["sha256"]["train"] == "3216d06071013d6185c29de472db1ed5a016f2288718b5c06287451638ef8efe"  # cand23
-    # cand17 (best.yaml from session 20 to 25) is best.yaml with composed tools at 0.5
+    # cand17 (best.yaml from session 20 to 24) is best.yaml with composed tools at 0.5
     cand17 = load_config(BEST, ["data.synth.procedural_rate=0.5"])
     cfg, record = prepare_data(cand17, str(tmp_path / "cand17"), quiet=True)
     assert record["sha256"]["train"] == "6d7f0e551847e6ed6d7f86306eec14a2173b4582bbac624d52825ca808799bfe"  # cand17
