@@ -174,13 +174,12 @@ def weigh(cfg: CalibrateConfig, examples, prompts: list[str], model, tokenizer,
 def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> dict:
     """Weigh every example once, score each margin, pick the best; write and return the report."""
     from calltune.abstain import call_prefix_ids
-    from calltune.examples import load_examples
+    from calltune.examples import data_sha256, load_examples
     from calltune.jsonl import write_json, write_jsonl
     from calltune.models import adapter_digest, load_model
     from calltune.predict import check_lengths
     from calltune.prompts import render_prompt
     from calltune.runinfo import versions
-    from calltune.train import fingerprint
 
     examples = load_examples(cfg.data)
     _refuse_bfcl(examples)
@@ -200,7 +199,7 @@ def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> d
     criterion = CRITERION if share is None else WEIGHTED
     best = best_margin(rows, criterion)
     report = {
-        "data": cfg.data, "data_sha256": fingerprint(cfg.data), "model_path": model_path,
+        "data": cfg.data, "data_sha256": data_sha256(cfg.data), "model_path": model_path,
         "adapter_sha256": adapter_digest(cfg.adapter) if cfg.adapter else None, "config": asdict(cfg),
         "call_prefix": {"ids": path, "tokens": [tokenizer.decode([t]) for t in path]},
         "rule": "text iff log p(text) + margin >= log p(call)", "criterion": criterion, "no_call_share": share,
