@@ -74,6 +74,17 @@ def all_tools() -> list[ToolDef]:
                              catalogue_personal, catalogue_home) for t in module.TOOLS]
 
 
+HELDOUT_EVERY = 5  # split "heldout": domains 4, 9, 14 of the sorted domains (ecommerce, maps, statistics)
+
+
+def split_domains(split: str) -> list[str]:
+    """The hand-written catalogue's domains in a split, sorted: "all", "heldout" (every 5th: tools to keep out
+    of training, for a held-out dev set of natural-valued tools) or "train" (the others)."""
+    domains = sorted({t.domain for t in all_tools()})
+    held = [d for i, d in enumerate(domains) if i % HELDOUT_EVERY == HELDOUT_EVERY - 1]
+    return held if split == "heldout" else [d for d in domains if d not in held] if split == "train" else domains
+
+
 def all_contexts() -> dict[str, tuple[str, ...]]:
     """Domain -> context sentences a user may put before a request ("I'm planning a trip.")."""
     from calltune.synth import (catalogue_compute, catalogue_finance, catalogue_home, catalogue_personal,

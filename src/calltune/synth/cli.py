@@ -6,7 +6,7 @@
         --parallel-rate 0 --parallel-same-tool-rate 0.5 --parallel-list-rate 0 --parallel-mixed-rate 0
         --parallel-max-calls 2 --dialogue-rate 0 --followup-rate 0.4
         --max-tools 5 --domains a,b --tools x,y
-        --procedural-rate 0 --procedural-seed SEED --procedural-split all --mask-rate 0
+        --procedural-rate 0 --procedural-seed SEED --procedural-split all --catalogue-split all --mask-rate 0
         --description-style-rate 0 --description-styles terse,verbose,docstring,openapi
         --near-miss-rate 0 --near-miss-missing-rate 0.5 --word-value-rate 0 --composed-dialogue-rate 0
         --session-rate 0 --session-max-rounds 3 --value-format-rate 0]
@@ -59,6 +59,7 @@ def add_parsers(data_subparsers) -> None:
     s.add_argument("--tools", type=_names, default=(), help="comma list of tools (default: all)")
     s.add_argument("--procedural-seed", type=int, default=d.procedural_seed, help=docs.get("procedural_seed"))
     s.add_argument("--procedural-split", default=d.procedural_split, help=docs.get("procedural_split"))
+    s.add_argument("--catalogue-split", default=d.catalogue_split, help=docs.get("catalogue_split"))
     s.add_argument("--description-styles", type=_names, default=d.description_styles,
                    help=docs.get("description_styles"))
 
@@ -89,6 +90,7 @@ def run(args) -> int:
 
         cfg = SynthConfig(n=args.n, seed=args.seed, max_tools=args.max_tools, domains=args.domains, tools=args.tools,
                           procedural_seed=args.procedural_seed, procedural_split=args.procedural_split,
+                          catalogue_split=args.catalogue_split,
                           description_styles=args.description_styles, parallel_max_calls=args.parallel_max_calls,
                           session_max_rounds=args.session_max_rounds,
                           **{name: getattr(args, name) for name in RATES})

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from calltune.errors import CalltuneError
 from calltune.synth import augment, composed_dialogue, session
-from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family
+from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family, split_domains
 from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_word_options
 from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
@@ -127,6 +127,9 @@ class SynthConfig:
     """Seed of the composed catalogue (default: seed); another seed composes other tools for the same operations."""
     procedural_split: str = "all"
     """Domains of the composed catalogue: all, train (4 of every 5) or heldout (the 5th: tools never trained on)."""
+    catalogue_split: str = "all"
+    """Domains of the hand-written catalogue: all, train (4 of every 5 in alphabetical order) or heldout (the 5th:
+    ecommerce, maps and statistics), so that a dev set of hand-written tools never trained on can be made."""
     mask_rate: float = 0.0
     """Per offered tool: probability of masking it instead of renaming (function and/or parameter names replaced
     by random identifiers, carried into the description), so that only the description tells what it does."""
@@ -172,6 +175,8 @@ class SynthConfig:
                                 f"{kinds:g}; they are shares of the examples and must not exceed 1")
         if self.procedural_split not in SPLITS:
             raise CalltuneError(f"--procedural-split must be one of {', '.join(SPLITS)}, got {self.procedural_split!r}")
+        if self.catalogue_split not in SPLITS:
+            raise CalltuneError(f"--catalogue-split must be one of {', '.join(SPLITS)}, got {self.catalogue_split!r}")
         bad = [s for s in self.description_styles if s not in STYLES]
         if bad or not self.description_styles:
             raise CalltuneError(f"--description-styles: choose one or more of {', '.join(STYLES)}, "
@@ -185,7 +190,8 @@ class SynthConfig:
 
 
 def select_tools(cfg: SynthConfig) -> list[ToolDef]:
-    """The catalogue tools allowed by `cfg.domains` and `cfg.tools`; unknown names are errors."""
+    """The catalogue tools allowed by `cfg.catalogue_split`, `cfg.domains` and `cfg.tools`; unknown names are
+    errors."""
     catalogue = all_tools()
     domains = sorted({t.domain for t in catalogue})
     names = [t.name for t in catalogue]
@@ -196,10 +202,12 @@ def select_tools(cfg: SynthConfig) -> list[ToolDef]:
     if bad:
         raise CalltuneError(f"unknown tool(s) {', '.join(bad)}; `calltune data stats` lists tools of a file, "
                             f"the catalogue has {len(names)} tools such as {', '.join(names[:4])}")
-    pool = [t for t in catalogue
-            if (not cfg.domains or t.domain in cfg.domains) and (not cfg.tools or t.name in cfg.tools)]
+    in_split = set(split_domains(cfg.catalogue_split))
+    pool = [t for t in catalogue if t.domain in in_split
+            and (not cfg.domains or t.domain in cfg.domains) and (not cfg.tools or t.name in cfg.tools)]
     if not pool:
-        raise CalltuneError("--domains and --tools together leave no tool to generate for")
+        raise CalltuneError(f"--catalogue-split {cfg.catalogue_split}, --domains and --tools together leave no "
+                            "tool to generate for")
     return pool
 
 
