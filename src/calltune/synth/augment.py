@@ -202,14 +202,16 @@ def offer_config(rng: random.Random, cfg, tools: list, calls: list[tuple[int, di
                  format_rate=cfg.value_format_rate)
 
 
-def with_distractors(rng: random.Random, chosen: list, pool: list, max_tools: int, rate: float) -> tuple[list, bool]:
-    """`chosen` (ToolDefs) plus, with probability `rate`, 1..max_tools-len(chosen) distractors from `pool`,
-    all shuffled; returns the tools and whether distractors were added."""
+def with_distractors(rng: random.Random, chosen: list, pool: list, max_tools: int, rate: float,
+                     same_domain_rate: float = 0.35) -> tuple[list, bool]:
+    """`chosen` (ToolDefs) plus, with probability `rate`, 1..max_tools-len(chosen) distractors from `pool`
+    (each of the first chosen tool's domain with probability `same_domain_rate`), all shuffled; returns the
+    tools and whether distractors were added."""
     if max_tools <= len(chosen) or rng.random() >= rate:
         return list(chosen), False
     names = {t.name for t in chosen}
     extra = pick_distractors(rng, chosen[0], [t for t in pool if t.name not in names],
-                             rng.randint(1, max_tools - len(chosen)))
+                             rng.randint(1, max_tools - len(chosen)), same_domain_rate)
     tools = list(chosen) + extra
     rng.shuffle(tools)
     return tools, bool(extra)

@@ -77,7 +77,8 @@ def answer_record(rng: random.Random, cfg, pool: list, tool, request: str, args:
                   result: dict, replies: tuple, extra: list[str]) -> dict:
     """The `dialogue_answer` record of a drawn call of `tool` and its result: distractors from `pool`, the
     offered tools, the history and one of `replies`; `extra` adds augmentation tags."""
-    tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
+    tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate,
+                                               cfg.distractor_same_domain_rate)
     offered, (call,), applied = augment.offer_config(rng, cfg, tools,
                                                      [(tools.index(tool), {"name": tool.name, "arguments": args})])
     extra = ["dialogue_answer"] + extra + (["distractors"] if distract else [])
@@ -117,7 +118,8 @@ def followup_record(rng: random.Random, cfg, pool: list, first, second, request:
                     template_id: str, result: dict, extra: list[str]) -> dict:
     """The `dialogue_followup` record of a checked chain: `first` called with `a_args` gave `result`, the
     target calls `second` with `b_args`; distractors from `pool`; `extra` adds augmentation tags."""
-    tools, distract = augment.with_distractors(rng, [second, first], pool, cfg.max_tools, cfg.distractor_rate)
+    tools, distract = augment.with_distractors(rng, [second, first], pool, cfg.max_tools, cfg.distractor_rate,
+                                               cfg.distractor_same_domain_rate)
     calls = [(tools.index(first), {"name": first.name, "arguments": a_args}),
              (tools.index(second), {"name": second.name, "arguments": b_args})]
     offered, (a_call, b_call), applied = augment.offer_config(rng, cfg, tools, calls)

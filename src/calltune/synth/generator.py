@@ -54,7 +54,8 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "irrelevant_task_rate", "task_call_rate", "task_near_miss_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
-         "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate")
+         "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
+         "distractor_same_domain_rate")
 
 
 @dataclass
@@ -71,6 +72,9 @@ class SynthConfig:
     """Per offered tool: probability of shuffling the order of its properties."""
     distractor_rate: float = 0.5
     """Probability that an example offers extra tools besides the ones it calls, up to max_tools in all."""
+    distractor_same_domain_rate: float = 0.35
+    """Per distractor: probability that it is drawn from the called tool's own domain (while such tools remain), so
+    the model has to tell close tools apart by their names and descriptions; the rest come from other domains."""
     irrelevant_rate: float = 0.1
     """Probability of an example whose target is null (no offered tool fits)."""
     text_answer_rate: float = 1.0
@@ -220,7 +224,8 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
                                                  word_rate=cfg.word_value_rate, worded=in_words)
     tools, index, extra = [tool], 0, ["word_values"] if in_words else []
     if cfg.max_tools > 1 and len(pool) > 1 and rng.random() < cfg.distractor_rate:
-        tools += augment.pick_distractors(rng, tool, list(pool), rng.randint(1, cfg.max_tools - 1))
+        tools += augment.pick_distractors(rng, tool, list(pool), rng.randint(1, cfg.max_tools - 1),
+                                          cfg.distractor_same_domain_rate)
         rng.shuffle(tools)
         index, extra = tools.index(tool), ["distractors"]
     if any(not tool.params[name].required for name in args):
@@ -370,7 +375,8 @@ def sample_task_call(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef]) 
         if isinstance(value, str) and value not in instruction:
             start = instruction.lower().find(value.lower())
             args[name] = instruction[start:start + len(value)] if start >= 0 else value
-    tools, distracted = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
+    tools, distracted = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate,
+                                                 cfg.distractor_same_domain_rate)
     offered, calls, applied = augment.offer_config(rng, cfg, tools, [(tools.index(tool),
                                                                       {"name": tool.name, "arguments": args})])
     extra = ["task_call"] + (["distractors"] if distracted else [])

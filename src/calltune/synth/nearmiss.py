@@ -85,7 +85,8 @@ def sample_missing(rng: random.Random, cfg, pool: list, contexts: dict) -> dict 
             break
     else:
         return None
-    tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate)
+    tools, distract = augment.with_distractors(rng, [tool], pool, cfg.max_tools, cfg.distractor_rate,
+                                               cfg.distractor_same_domain_rate)
     probe = {"name": tool.name, "arguments": {missing: None}}  # learns the offered names of tool and parameter
     offered, (named,), applied = augment.offer_config(rng, cfg, tools, [(tools.index(tool), probe)])
     (param_name,) = named["arguments"]

@@ -210,7 +210,8 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         raise CalltuneError(f"no recoverable parallel request in {ATTEMPTS_PER_CALL} tries "
                             f"(tools such as {', '.join(t.name for t in pool[:3])})")
     chosen = [tool_a] if same else [tool for i, tool in enumerate(seq) if tool not in seq[:i]]
-    tools, distract = augment.with_distractors(rng, chosen, pool, cfg.max_tools, cfg.distractor_rate)
+    tools, distract = augment.with_distractors(rng, chosen, pool, cfg.max_tools, cfg.distractor_rate,
+                                               cfg.distractor_same_domain_rate)
     calls = [(tools.index(tool), {"name": tool.name, "arguments": args}) for tool, args in zip(seq, call_args)]
     offered, target, applied = augment.offer_config(rng, cfg, tools, calls)
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
