@@ -34,8 +34,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Generates data, fine-tunes with configs/best.yaml at a demo budget, compares prompt-only with tuned on
-# seed dev and BFCL subsets: runs/demo/results.md and results.png (11 min 17 s on 2 CPU cores, measured in
-# session 25).
+# seed dev and BFCL subsets: runs/demo/results.md and results.png (11 to 14 min on 2 CPU cores, measured;
+# see the README's "What `make demo` shows").
 demo: install
 	$(BIN)/calltune demo --out runs/demo --config configs/best.yaml
 

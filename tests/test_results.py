@@ -35,7 +35,8 @@ DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49}  # exact match on
 # Runs trained without the hand-written catalogue's held-out domains (`data.synth.catalogue_split=train`),
 # kept with their dev evaluations only: (candidate, set) -> examples right, as the README reports them
 HELDOUT_DOMAINS = os.path.join(ROOT, "heldout_domains")
-HELDOUT_FIGURES = {("cand24", "hand150"): 58, ("cand24", "proc100"): 43}
+HELDOUT_FIGURES = {("cand24", "hand150"): 58, ("cand24", "proc100"): 43, ("cand25", "hand150"): 74,
+                   ("cand25", "proc100"): 43}
 # the dev sets' sha256 (the README's commands): hand-written tools of the held-out domains; composed tools
 HELDOUT_DATA = {"hand150": "b5dc930a", "proc100": "948c2dd6"}
 
@@ -94,3 +95,15 @@ def test_the_heldout_domain_figures(key):
     with open(os.path.join(HELDOUT_DOMAINS, candidate, f"predictions_{dev_set}.jsonl"), encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
     assert [row["id"] for row in rows] == list(outcomes)
+
+
+# The paired counts behind the session-28 choice of configs/best.yaml (cand25's recipe over cand24's):
+# dev set -> (right only for cand24, right only for cand25)
+HELDOUT_PAIRS = {"hand150": (4, 20), "proc100": (9, 9)}
+
+
+@pytest.mark.parametrize("dev_set", sorted(HELDOUT_PAIRS))
+def test_the_heldout_domain_pairing(dev_set):
+    paths = [os.path.join(HELDOUT_DOMAINS, c, f"eval_{dev_set}.json") for c in ("cand24", "cand25")]
+    result = compare(*(load_outcomes(path) for path in paths))
+    assert (result["only_a"], result["only_b"]) == HELDOUT_PAIRS[dev_set]
