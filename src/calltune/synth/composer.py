@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from calltune.synth.catalogue import ToolDef, all_tools, tool
-from calltune.synth.composer_words import (AGE, DETAIL, DOMAINS, GENERIC, INCLUDE_NOUNS, WORD_OPTIONS, YEAR,
-                                           include_slot, s)
+from calltune.synth.composer_words import (AGE, DETAIL, DOMAINS, GENERIC, INCLUDE_NOUNS, OBJECT_OPS, OBJECT_SLOTS,
+                                           WORD_OPTIONS, YEAR, include_slot, s)
 from calltune.synth.slots import MISSING, ident, text
 from calltune.synth.wording import worded
 
@@ -276,4 +276,30 @@ def with_word_options(composed: Composed, seed: int) -> Composed:
                 clauses[names[slot_name]] = tuple(m.replace("{v}", "{" + names[slot_name] + "}").replace(
                     "{u}", "{" + names.get("age_unit", "") + "}") for m in mentions)
         tools.append(worded(dataclasses.replace(tool, params=params, clauses=clauses)))
+    return Composed(tuple(tools), composed.contexts, composed.origin)
+
+
+def with_object_params(composed: Composed, seed: int, rate: float) -> Composed:
+    """`composed` with one optional object-valued parameter (`composer_words.OBJECT_SLOTS`: an address under
+    three spellings, a contact, an owner, dimensions, coordinates, a budget) added to each tool of a searching,
+    listing, counting or creating operation with probability `rate` (the generator's object_param_rate). Drawn
+    from their own RNG, so the rest of every tool stays as composed; a tool that has a parameter of that name
+    keeps it."""
+    rng = random.Random(f"calltune-object-params-{seed}")
+    tools = []
+    for tool in composed.tools:
+        _, _, op = composed.origin[tool.name]
+        if op not in OBJECT_OPS or rng.random() >= rate:
+            tools.append(tool)
+            continue
+        slot_name, label, param, mentions = rng.choice(OBJECT_SLOTS)
+        camel_params = any(re.search(r"[a-z][A-Z]", name) for name in tool.params)
+        pname = camel(slot_name.split("_")) if camel_params else slot_name
+        if pname in tool.params:
+            tools.append(tool)
+            continue
+        description = _param_description(rng, label, param, None, MISSING)
+        params = {**tool.params, pname: dataclasses.replace(param, description=description, required=False)}
+        clauses = {**tool.clauses, pname: tuple(m.replace("{v}", "{" + pname + "}") for m in mentions)}
+        tools.append(dataclasses.replace(tool, params=params, clauses=clauses))
     return Composed(tuple(tools), composed.contexts, composed.origin)

@@ -319,3 +319,46 @@ WORD_OPTIONS = {"search": ("include", "detail", "period"), "list": ("include", "
 def include_slot(noun: str) -> tuple:
     return s(f"include_{noun}", f"include {noun}", flag("", (f"with {noun}", f"including {noun}"),
                                                         (f"without {noun}", f"excluding {noun}")), ", {v}", " {v}")
+
+
+# Object-valued parameters, added to composed tools only when the generator's object_param_rate is above 0
+# (`composer.with_object_params`): common shapes under several spellings, so that a model must read each
+# schema's field names rather than learn one. The user states a value in the object's `fmt`.
+def _street(rng) -> str:
+    return f"{rng.randint(1, 999)} {rng.choice(pools.STREETS)}"
+
+
+def _postal(rng) -> str:
+    return f"{rng.randint(10000, 99999)}"
+
+
+def _address(names: tuple) -> object:
+    street, city, postal = names
+    return obj("", {street: text("Street and number", _street), city: text("City", pools.CITIES),
+                    postal: text("Postal code", _postal)}, fmt=f"{{{street}}}, {{{city}}} {{{postal}}}")
+
+
+CURRENCIES = {"USD": ("dollars", "US dollars"), "EUR": ("euros",), "GBP": ("pounds", "British pounds"),
+              "JPY": ("yen",)}
+OBJECT_SLOTS = (
+    s("address", "postal address", _address(("street", "city", "zip")), " at {v}", ", address {v}"),
+    s("location", "location", _address(("street_address", "city", "postal_code")), " at {v}", " located at {v}"),
+    s("site_address", "site address", _address(("line1", "town", "postcode")), " at {v}", " for the site at {v}"),
+    s("contact", "contact person", obj("", {"name": text("Full name", person), "email": text("Email address", email)},
+                                       fmt="{name} ({email})"), ", with {v} as the contact", " (contact: {v})"),
+    s("owner", "owner", obj("", {"full_name": text("Full name", person), "email": text("Email address", email)},
+                            fmt="{full_name} <{email}>"), " owned by {v}", ", owner {v}"),
+    s("dimensions", "dimensions in centimetres",
+      obj("", {"length_cm": integer("Length in cm", 5, 200, words=False),
+               "width_cm": integer("Width in cm", 5, 200, words=False),
+               "height_cm": integer("Height in cm", 5, 200, words=False)},
+          fmt="{length_cm} x {width_cm} x {height_cm} cm"), " measuring {v}", " sized {v}"),
+    s("coordinates", "geographic coordinates",
+      obj("", {"latitude": number("Latitude in degrees", -60, 70, decimals=4),
+               "longitude": number("Longitude in degrees", -170, 170, decimals=4)}, fmt="{latitude}, {longitude}"),
+      " at coordinates {v}", " near lat/long {v}"),
+    s("budget", "budget", obj("", {"amount": number("Amount", 10, 5000, decimals=2),
+                                   "currency": choice("Currency code", CURRENCIES)}, fmt="{amount} {currency}"),
+      " with a budget of {v}", " for up to {v}"),
+)
+OBJECT_OPS = ("search", "list", "count", "create")  # operations whose tools may take one

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from calltune.errors import CalltuneError
 from calltune.synth import augment, composed_dialogue, session
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family, split_domains
-from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_word_options
+from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_object_params, with_word_options
 from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
 from calltune.synth.nearmiss import sample_missing, sample_operation
@@ -55,7 +55,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
-         "distractor_same_domain_rate")
+         "distractor_same_domain_rate", "object_param_rate")
 
 
 @dataclass
@@ -165,6 +165,11 @@ class SynthConfig:
     `session.py`), so that one rendering of the tools trains several calls and replies."""
     session_max_rounds: int = 3
     """Most earlier rounds in a session; each has 1 to this many, drawn uniformly."""
+    object_param_rate: float = 0.0
+    """Per composed tool that searches, lists, counts or creates: probability that it also takes an optional
+    object-valued parameter (an address under one of three spellings, a contact, an owner, dimensions,
+    coordinates or a budget: `composer.with_object_params`), stated like any optional value ("at 12 Oak Street,
+    Lyon 69001"). 0 leaves the composed catalogue as it is."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -396,6 +401,8 @@ def generate(cfg: SynthConfig) -> list[dict]:
     if cfg.word_value_rate:  # the word phrases on the parameters, for the checks (`wording.worded`)
         pool = [worded(t) for t in pool]
         composed = composed and with_word_options(composed, seed)
+    if cfg.object_param_rate:
+        composed = composed and with_object_params(composed, seed, cfg.object_param_rate)
     rng = random.Random(cfg.seed)
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:

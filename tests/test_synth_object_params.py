@@ -1,0 +1,95 @@
+"""`--object-param-rate` (`data.synth.object_param_rate`): composed tools that also take an optional
+object-valued parameter (an address under three spellings, a contact, an owner, dimensions, coordinates, a
+budget), stated in the request like any optional value."""
+
+import dataclasses
+import random
+
+import jsonschema
+import pytest
+
+from calltune.cli import main
+from calltune.config import config_from_dict
+from calltune.errors import CalltuneError
+from calltune.jsonl import write_jsonl
+from calltune.synth.checks import check_call
+from calltune.synth.composer import composed_catalogue, with_object_params
+from calltune.synth.composer_words import OBJECT_OPS, OBJECT_SLOTS
+from calltune.synth.generator import SynthConfig, generate
+from calltune.synth.phrasing import sample_call
+
+COMPOSED = composed_catalogue(0, "train")
+SLOT_NAMES = {slot[0] for slot in OBJECT_SLOTS} | {"siteAddress"}
+
+
+def _objects(tool) -> list[str]:
+    return [name for name, p in tool.params.items() if p.kind == "object"]
+
+
+def test_rate_zero_changes_no_tool_and_rate_one_adds_one_optional_object_to_each_eligible_tool():
+    assert with_object_params(COMPOSED, 0, 0.0).tools == COMPOSED.tools
+    added = with_object_params(COMPOSED, 0, 1.0)
+    gained = 0
+    for before, after in zip(COMPOSED.tools, added.tools):
+        new = [n for n in after.params if n not in before.params]
+        if COMPOSED.origin[before.name][2] not in OBJECT_OPS:
+            assert after == before
+            continue
+        assert len(new) <= 1 and dataclasses.replace(after, params=before.params, clauses=before.clauses) == before
+        assert {n: after.params[n] for n in before.params} == before.params  # the rest stays as composed
+        if new:
+            gained += 1
+            param = after.params[new[0]]
+            assert param.kind == "object" and not param.required and new[0] in SLOT_NAMES
+            assert after.clauses[new[0]] and all("{" + new[0] + "}" in c for c in after.clauses[new[0]])
+    assert gained >= 0.9 * sum(COMPOSED.origin[t.name][2] in OBJECT_OPS for t in COMPOSED.tools)
+    assert {n for t in added.tools for n in _objects(t)} >= {"address", "location", "coordinates", "budget"}
+
+
+def test_the_same_seed_gives_the_same_tools_and_another_seed_others():
+    assert with_object_params(COMPOSED, 0, 0.5).tools == with_object_params(COMPOSED, 0, 0.5).tools
+    assert with_object_params(COMPOSED, 0, 0.5).tools != with_object_params(COMPOSED, 1, 0.5).tools
+
+
+def test_every_slot_is_stated_recoverably_and_fits_its_schema():
+    rng = random.Random(0)
+    tools = [t for t in with_object_params(COMPOSED, 0, 1.0).tools if _objects(t)]
+    stated = set()
+    for tool in tools:
+        message, args, _ = sample_call(rng, tool, 1.0, COMPOSED.contexts[tool.domain])
+        assert check_call(tool, message, args).ok
+        schema = tool.to_json()["function"]["parameters"]
+        jsonschema.validate(args, schema)
+        for name in _objects(tool):
+            if name in args:
+                stated.add(name)
+                value = args[name]
+                assert set(value) == set(tool.params[name].fields)
+    assert len(stated) >= 6  # most slot kinds got stated at least once
+
+
+def test_generated_examples_call_with_object_values_only_when_the_rate_is_above_zero():
+    base = dict(n=300, seed=3, procedural_rate=1.0, procedural_split="train", irrelevant_rate=0.0, optional_rate=1.0)
+
+    def with_objects(records):
+        count = 0
+        for r in records:
+            target = r["target"] if isinstance(r["target"], list) else [r["target"]]
+            count += any(isinstance(v, dict) for call in target if call for v in call["arguments"].values())
+        return count
+
+    assert with_objects(generate(SynthConfig(**base))) < 15  # composed tools' own few objects (contact, print size)
+    assert with_objects(generate(SynthConfig(**base, object_param_rate=1.0))) > 60
+
+
+def test_the_option_is_checked_and_reaches_the_cli_and_a_recipe(tmp_path):
+    with pytest.raises(CalltuneError, match="--object-param-rate"):
+        SynthConfig(object_param_rate=-0.1)
+    out = tmp_path / "out.jsonl"
+    assert main(["data", "synth", "--n", "60", "--seed", "4", "--procedural-rate", "1", "--object-param-rate", "0.7",
+                 "--out", str(out)]) == 0
+    write_jsonl(str(tmp_path / "same.jsonl"),
+                generate(SynthConfig(n=60, seed=4, procedural_rate=1.0, object_param_rate=0.7)))
+    assert out.read_bytes() == (tmp_path / "same.jsonl").read_bytes()
+    cfg = config_from_dict({"data": {"synth": {"n": 10, "object_param_rate": 0.3}}})
+    assert cfg.data.synth.object_param_rate == 0.3
