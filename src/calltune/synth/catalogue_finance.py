@@ -2,7 +2,7 @@
 
 from calltune.synth import pools
 from calltune.synth.catalogue import tool
-from calltune.synth.slots import array, choice, date, flag, ident, integer, number, obj, text, zip_code
+from calltune.synth.slots import array, choice, date, flag, ident, integer, number, obj, street, text, zip_code
 
 CURRENCIES = {"USD": ("US dollars", "dollars"), "EUR": ("euros",), "GBP": ("British pounds", "pounds sterling"),
               "JPY": ("Japanese yen", "yen"), "CHF": ("Swiss francs",), "CAD": ("Canadian dollars",),
@@ -14,10 +14,6 @@ ORDER = "Order id, e.g. \"ORD-48213\""
 
 def coupon(rng):
     return rng.choice(("SAVE", "SPRING", "WELCOME", "VIP", "FLASH", "HOLIDAY")) + str(rng.randint(5, 50))
-
-
-def street(rng):
-    return f"{rng.randint(1, 999)} {rng.choice(pools.STREETS)}"
 
 
 ADDRESS = {"street": text("Street and number", street), "city": text("City", pools.CITIES),

@@ -2,7 +2,7 @@
 
 from calltune.synth import pools
 from calltune.synth.catalogue import tool
-from calltune.synth.slots import array, choice, date, flag, integer, obj, text, zip_code
+from calltune.synth.slots import array, choice, date, flag, integer, obj, street, text, zip_code
 
 CITY = "City name, e.g. \"Lisbon\""
 TEMP_UNIT = {"celsius": ("Celsius", "°C", "degrees Celsius"),
@@ -12,10 +12,6 @@ TEMP_UNIT = {"celsius": ("Celsius", "°C", "degrees Celsius"),
 def flight_number(rng):
     airline = rng.choice(("BA", "LH", "AF", "UA", "DL", "KL", "EK", "QF", "NH", "SQ", "IB", "AZ"))
     return f"{airline}{rng.randint(100, 9999)}"
-
-
-def street(rng):
-    return f"{rng.randint(1, 999)} {rng.choice(pools.STREETS)}"
 
 
 TOOLS = [

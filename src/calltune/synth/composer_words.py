@@ -8,7 +8,8 @@ and how a user states a value, `{v}` standing for the value (" in bed {v}"). A d
 """
 
 from calltune.synth import pools
-from calltune.synth.slots import array, choice, date, email, flag, integer, number, obj, person, text, time
+from calltune.synth.slots import (array, choice, date, email, flag, integer, number, obj, person, street, text, time,
+                                  zip_code)
 
 
 def s(name: str, label: str, param, *mentions: str) -> tuple:
@@ -324,18 +325,10 @@ def include_slot(noun: str) -> tuple:
 # Object-valued parameters, added to composed tools only when the generator's object_param_rate is above 0
 # (`composer.with_object_params`): common shapes under several spellings, so that a model must read each
 # schema's field names rather than learn one. The user states a value in the object's `fmt`.
-def _street(rng) -> str:
-    return f"{rng.randint(1, 999)} {rng.choice(pools.STREETS)}"
-
-
-def _postal(rng) -> str:
-    return f"{rng.randint(10000, 99999)}"
-
-
 def _address(names: tuple) -> object:
     street, city, postal = names
-    return obj("", {street: text("Street and number", _street), city: text("City", pools.CITIES),
-                    postal: text("Postal code", _postal)}, fmt=f"{{{street}}}, {{{city}}} {{{postal}}}")
+    return obj("", {street: text("Street and number", street), city: text("City", pools.CITIES),
+                    postal: text("Postal code", zip_code)}, fmt=f"{{{street}}}, {{{city}}} {{{postal}}}")
 
 
 CURRENCIES = {"USD": ("dollars", "US dollars"), "EUR": ("euros",), "GBP": ("pounds", "British pounds"),

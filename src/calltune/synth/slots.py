@@ -153,6 +153,10 @@ def zip_code(rng: random.Random) -> str:
     return f"{rng.randint(10000, 99999)}"
 
 
+def street(rng: random.Random) -> str:
+    return f"{rng.randint(1, 999)} {rng.choice(pools.STREETS)}"
+
+
 # Rendering of values into text.
 
 def int_words(n: int) -> str:
