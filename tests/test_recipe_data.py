@@ -125,15 +125,16 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
     assert main(args + ["--resume"]) == 0  # finished: says so, changes nothing
 
 
-def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate: float = 0.5):
-    """What cand2 and cand17 share: the model, the prompt style, the loss, the data levers and the split."""
+def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate: float = 0.5,
+                   object_param_rate: float = 0.0):
+    """What cand2, cand17 and cand27f share: the model, the prompt style, the loss, the data levers and the split."""
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
     synth = cfg.data.synth
     assert (synth.n, synth.seed, synth.parallel_rate, synth.parallel_max_calls, synth.dialogue_rate) == (5000, 0, 0.25, 4, 0.1)
     assert (synth.irrelevant_rate, synth.near_miss_rate, synth.procedural_rate, synth.procedural_split, synth.mask_rate,
-            synth.description_style_rate, synth.session_rate) == \
-        (irrelevant_rate, 0.08, procedural_rate, "train", 0.1, 0.3, 0.0)
+            synth.description_style_rate, synth.session_rate, synth.object_param_rate) == \
+        (irrelevant_rate, 0.08, procedural_rate, "train", 0.1, 0.3, 0.0, object_param_rate)
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
     assert (cfg.data.train_size, cfg.data.dev_size, cfg.train.epochs, cfg.train.batch_size, cfg.train.warmup_ratio,
@@ -141,11 +142,13 @@ def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate
 
 
 def test_best_yaml_is_the_recipe_of_the_measured_model():
-    """cand17 (again since session 28): full fine-tuning of all 30 blocks, lr 2e-4, irrelevant requests at
-    0.12, composed tools at 0.5, 1,000 examples, batches without the padding mask (cand23 is the same with
-    composed tools at 0.8; cand9 is cand17 with 600 examples and the mask)."""
+    """cand27f (since session 30): full fine-tuning of all 30 blocks, lr 2e-4, irrelevant requests at 0.12,
+    composed tools at 0.5, half of the eligible composed tools with an object-valued parameter, 1,000
+    examples, batches without the padding mask (cand17 is the same without object-valued parameters; cand23
+    is cand17 with composed tools at 0.8; cand9 is cand17 with 600 examples and the mask)."""
     cfg = load_config(BEST)
-    _common_recipe(cfg, 0.12, 1000, procedural_rate=0.5)
+    _common_recipe(cfg, 0.12, 1000, procedural_rate=0.5, object_param_rate=0.5)
+    _common_recipe(load_config(BEST, ["data.synth.object_param_rate=0"]), 0.12, 1000)  # cand17
     assert (cfg.train.method, cfg.train.lr, cfg.lora.top_layers, cfg.train.pad_mask) == ("full", 2e-4, None, False)
 
 
@@ -166,12 +169,16 @@ def _head_sha256(path: str, lines: int) -> str:
 def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
     """The README's issue-14 figures come from runs trained on files with these hashes (their run.json,
     data.train_sha256); the configs must keep generating exactly those files."""
-    # cand23 (best.yaml in sessions 25 to 27) is best.yaml with composed tools at 0.8
-    cand23 = load_config(BEST, ["data.synth.procedural_rate=0.8"])
+    # cand27f: best.yaml since session 30
+    _, record = prepare_data(load_config(BEST), str(tmp_path / "cand27f"), quiet=True)
+    assert record["sha256"]["train"] == "b5bf8077f36e52eabd15e5df295b960bbf0b52c02434144e2350bb7f27c7d5e5"  # cand27f
+    # cand23 (best.yaml in sessions 25 to 27) is cand17 with composed tools at 0.8
+    cand23 = load_config(BEST, ["data.synth.procedural_rate=0.8", "data.synth.object_param_rate=0"])
     _, record = prepare_data(cand23, str(tmp_path / "cand23"), quiet=True)
     assert record["sha256"]["train"] == "3216d06071013d6185c29de472db1ed5a016f2288718b5c06287451638ef8efe"  # cand23
-    # cand17: best.yaml from session 20 to 24 and since session 28
-    cfg, record = prepare_data(load_config(BEST), str(tmp_path / "best"), quiet=True)
+    # cand17: best.yaml from session 20 to 24 and in sessions 28 and 29; since session 30 best.yaml without
+    # object-valued parameters
+    cfg, record = prepare_data(load_config(BEST, ["data.synth.object_param_rate=0"]), str(tmp_path / "best"), quiet=True)
     assert record["sha256"]["train"] == "6d7f0e551847e6ed6d7f86306eec14a2173b4582bbac624d52825ca808799bfe"  # cand17
     # cand9 (best.yaml from session 13 to 19) trained on the first 600 of cand17's split
     assert _head_sha256(cfg.data.train, 600) == "0945fff4db6c090a908f963f14eb2c993445b433679525c0d68d190bf4e6100e"
