@@ -28,8 +28,12 @@ FIGURES = {
     ("cand23", "parallel_multiple", -2): 19, ("cand23", "irrelevance", 1.25): 206, ("cand23", "irrelevance", 0): 156,
     ("cand23", "simple_python", 1.25): 203, ("cand23", "multiple", 1.25): 93, ("cand23", "parallel", 1.25): 49,
     ("cand23", "irrelevance", 1): 198, ("cand23", "simple_python", 1): 207,
+    ("cand27f", "simple_python", -2): 232, ("cand27f", "multiple", -2): 113, ("cand27f", "parallel", -2): 51,
+    ("cand27f", "parallel_multiple", -2): 21, ("cand27f", "irrelevance", -2): 48, ("cand27f", "irrelevance", 0): 131,
+    ("cand27f", "irrelevance", 1.25): 192, ("cand27f", "simple_python", 1.25): 213, ("cand27f", "multiple", 1.25): 97,
+    ("cand27f", "parallel", 1.25): 50,
 }
-DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49}  # exact match on dev_proc100
+DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41}  # exact match on dev_proc100
 
 
 # Runs trained without the hand-written catalogue's held-out domains (`data.synth.catalogue_split=train`),
@@ -76,6 +80,24 @@ def test_the_paired_comparison_the_readme_reports():
     """cand17 / cand21 on BFCL parallel: 9 cases right for cand17 only, 25 for cand21 only."""
     result = compare(*(load_outcomes(os.path.join(ROOT, c, "bfcl_parallel")) for c in ("cand17", "cand21")))
     assert (result["only_a"], result["only_b"]) == (9, 25) and round(result["p_value"], 3) == 0.009
+
+
+# The paired counts behind session 30's adoption of cand27f (configs/best.yaml) over cand17, by the rule written
+# before its figures: (set, margin) -> (right only for cand17, right only for cand27f)
+ADOPTION_PAIRS = {("dev/eval150.json", None): (14, 16), ("bfcl_simple_python", -2): (30, 22),
+                  ("bfcl_multiple", -2): (21, 18), ("bfcl_parallel", -2): (8, 17),
+                  ("bfcl_parallel_multiple", -2): (7, 9), ("bfcl_irrelevance", -2): (0, 42),
+                  ("bfcl_irrelevance", 1.25): (23, 3)}
+
+
+@pytest.mark.parametrize("key", sorted(ADOPTION_PAIRS, key=str))
+def test_the_pairs_that_adopted_cand27f(key):
+    where, margin = key
+    args = () if margin is None else (margin,)
+    result = compare(*(load_outcomes(os.path.join(ROOT, c, where), *args) for c in ("cand17", "cand27f")))
+    assert (result["only_a"], result["only_b"]) == ADOPTION_PAIRS[key]
+    if margin in (None, -2):  # the rule's veto: no set where cand17 is significantly ahead
+        assert result["p_value"] >= 0.05 or result["only_b"] > result["only_a"]
 
 
 def test_candidates_pair_with_each_other():
