@@ -93,8 +93,7 @@ ADOPTION_PAIRS = {("dev/eval150.json", None): (14, 16), ("bfcl_simple_python", -
 @pytest.mark.parametrize("key", sorted(ADOPTION_PAIRS, key=str))
 def test_the_pairs_that_adopted_cand27f(key):
     where, margin = key
-    args = () if margin is None else (margin,)
-    result = compare(*(load_outcomes(os.path.join(ROOT, c, where), *args) for c in ("cand17", "cand27f")))
+    result = compare(*(load_outcomes(os.path.join(ROOT, c, where), margin) for c in ("cand17", "cand27f")))
     assert (result["only_a"], result["only_b"]) == ADOPTION_PAIRS[key]
     if margin in (None, -2):  # the rule's veto: no set where cand17 is significantly ahead
         assert result["p_value"] >= 0.05 or result["only_b"] > result["only_a"]
