@@ -55,7 +55,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
-         "distractor_same_domain_rate", "object_param_rate")
+         "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate")
 
 
 @dataclass
@@ -105,6 +105,10 @@ class SynthConfig:
     parallel_list_rate: float = 0.0
     """Per parallel request of one tool: probability that its values are listed in one request ("the
     weather in Paris, Rome and Berlin") instead of asked for one by one ("... And in Rome?")."""
+    parallel_cross_rate: float = 0.0
+    """Per parallel request of one tool (with parallel_max_calls 4 or more): probability that it lists values of
+    two parameters and asks for every pair ("the weather in Paris and Rome on March 3 and March 5": four calls;
+    2 x 3 with parallel_max_calls 6), where the tool has two such parameters; else as without it."""
     parallel_mixed_rate: float = 0.0
     """Per parallel request of different tools (with parallel_max_calls 3 or more): probability that it asks
     one of two tools for several listed values and the other once ("Convert 5 and 12 USD to EUR, and what's

@@ -5,7 +5,9 @@ the list of the calls (their order does not matter).
   weather in Paris? And what's it like in Rome right now?") or as a request plus "What about Rome?", where
   the second call repeats the first with one value changed. At the generator's `parallel_list_rate` the
   values are listed in one request instead ("What's the weather in Paris, Rome and Berlin?": `_list_calls`),
-  the way a user asks one thing for several values;
+  the way a user asks one thing for several values. At the generator's `parallel_cross_rate` two parameters
+  are listed at once and the calls are every pair of their values ("the weather in Paris and Rome on March 3
+  and March 5": four calls, `_cross_calls`), the way a user asks one thing for each combination;
 - `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel). At
   the generator's `parallel_mixed_rate` one of two tools is asked for several listed values and the other
   once ("Convert 5 and 12 USD to EUR, and what's the weather in Paris?": `_mixed_calls`), so that a request
@@ -18,18 +20,24 @@ stated for one call never leaves the other ambiguous (an optional unit stated fo
 from __future__ import annotations
 
 import random
+import re
 
 from calltune.errors import CalltuneError
 from calltune.synth import augment
 from calltune.synth.catalogue import ToolDef, family
 from calltune.synth.checks import check_call, recoverable
-from calltune.synth.phrasing import ATTEMPTS_PER_CALL, draw_arguments, join_sentences, optional_clauses, phrase, \
-    sample_call
+from calltune.synth.phrasing import ATTEMPTS_PER_CALL, carried, draw_arguments, join_sentences, optional_clauses, \
+    phrase, sample_call
 from calltune.synth.slots import Param, join_words, render_value, sample_value
 
 SAME_FOR = ("What about {value}?", "Same for {value}, please.", "And the same for {value}.",
             "Do the same for {value} too.", "Then do that again for {value}.", "How about {value}?")
 VARIABLE_KINDS = ("string", "integer", "number", "enum", "date", "time")
+# name verbs of tools that change something: every pair of two listed values reads as a contradiction there
+# ("set the bathroom and hallway to 16 and 24 degrees"), so `_cross_calls` leaves them out
+CHANGING_VERBS = frozenset(("create", "add", "new", "register", "update", "edit", "modify", "patch", "delete",
+                            "remove", "cancel", "discard", "share", "send", "grant", "set", "reserve", "rent",
+                            "return", "book", "log"))
 
 
 def _kinds(param: Param) -> set[str]:
@@ -154,6 +162,74 @@ def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple,
     return message, calls, f"{template_id}+list"
 
 
+def _distinct_values(rng: random.Random, param: Param, first, k: int) -> list | None:
+    """`k` distinct values of `param`, `first` the first of them, or None after 4k draws."""
+    values = [first]
+    for _ in range(4 * k):
+        if len(values) == k:
+            return values
+        value = sample_value(param, rng)
+        if value not in values:
+            values.append(value)
+    return values if len(values) == k else None
+
+
+def _crossable(tool: ToolDef) -> tuple[list[str], list[str]]:
+    """`(required, optional)` parameters whose values `_cross_calls` may list: the `variable_params`, and
+    optional strings and enums that qualify the same way (a value kind no other parameter shows), that no
+    clause states together with another parameter, and that are not a sort order, reason or access level
+    (one of each per request reads right; "sorted newest and oldest first" does not)."""
+    carry = carried(tool)
+    together = set(carry) | set(carry.values())
+    optional = []
+    for name in tool.optional:
+        param = tool.params[name]
+        others = set().union(*(_kinds(p) for n, p in tool.params.items() if n != name))
+        if param.kind in ("string", "enum") and not _kinds(param) & others and name not in together and \
+                re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower() not in ("sort_order", "reason", "access"):
+            optional.append(name)
+    return variable_params(tool), optional
+
+
+def _cross_calls(rng: random.Random, cfg, tool: ToolDef, contexts: tuple, in_words: list):
+    """`(message, [args per call], template)` for one request that lists values of two parameters, one of
+    them required ("the weather in Paris and Rome on March 3 and March 5"), a call per pair of values (2 x 2,
+    or 2 x 3 when `cfg.parallel_max_calls` allows 6), every other argument shared, or None. A listed optional
+    parameter is stated by its clause. As in `_list_calls`, a value whose text holds a comma or " and " is
+    never listed; a tool that changes something (`CHANGING_VERBS`) is never crossed."""
+    required, optional = _crossable(tool)
+    verb = re.split(r"_|(?=[A-Z])", tool.name.split(".")[-1])[0].lower()
+    if not required or len(required) + len(optional) < 2 or verb in CHANGING_VERBS:
+        return None
+    a = rng.choice(required)
+    b = rng.choice([name for name in required + optional if name != a])
+    sizes = [2, 3 if cfg.parallel_max_calls >= 6 and rng.random() < 0.5 else 2]
+    args, texts = draw_arguments(rng, tool, cfg.optional_rate)
+    values = {}
+    for name, k in zip((a, b), sizes):
+        param = tool.params[name]
+        values[name] = _distinct_values(rng, param, args[name] if name in args else sample_value(param, rng), k)
+        if values[name] is None:
+            return None
+        listed = [render_value(param, value, rng, in_list=True) for value in values[name]]
+        if any("," in text or " and " in text for text in listed):
+            return None
+        args[name], texts[name] = values[name][0], join_words(listed, rng)
+    templates = [t for t in tool.templates() if all("{" + n + "}" in t[1] for n in (a, b) if n in required)]
+    if not templates:
+        return None
+    template_id, template = rng.choice(templates)
+    worded: list[str] = []  # an optional value listed is stated by its clause, never in words
+    clauses = optional_clauses(rng, tool, args, texts, 0.0 if b in optional else cfg.word_value_rate, worded)
+    rng.shuffle(clauses)
+    message = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses), contexts)
+    calls = [{**args, a: va, b: vb} for va in values[a] for vb in values[b]]
+    if not _all_ok([(tool, call) for call in calls], message):
+        return None
+    in_words.extend(worded)
+    return message, calls, f"{template_id}+cross"
+
+
 def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, total: int, contexts: dict,
                  in_words: list):
     """`(message, [args per call], template, [tool per call])` for one message that asks `tool_a` for `total - 1`
@@ -192,8 +268,12 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         tool_a = rng.choice(pool)
         seq = _pick_tools(rng, pool, tool_a, same, k)
         in_words: list[str] = []
+        crossed = same and cfg.parallel_cross_rate > 0 and cfg.parallel_max_calls >= 4 and \
+            rng.random() < cfg.parallel_cross_rate
+        made = _cross_calls(rng, cfg, tool_a, contexts.get(tool_a.domain, ()), in_words) if crossed else None
         listed = same and cfg.parallel_list_rate > 0 and rng.random() < cfg.parallel_list_rate
-        made = _list_calls(rng, cfg, tool_a, k, contexts.get(tool_a.domain, ()), in_words) if listed else None
+        if listed and made is None:
+            made = _list_calls(rng, cfg, tool_a, k, contexts.get(tool_a.domain, ()), in_words)
         mixed = not same and cfg.parallel_mixed_rate > 0 and cfg.parallel_max_calls >= 3 and \
             rng.random() < cfg.parallel_mixed_rate
         if mixed:
@@ -205,6 +285,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         made = made or _sample_calls(rng, cfg, seq, same, contexts, in_words)
         if made is not None:
             message, call_args, template = made
+            seq = [tool_a] * len(call_args) if same else seq  # a crossed request asks for more than k calls
             break
     else:
         raise CalltuneError(f"no recoverable parallel request in {ATTEMPTS_PER_CALL} tries "
@@ -217,6 +298,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     extra = ["parallel_same_tool" if same else "parallel_two_tools"] + (["distractors"] if distract else [])
     extra += ["word_values"] if in_words else []
     extra += ["parallel_list"] if same and template.endswith("+list") else []
+    extra += ["parallel_cross"] if same and template.endswith("+cross") else []
     extra += ["parallel_mixed"] if mixed else []
     extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
     meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
