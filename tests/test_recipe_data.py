@@ -126,8 +126,9 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
 
 
 def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate: float = 0.5,
-                   object_param_rate: float = 0.0):
-    """What cand2, cand17 and cand27f share: the model, the prompt style, the loss, the data levers and the split."""
+                   object_param_rate: float = 0.0, epochs: int = 1):
+    """What cand2, cand17, cand27f and cand29 share: the model, the prompt style, the loss, the data levers and
+    the split."""
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
     synth = cfg.data.synth
@@ -138,17 +139,19 @@ def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
     assert (cfg.data.train_size, cfg.data.dev_size, cfg.train.epochs, cfg.train.batch_size, cfg.train.warmup_ratio,
-            cfg.eval.generate) == (train_size, 100, 1, 4, 0.05, False)
+            cfg.eval.generate) == (train_size, 100, epochs, 4, 0.05, False)
 
 
 def test_best_yaml_is_the_recipe_of_the_measured_model():
-    """cand27f (since session 30): full fine-tuning of all 30 blocks, lr 2e-4, irrelevant requests at 0.12,
-    composed tools at 0.5, half of the eligible composed tools with an object-valued parameter, 1,000
-    examples, batches without the padding mask (cand17 is the same without object-valued parameters; cand23
-    is cand17 with composed tools at 0.8; cand9 is cand17 with 600 examples and the mask)."""
+    """cand29 (since session 31): full fine-tuning of all 30 blocks, lr 2e-4, 2 epochs, irrelevant requests at
+    0.12, composed tools at 0.5, half of the eligible composed tools with an object-valued parameter, 1,000
+    examples, batches without the padding mask (cand27f is the same in 1 epoch; cand17 is cand27f without
+    object-valued parameters; cand23 is cand17 with composed tools at 0.8; cand9 is cand17 with 600 examples
+    and the mask)."""
     cfg = load_config(BEST)
-    _common_recipe(cfg, 0.12, 1000, procedural_rate=0.5, object_param_rate=0.5)
-    _common_recipe(load_config(BEST, ["data.synth.object_param_rate=0"]), 0.12, 1000)  # cand17
+    _common_recipe(cfg, 0.12, 1000, procedural_rate=0.5, object_param_rate=0.5, epochs=2)
+    _common_recipe(load_config(BEST, ["train.epochs=1"]), 0.12, 1000, object_param_rate=0.5)  # cand27f
+    _common_recipe(load_config(BEST, ["train.epochs=1", "data.synth.object_param_rate=0"]), 0.12, 1000)  # cand17
     assert (cfg.train.method, cfg.train.lr, cfg.lora.top_layers, cfg.train.pad_mask) == ("full", 2e-4, None, False)
 
 
@@ -169,9 +172,9 @@ def _head_sha256(path: str, lines: int) -> str:
 def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
     """The README's issue-14 figures come from runs trained on files with these hashes (their run.json,
     data.train_sha256); the configs must keep generating exactly those files."""
-    # cand27f: best.yaml since session 30
-    _, record = prepare_data(load_config(BEST), str(tmp_path / "cand27f"), quiet=True)
-    assert record["sha256"]["train"] == "b5bf8077f36e52eabd15e5df295b960bbf0b52c02434144e2350bb7f27c7d5e5"  # cand27f
+    # cand29 (best.yaml since session 31) and cand27f (best.yaml in session 30, 1 epoch): the same file
+    _, record = prepare_data(load_config(BEST), str(tmp_path / "cand29"), quiet=True)
+    assert record["sha256"]["train"] == "b5bf8077f36e52eabd15e5df295b960bbf0b52c02434144e2350bb7f27c7d5e5"  # cand29
     # cand23 (best.yaml in sessions 25 to 27) is cand17 with composed tools at 0.8
     cand23 = load_config(BEST, ["data.synth.procedural_rate=0.8", "data.synth.object_param_rate=0"])
     _, record = prepare_data(cand23, str(tmp_path / "cand23"), quiet=True)

@@ -31,9 +31,13 @@ FIGURES = {
     ("cand27f", "simple_python", -2): 232, ("cand27f", "multiple", -2): 113, ("cand27f", "parallel", -2): 51,
     ("cand27f", "parallel_multiple", -2): 21, ("cand27f", "irrelevance", -2): 48, ("cand27f", "irrelevance", 0): 131,
     ("cand27f", "irrelevance", 1.25): 192, ("cand27f", "simple_python", 1.25): 213, ("cand27f", "multiple", 1.25): 97,
-    ("cand27f", "parallel", 1.25): 50,
+    ("cand27f", "parallel", 1.25): 50, ("cand27f", "irrelevance", 3): 235,
+    ("cand29", "simple_python", -2): 242, ("cand29", "multiple", -2): 113, ("cand29", "parallel", -2): 44,
+    ("cand29", "parallel_multiple", -2): 25, ("cand29", "irrelevance", -2): 58, ("cand29", "irrelevance", 1): 129,
+    ("cand29", "simple_python", 1): 238, ("cand29", "multiple", 1): 112, ("cand29", "irrelevance", 3): 189,
+    ("cand29", "simple_python", 3): 194,
 }
-DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41}  # exact match on dev_proc100
+DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47}  # exact match on dev_proc100
 
 
 # Runs trained without the hand-written catalogue's held-out domains (`data.synth.catalogue_split=train`),
@@ -82,20 +86,32 @@ def test_the_paired_comparison_the_readme_reports():
     assert (result["only_a"], result["only_b"]) == (9, 25) and round(result["p_value"], 3) == 0.009
 
 
-# The paired counts behind session 30's adoption of cand27f (configs/best.yaml) over cand17, by the rule written
-# before its figures: (set, margin) -> (right only for cand17, right only for cand27f)
-ADOPTION_PAIRS = {("dev/eval150.json", None): (14, 16), ("bfcl_simple_python", -2): (30, 22),
-                  ("bfcl_multiple", -2): (21, 18), ("bfcl_parallel", -2): (8, 17),
-                  ("bfcl_parallel_multiple", -2): (7, 9), ("bfcl_irrelevance", -2): (0, 42),
-                  ("bfcl_irrelevance", 1.25): (23, 3)}
+# The paired counts behind the adoptions of configs/best.yaml, each by a rule written before the new run's
+# figures: (old, new, set, margin) -> (right only for old, right only for new). Session 30: cand27f over
+# cand17; session 31: cand29 (2 epochs) over cand27f.
+ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
+                  ("cand17", "cand27f", "bfcl_simple_python", -2): (30, 22),
+                  ("cand17", "cand27f", "bfcl_multiple", -2): (21, 18),
+                  ("cand17", "cand27f", "bfcl_parallel", -2): (8, 17),
+                  ("cand17", "cand27f", "bfcl_parallel_multiple", -2): (7, 9),
+                  ("cand17", "cand27f", "bfcl_irrelevance", -2): (0, 42),
+                  ("cand17", "cand27f", "bfcl_irrelevance", 1.25): (23, 3),
+                  ("cand27f", "cand29", "dev/eval150.json", None): (6, 15),
+                  ("cand27f", "cand29", "bfcl_simple_python", -2): (22, 32),
+                  ("cand27f", "cand29", "bfcl_multiple", -2): (22, 22),
+                  ("cand27f", "cand29", "bfcl_parallel", -2): (20, 13),
+                  ("cand27f", "cand29", "bfcl_parallel_multiple", -2): (5, 9),
+                  ("cand27f", "cand29", "bfcl_irrelevance", -2): (7, 17),
+                  ("cand27f", "cand29", "bfcl_irrelevance", 1): (54, 1),
+                  ("cand27f", "cand29", "bfcl_simple_python", 1): (22, 46)}
 
 
 @pytest.mark.parametrize("key", sorted(ADOPTION_PAIRS, key=str))
-def test_the_pairs_that_adopted_cand27f(key):
-    where, margin = key
-    result = compare(*(load_outcomes(os.path.join(ROOT, c, where), margin) for c in ("cand17", "cand27f")))
+def test_the_pairs_that_adopted_best_yaml(key):
+    old, new, where, margin = key
+    result = compare(*(load_outcomes(os.path.join(ROOT, c, where), margin) for c in (old, new)))
     assert (result["only_a"], result["only_b"]) == ADOPTION_PAIRS[key]
-    if margin in (None, -2):  # the rule's veto: no set where cand17 is significantly ahead
+    if margin in (None, -2):  # the rule's veto: no set where the old recipe is significantly ahead
         assert result["p_value"] >= 0.05 or result["only_b"] > result["only_a"]
 
 
