@@ -37,7 +37,8 @@ FIGURES = {
     ("cand29", "simple_python", 1): 238, ("cand29", "multiple", 1): 112, ("cand29", "irrelevance", 3): 189,
     ("cand29", "simple_python", 3): 194,
 }
-DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47}  # exact match on dev_proc100
+# exact match on dev_proc100
+DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47}
 
 
 # Runs trained without the hand-written catalogue's held-out domains (`data.synth.catalogue_split=train`),
@@ -152,3 +153,34 @@ def test_the_heldout_domain_pairing(key):
     paths = [os.path.join(HELDOUT_DOMAINS, c, f"eval_{dev_set}.json") for c in (a, b)]
     result = compare(*(load_outcomes(path) for path in paths))
     assert (result["only_a"], result["only_b"]) == HELDOUT_PAIRS[key]
+
+
+# Session 31's dev set of parallel requests to held-out composed tools (dev_par150, 13 of them crossed) and the
+# run it measured, cand30 (crossed requests in training), kept in vetoed/ with the categories it was run on.
+PAR_DATA = "7d94e9aa"
+PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33}
+VETOED = os.path.join(ROOT, "vetoed", "cand30")
+
+
+@pytest.mark.parametrize("where", sorted(PAR_FIGURES))
+def test_the_parallel_dev_figures(where):
+    loaded = load_outcomes(os.path.join(ROOT, where, "eval_par150.json"))
+    assert loaded["data_sha256"].startswith(PAR_DATA)
+    assert len(loaded["outcomes"]) == 150 and sum(loaded["outcomes"].values()) == PAR_FIGURES[where]
+    with open(os.path.join(ROOT, where, "predictions_par150.jsonl"), encoding="utf-8") as handle:
+        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
+
+
+def test_the_vetoed_cross_run_and_its_veto():
+    """cand30 against cand27f: dev_par150 6 / 8, dev_proc150 15 / 14, BFCL parallel 21 / 23, and simple_python
+    44 / 21, the significant loss that vetoed it."""
+    pairs = {"dev/eval_par150.json": (6, 8), "dev/eval150.json": (15, 14), "bfcl_parallel": (21, 23),
+             "bfcl_simple_python": (44, 21)}
+    for where, counts in pairs.items():
+        bases = (os.path.join(ROOT, "cand27f"), VETOED)
+        result = compare(*(load_outcomes(os.path.join(base, where)) for base in bases))
+        assert (result["only_a"], result["only_b"]) == counts
+    assert result["p_value"] < 0.05  # simple_python, the last: the veto
+    assert accuracy_at(load_run(os.path.join(VETOED, "bfcl_parallel")), -2)["correct"] == 53
+    assert sum(load_outcomes(os.path.join(VETOED, "dev", "eval100.json"))["outcomes"].values()) == 40
+
