@@ -108,7 +108,8 @@ class SynthConfig:
     parallel_cross_rate: float = 0.0
     """Per parallel request of one tool (with parallel_max_calls 4 or more): probability that it lists values of
     two parameters and asks for every pair ("the weather in Paris and Rome on March 3 and March 5": four calls;
-    2 x 3 with parallel_max_calls 6), where the tool has two such parameters; else as without it."""
+    half the time 2 x 3 with parallel_max_calls 6 or more), where the tool has two such parameters and changes
+    nothing; else as without it."""
     parallel_mixed_rate: float = 0.0
     """Per parallel request of different tools (with parallel_max_calls 3 or more): probability that it asks
     one of two tools for several listed values and the other once ("Convert 5 and 12 USD to EUR, and what's
