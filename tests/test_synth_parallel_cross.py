@@ -7,22 +7,14 @@ import json
 import pytest
 
 from calltune.examples import parse_example
-from calltune.synth.catalogue import all_tools
 from calltune.synth.checks import check_call
-from calltune.synth.composer import composed_catalogue
 from calltune.synth.generator import SynthConfig, generate
 from calltune.synth.parallel import CHANGING_VERBS
-
-HAND = {t.name: t for t in all_tools()}
-COMPOSED = {t.name: t for t in composed_catalogue(0, "train").tools}
-PLAIN = dict(rename_rate=0.0, mask_rate=0.0, shuffle_rate=0.0)
+from synth_parallel_helpers import PLAIN, catalogue_of, tagged
 
 
 def crossed(**kw) -> list[dict]:
-    cfg = dict(n=120, seed=0, parallel_rate=1.0, parallel_same_tool_rate=1.0, parallel_cross_rate=1.0,
-               parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=0.5, procedural_split="train",
-               procedural_seed=0)
-    return [r for r in generate(SynthConfig(**cfg | kw)) if "parallel_cross" in r["meta"]["augmentations"]]
+    return tagged("parallel_cross_rate", "parallel_cross", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def test_a_crossed_request_calls_one_tool_for_every_pair_of_two_listed_parameter
 
 def test_every_call_is_recoverable_from_the_one_message(records):
     for r in records:
-        catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
+        catalogue = catalogue_of(r)
         for call in r["target"]:
             assert check_call(catalogue[call["name"]], r["instruction"], call["arguments"]).ok, r["instruction"]
 

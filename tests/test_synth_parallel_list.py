@@ -6,21 +6,12 @@ import json
 import pytest
 
 from calltune.examples import parse_example
-from calltune.synth.catalogue import all_tools
 from calltune.synth.checks import check_call
-from calltune.synth.composer import composed_catalogue
-from calltune.synth.generator import SynthConfig, generate
-
-HAND = {t.name: t for t in all_tools()}
-COMPOSED = {t.name: t for t in composed_catalogue(0, "train").tools}
-PLAIN = dict(rename_rate=0.0, mask_rate=0.0, shuffle_rate=0.0)
+from synth_parallel_helpers import PLAIN, catalogue_of, tagged
 
 
 def listed(**kw) -> list[dict]:
-    cfg = dict(n=120, seed=0, parallel_rate=1.0, parallel_same_tool_rate=1.0, parallel_list_rate=1.0,
-               parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=0.5, procedural_split="train",
-               procedural_seed=0)
-    return [r for r in generate(SynthConfig(**cfg | kw)) if "parallel_list" in r["meta"]["augmentations"]]
+    return tagged("parallel_list_rate", "parallel_list", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,7 @@ def test_a_listed_request_calls_one_tool_once_per_value_of_one_parameter(records
 
 def test_every_call_is_recoverable_from_the_one_message(records):
     for r in records:
-        catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
+        catalogue = catalogue_of(r)
         for call in r["target"]:
             assert check_call(catalogue[call["name"]], r["instruction"], call["arguments"]).ok, r["instruction"]
         assert r["instruction"].count(",") + r["instruction"].count(" and ") >= len(r["target"]) - 1

@@ -124,6 +124,18 @@ def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, conte
     return message, calls, "+".join(templates)
 
 
+def _distinct_values(rng: random.Random, param: Param, first, k: int) -> list | None:
+    """`k` distinct values of `param`, `first` the first of them, or None after 4k draws."""
+    values = [first]
+    for _ in range(4 * k):
+        if len(values) == k:
+            return values
+        value = sample_value(param, rng)
+        if value not in values:
+            values.append(value)
+    return values if len(values) == k else None
+
+
 def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple, in_words: list):
     """`(message, [args per call], template)` for one request that lists `k` values of one required parameter
     ("Convert 5, 12 and 40 USD to EUR"), every other argument shared by the `k` calls, or None. A value
@@ -134,14 +146,8 @@ def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple,
     name = rng.choice(variable)
     param = tool.params[name]
     args, texts = draw_arguments(rng, tool, cfg.optional_rate)
-    values = [args[name]]
-    for _ in range(4 * k):
-        value = sample_value(param, rng)
-        if value not in values:
-            values.append(value)
-        if len(values) == k:
-            break
-    else:
+    values = _distinct_values(rng, param, args[name], k)
+    if values is None:
         return None
     listed = [render_value(param, value, rng, in_list=True) for value in values]
     if any("," in text or " and " in text for text in listed):
@@ -160,18 +166,6 @@ def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple,
         return None
     in_words.extend(names)
     return message, calls, f"{template_id}+list"
-
-
-def _distinct_values(rng: random.Random, param: Param, first, k: int) -> list | None:
-    """`k` distinct values of `param`, `first` the first of them, or None after 4k draws."""
-    values = [first]
-    for _ in range(4 * k):
-        if len(values) == k:
-            return values
-        value = sample_value(param, rng)
-        if value not in values:
-            values.append(value)
-    return values if len(values) == k else None
 
 
 def _crossable(tool: ToolDef) -> tuple[list[str], list[str]]:
