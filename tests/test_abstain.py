@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from test_predict_hermes import SCHEMAS, TIME, WEATHER
 
 from calltune.abstain import Branches, branch_logprobs, call_prefix_ids, decide, takes_text
 from calltune.calibrate import (CalibrateConfig, best_margin, decision_metrics, format_report, parse_margins,
-                                run_calibrate)
+                                run_calibrate, separation_auc)
 from calltune.chat.grammar import TOOL_CALL_OPEN
 from calltune.cli import main
 from calltune.constrain import GrammarCache
@@ -343,6 +344,24 @@ def test_calibration_report(data, tmp_path, loaded, write_jsonl_lines):
         assert r["log_odds"] == pytest.approx(r["log_p_call"] - r["log_p_text"], abs=1e-5)
     assert json.loads((out / "calibration.json").read_text())["best_margin"] == report["best_margin"]
     assert report["criterion"] == "balanced_accuracy" and report["no_call_share"] is None
+    calls = [r["log_odds"] for r in records if r["label"] == "call"]
+    no_calls = [r["log_odds"] for r in records if r["label"] == "no_call"]
+    pairs = [(c > n) + 0.5 * (c == n) for c in calls for n in no_calls]
+    assert report["auc"] == pytest.approx(sum(pairs) / len(pairs), abs=1e-4)
+    assert f"(AUC): {report['auc']:.3f}" in format_report(report)
+
+
+def test_separation_auc():
+    assert separation_auc([3.0, 2.0], [1.0, -1.0]) == 1.0  # some margin (1 to 2) separates them
+    assert separation_auc([-1.0], [1.0, 2.0]) == 0.0
+    assert separation_auc([1.0, 1.0], [1.0]) == 0.5  # ties count half
+    assert separation_auc([2.0, 0.0], [1.0, 1.0, 0.0]) == pytest.approx((3 + 0.5) / 6)  # 2 beats all; 0 ties one
+    assert separation_auc([], [1.0]) is None and separation_auc([1.0], []) is None
+    rng = random.Random(3)
+    calls = [round(rng.gauss(1, 2), 1) for _ in range(60)]  # rounded: ties happen
+    no_calls = [round(rng.gauss(0, 2), 1) for _ in range(40)]
+    brute = sum((c > n) + 0.5 * (c == n) for c in calls for n in no_calls) / (60 * 40)
+    assert separation_auc(calls, no_calls) == pytest.approx(brute, abs=1e-12)
 
 
 def test_calibration_at_a_stated_no_call_share(data, tmp_path, loaded, write_jsonl_lines):

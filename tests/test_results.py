@@ -9,7 +9,7 @@ import os
 import pytest
 
 from calltune.compare import compare, load_outcomes
-from calltune.sweep import accuracy_at, load_run
+from calltune.sweep import accuracy_at, load_run, sweep
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "results", "issue14")
 SIZES = {"simple_python": 400, "multiple": 200, "parallel": 200, "parallel_multiple": 200, "irrelevance": 240}
@@ -37,8 +37,17 @@ FIGURES = {
     ("cand29", "simple_python", 1): 238, ("cand29", "multiple", 1): 112, ("cand29", "irrelevance", 3): 189,
     ("cand29", "simple_python", 3): 194,
 }
+# separation of simple_python's cases from irrelevance's by the call log-odds (AUC), as the README reports it
+AUCS = {"cand17": 0.909, "cand21": 0.932, "cand22": 0.931, "cand23": 0.943, "cand27f": 0.921, "cand29": 0.876}
 # exact match on dev_proc100
 DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47}
+
+
+@pytest.mark.parametrize("candidate", sorted(AUCS))
+def test_the_readme_separation_figures(candidate):
+    dirs = [os.path.join(ROOT, candidate, f"bfcl_{category}") for category in ("simple_python", "irrelevance")]
+    (sep,) = sweep(dirs, margins=(1.0,))["separation"]
+    assert (sep["n_call"], sep["n_no_call"], round(sep["auc"], 3)) == (400, 240, AUCS[candidate])
 
 
 # Runs trained without the hand-written catalogue's held-out domains (`data.synth.catalogue_split=train`),

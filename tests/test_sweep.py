@@ -71,10 +71,10 @@ def test_predictions_without_a_margin_record_no_log_odds(loaded, tmp_path):
         load_run(str(tmp_path / "plain"))
 
 
-def _fake_run(directory, category, margin, rows) -> str:
+def _fake_run(directory, category, margin, rows, model="m") -> str:
     directory.mkdir()
-    (directory / "metrics.json").write_text(json.dumps({"category": category,
-                                                         "predict_config": {"abstain_margin": margin}}))
+    (directory / "metrics.json").write_text(json.dumps({"category": category, "predict_config": {
+        "abstain_margin": margin, "model": model, "adapter": None}}))
     (directory / "bfcl_per_example.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(directory)
 
@@ -107,6 +107,24 @@ def test_cli_prints_and_writes_the_sweep(tmp_path, capsys):
     assert "multiple (calls)" in lines[0] and len(lines) == 4
     assert "50.0 (  0 text)" in lines[1] and "25.0 (  2 text)" in lines[2] and " 0.0 (  3 text)" in lines[3]
     assert [a["correct"] for a in json.loads(out.read_text())["runs"][0]["at"]] == [2, 1, 0]
+
+
+def test_separation_pairs_each_call_run_with_irrelevance_of_the_same_model(tmp_path, capsys):
+    odds = [{"id": str(i), "correct": True, "log_odds": x} for i, x in enumerate([4.0, 2.0, 1.0])]
+    runs = [_fake_run(tmp_path / "a_simple", "simple_python", -2.0, odds + [{"id": "x", "correct": False}]),
+            _fake_run(tmp_path / "a_multiple", "multiple", -2.0, odds[:1]),
+            _fake_run(tmp_path / "a_irr", "irrelevance", -2.0,
+                      [{"id": "i", "correct": False, "log_odds": x} for x in (1.5, -1.0)]),
+            _fake_run(tmp_path / "b_simple", "simple_python", -2.0, odds, model="other")]
+    report = sweep(runs, margins=(0.0,))
+    seps = report["separation"]  # b_simple has no irrelevance run of its model; x was never weighed
+    assert [(s["category"], s["n_call"], s["n_no_call"], s["auc"]) for s in seps] == [
+        ("simple_python", 3, 2, round(5 / 6, 4)), ("multiple", 1, 2, 1.0)]
+    assert all(s["model"] == "m" and s["irrelevance_dir"] == runs[2] for s in seps)
+    assert main(["margin-sweep", *runs, "--margins=0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["AUC of the call log-odds (m): simple_python (3) vs irrelevance (2): 0.833",
+                          "AUC of the call log-odds (m): multiple (1) vs irrelevance (2): 1.000"]
 
 
 @pytest.mark.parametrize("setup, message", [

@@ -14,7 +14,9 @@ picked by (ties: the margin nearest 0), so the dev set's share of no-call exampl
 it. With `--no-call-share P`, the share of requests that want no call where the model will be used
 (a statement about the use, not read off the dev set), the margin is picked by the accuracy expected
 there instead: P × abstention recall + (1 − P) × calls kept (P = 0.5 is balanced accuracy). "greedy"
-is what decoding without a margin does (it follows the tag's tokens or not).
+is what decoding without a margin does (it follows the tag's tokens or not). "auc" says how well the
+log-odds separate the two kinds whatever the margin (`separation_auc`), so that two models can be
+compared before either margin is chosen.
 
 Writes DIR/calibration.json (the report) and DIR/branches.jsonl (per example). BFCL is evaluation
 only: `bfcl:` specs and files of exported BFCL cases (`meta.bfcl_id`) are refused.
@@ -22,6 +24,7 @@ only: `bfcl:` specs and files of exported BFCL cases (`meta.bfcl_id`) are refuse
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -111,6 +114,20 @@ def decision_metrics(records: list[dict], text: list[bool], share: float | None 
     if share is not None:
         out[WEIGHTED] = round(share * recall + (1 - share) * call_kept, 4)
     return out
+
+
+def separation_auc(call: list[float], no_call: list[float]) -> float | None:
+    """The chance that an example wanting a call has higher call log-odds than one wanting none (ties
+    count half): the area under the ROC curve of the margin rule, 1.0 when some margin separates the
+    two kinds perfectly, 0.5 for log-odds that know nothing. None when either list is empty."""
+    if not call or not no_call:
+        return None
+    ranked = sorted(no_call)
+    wins = 0.0
+    for x in call:
+        below = bisect.bisect_left(ranked, x)
+        wins += below + 0.5 * (bisect.bisect_right(ranked, x) - below)  # ties count half
+    return wins / (len(call) * len(no_call))
 
 
 def best_margin(rows: list[dict], criterion: str = CRITERION) -> float:
@@ -205,6 +222,8 @@ def run_calibrate(cfg: CalibrateConfig, loaded=None, progress: bool = True) -> d
         "rule": "text iff log p(text) + margin >= log p(call)", "criterion": criterion, "no_call_share": share,
         "n": len(records), "n_call": sum(r["label"] == "call" for r in records),
         "n_no_call": sum(r["label"] == "no_call" for r in records), "skipped": skipped,
+        "auc": round(separation_auc([r["log_odds"] for r in records if r["label"] == "call"],
+                                    [r["log_odds"] for r in records if r["label"] == "no_call"]), 4),
         "greedy": decision_metrics(records, [not r["greedy_calls"] for r in records], share),
         "margins": rows, "best_margin": best, "best": next(r for r in rows if r["margin"] == best),
         "versions": versions()}
@@ -230,6 +249,8 @@ def format_report(report: dict) -> str:
 
     lines.append(line("greedy", report["greedy"]))
     lines += [line(f"{r['margin']:g}", r) for r in report["margins"]]
+    if report.get("auc") is not None:  # reports written before calltune gave it have none
+        lines.append(f"separation of call and no-call examples by their log-odds (AUC): {report['auc']:.3f}")
     lines.append(f"best margin by {report['criterion']}: {report['best_margin']:g} "
                  f"(--abstain-margin {report['best_margin']:g})")
     return "\n".join(lines)

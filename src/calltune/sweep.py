@@ -11,6 +11,10 @@ below every one of interest, gives its accuracy at all of them, and every catego
 at the same margin. A margin below M0 cannot be read from the run (the answers it sent to text were
 never decoded as calls) and is refused.
 
+Given an irrelevance run and call-category runs of the same model (the --model and --adapter they
+were run with), it also reports how well the call log-odds separate each call category's cases from
+irrelevance's (`calibrate.separation_auc`): the frontier every margin moves along.
+
 This reports; it does not choose. The margin a model uses is chosen on synthetic dev data
 (`calltune calibrate-abstention`), never on BFCL.
 """
@@ -21,6 +25,7 @@ import json
 import os
 
 from calltune.bfcl import CATEGORIES as BFCL_CATEGORIES
+from calltune.calibrate import separation_auc
 from calltune.errors import CalltuneError
 
 DEFAULT_SWEEP = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -62,8 +67,10 @@ def load_run(directory: str, need_log_odds: bool = True) -> dict:
         raise CalltuneError(f"{rows_path}: no answer records its log_odds (a run made before calltune recorded "
                             f"them, or one whose answers were never weighed); rerun `calltune bfcl` with "
                             f"--abstain-margin")
+    config = metrics.get("predict_config") or {}
     return {"dir": directory, "category": metrics["category"],
-            "run_margin": None if margin is None else float(margin), "rows": rows}
+            "run_margin": None if margin is None else float(margin), "rows": rows,
+            "model": (config.get("model"), config.get("adapter"))}
 
 
 def correct_at(row: dict, margin: float, text_right: bool) -> bool:
@@ -102,7 +109,27 @@ def sweep(dirs: list[str], margins: tuple[float, ...] | None = None) -> dict:
         margins = tuple(sorted({floor, *(m for m in DEFAULT_SWEEP if m >= floor)}))
     return {"margins": list(margins),
             "runs": [{"dir": run["dir"], "category": run["category"], "run_margin": run["run_margin"],
-                      "at": [accuracy_at(run, m) for m in margins]} for run in runs]}
+                      "at": [accuracy_at(run, m) for m in margins]} for run in runs],
+            "separation": separation(runs)}
+
+
+def separation(runs: list[dict]) -> list[dict]:
+    """For each call-category run and each irrelevance run of the same model: the AUC of the call
+    log-odds, the category's cases against irrelevance's (answers without log-odds left out)."""
+    out = []
+    for irr in (run for run in runs if run["category"] == "irrelevance"):
+        no_call = [row["log_odds"] for row in irr["rows"] if row.get("log_odds") is not None]
+        for run in runs:
+            if run["category"] == "irrelevance" or run["model"] != irr["model"]:
+                continue
+            call = [row["log_odds"] for row in run["rows"] if row.get("log_odds") is not None]
+            auc = separation_auc(call, no_call)
+            model, adapter = run["model"]
+            out.append({"model": model if adapter is None else f"{model} + {adapter}",
+                        "call_dir": run["dir"], "category": run["category"], "irrelevance_dir": irr["dir"],
+                        "n_call": len(call), "n_no_call": len(no_call),
+                        "auc": None if auc is None else round(auc, 4)})
+    return out
 
 
 def format_sweep(report: dict) -> str:
@@ -114,4 +141,8 @@ def format_sweep(report: dict) -> str:
     for i, margin in enumerate(report["margins"]):
         cells = [f"{100 * run['at'][i]['accuracy']:5.1f} ({run['at'][i]['abstained']:>3} text)" for run in runs]
         lines.append(f"{margin:>8g}  " + "  ".join(f"{cell:>{width}}" for cell in cells))
+    for sep in report.get("separation", []):
+        auc = "-" if sep["auc"] is None else f"{sep['auc']:.3f}"
+        lines.append(f"AUC of the call log-odds ({sep['model']}): {sep['category']} ({sep['n_call']}) vs "
+                     f"irrelevance ({sep['n_no_call']}): {auc}")
     return "\n".join(lines)
