@@ -22,7 +22,8 @@ With `procedural_rate`, an example's tools come from the composed catalogue (`co
 `procedural`) instead of the hand-written one; `mask_rate`, `description_style_rate` and `value_format_rate`
 change how offered tools look (`augment.offer`, `describe.py`, `formats.py`); `word_value_rate` states optional enums and booleans in words
 (`wording.py`; tagged `word_values`); `composed_dialogue_rate` makes procedural dialogues on composed tools
-(`composed_dialogue.py`). Every such option is off by default, and off it draws nothing
+(`composed_dialogue.py`); `novel_value_rate` replaces names in requests with made-up ones after the examples
+are drawn (`novel_values.py`; tagged `novel_values`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
@@ -44,6 +45,7 @@ from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_o
 from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
 from calltune.synth.nearmiss import sample_missing, sample_operation
+from calltune.synth.novel_values import with_novel_values
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
@@ -55,7 +57,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
-         "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate")
+         "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate")
 
 
 @dataclass
@@ -175,6 +177,11 @@ class SynthConfig:
     object-valued parameter (an address under one of three spellings, a contact, an owner, dimensions,
     coordinates or a budget: `composer.with_object_params`), stated like any optional value ("at 12 Oak Street,
     Lyon 69001"). 0 leaves the composed catalogue as it is."""
+    novel_value_rate: float = 0.0
+    """Per one-message request with a name among its string arguments (a city, person, team, hotel, ...):
+    probability that its names are replaced by made-up ones of the same shape, in the instruction and every
+    call alike (`novel_values.py`), so a model must copy them. Drawn from its own RNG after the examples are:
+    the same examples and tools as at 0, only the names differ. 0 draws nothing."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -409,6 +416,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
     if cfg.object_param_rate:
         composed = composed and with_object_params(composed, seed, cfg.object_param_rate)
     rng = random.Random(cfg.seed)
+    novel = random.Random(f"novel-values:{cfg.seed}") if cfg.novel_value_rate else None
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
         tries += 1
@@ -420,5 +428,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
         if key in seen:
             continue
         seen.add(key)
+        if novel is not None:
+            record = with_novel_values(record, novel, cfg.novel_value_rate)
         records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **record})
     return records
