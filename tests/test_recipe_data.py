@@ -127,7 +127,7 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
 
 def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate: float = 0.5,
                    object_param_rate: float = 0.0, epochs: int = 1):
-    """What cand2, cand17, cand27f and cand29 share: the model, the prompt style, the loss, the data levers and
+    """What cand2, cand17, cand27f, cand29 and cand31 share: the model, the prompt style, the loss, the data levers and
     the split."""
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
@@ -143,15 +143,18 @@ def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate
 
 
 def test_best_yaml_is_the_recipe_of_the_measured_model():
-    """cand29 (since session 31): full fine-tuning of all 30 blocks, lr 2e-4, 2 epochs, irrelevant requests at
-    0.12, composed tools at 0.5, half of the eligible composed tools with an object-valued parameter, 1,000
-    examples, batches without the padding mask (cand27f is the same in 1 epoch; cand17 is cand27f without
-    object-valued parameters; cand23 is cand17 with composed tools at 0.8; cand9 is cand17 with 600 examples
-    and the mask)."""
+    """cand31 (since session 32): full fine-tuning of all 30 blocks, lr 2e-4, 2 epochs, irrelevant requests at
+    0.2, composed tools at 0.5, half of the eligible composed tools with an object-valued parameter, 1,000
+    examples, batches without the padding mask (cand29 is the same with irrelevant requests at 0.12; cand27f is
+    cand29 in 1 epoch; cand17 is cand27f without object-valued parameters; cand23 is cand17 with composed tools
+    at 0.8; cand9 is cand17 with 600 examples and the mask)."""
     cfg = load_config(BEST)
-    _common_recipe(cfg, 0.12, 1000, procedural_rate=0.5, object_param_rate=0.5, epochs=2)
-    _common_recipe(load_config(BEST, ["train.epochs=1"]), 0.12, 1000, object_param_rate=0.5)  # cand27f
-    _common_recipe(load_config(BEST, ["train.epochs=1", "data.synth.object_param_rate=0"]), 0.12, 1000)  # cand17
+    _common_recipe(cfg, 0.2, 1000, procedural_rate=0.5, object_param_rate=0.5, epochs=2)
+    cand29 = ["data.synth.irrelevant_rate=0.12"]
+    _common_recipe(load_config(BEST, cand29), 0.12, 1000, object_param_rate=0.5, epochs=2)
+    _common_recipe(load_config(BEST, cand29 + ["train.epochs=1"]), 0.12, 1000, object_param_rate=0.5)  # cand27f
+    _common_recipe(load_config(BEST, cand29 + ["train.epochs=1", "data.synth.object_param_rate=0"]), 0.12,
+                   1000)  # cand17
     assert (cfg.train.method, cfg.train.lr, cfg.lora.top_layers, cfg.train.pad_mask) == ("full", 2e-4, None, False)
 
 
@@ -172,16 +175,21 @@ def _head_sha256(path: str, lines: int) -> str:
 def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
     """The README's issue-14 figures come from runs trained on files with these hashes (their run.json,
     data.train_sha256); the configs must keep generating exactly those files."""
-    # cand29 (best.yaml since session 31) and cand27f (best.yaml in session 30, 1 epoch): the same file
-    _, record = prepare_data(load_config(BEST), str(tmp_path / "cand29"), quiet=True)
+    # cand31 (best.yaml since session 32)
+    _, record = prepare_data(load_config(BEST), str(tmp_path / "cand31"), quiet=True)
+    assert record["sha256"]["train"] == "2ff75f288265db114b4b6cd7955ae64e13e3c26c9603df08b736a90e4a4ce793"  # cand31
+    # cand29 (best.yaml in session 31) and cand27f (best.yaml in session 30, 1 epoch): the same file
+    cand29 = ["data.synth.irrelevant_rate=0.12"]
+    _, record = prepare_data(load_config(BEST, cand29), str(tmp_path / "cand29"), quiet=True)
     assert record["sha256"]["train"] == "b5bf8077f36e52eabd15e5df295b960bbf0b52c02434144e2350bb7f27c7d5e5"  # cand29
     # cand23 (best.yaml in sessions 25 to 27) is cand17 with composed tools at 0.8
-    cand23 = load_config(BEST, ["data.synth.procedural_rate=0.8", "data.synth.object_param_rate=0"])
+    cand23 = load_config(BEST, cand29 + ["data.synth.procedural_rate=0.8", "data.synth.object_param_rate=0"])
     _, record = prepare_data(cand23, str(tmp_path / "cand23"), quiet=True)
     assert record["sha256"]["train"] == "3216d06071013d6185c29de472db1ed5a016f2288718b5c06287451638ef8efe"  # cand23
-    # cand17: best.yaml from session 20 to 24 and in sessions 28 and 29; since session 30 best.yaml without
-    # object-valued parameters
-    cfg, record = prepare_data(load_config(BEST, ["data.synth.object_param_rate=0"]), str(tmp_path / "best"), quiet=True)
+    # cand17: best.yaml from session 20 to 24 and in sessions 28 and 29; since session 32 best.yaml with
+    # irrelevant requests at 0.12 and without object-valued parameters
+    cfg, record = prepare_data(load_config(BEST, cand29 + ["data.synth.object_param_rate=0"]), str(tmp_path / "best"),
+                               quiet=True)
     assert record["sha256"]["train"] == "6d7f0e551847e6ed6d7f86306eec14a2173b4582bbac624d52825ca808799bfe"  # cand17
     # cand9 (best.yaml from session 13 to 19) trained on the first 600 of cand17's split
     assert _head_sha256(cfg.data.train, 600) == "0945fff4db6c090a908f963f14eb2c993445b433679525c0d68d190bf4e6100e"

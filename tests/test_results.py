@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from calltune.calibrate import decision_metrics, separation_auc
 from calltune.compare import compare, load_outcomes
 from calltune.sweep import accuracy_at, load_run, sweep
 
@@ -36,11 +37,16 @@ FIGURES = {
     ("cand29", "parallel_multiple", -2): 25, ("cand29", "irrelevance", -2): 58, ("cand29", "irrelevance", 1): 129,
     ("cand29", "simple_python", 1): 238, ("cand29", "multiple", 1): 112, ("cand29", "irrelevance", 3): 189,
     ("cand29", "simple_python", 3): 194,
+    ("cand31", "simple_python", -2): 231, ("cand31", "multiple", -2): 120, ("cand31", "parallel", -2): 45,
+    ("cand31", "parallel_multiple", -2): 26, ("cand31", "irrelevance", -2): 62, ("cand31", "irrelevance", 1.25): 170,
+    ("cand31", "simple_python", 1.25): 209, ("cand31", "multiple", 1.25): 115, ("cand31", "irrelevance", 1): 158,
+    ("cand31", "simple_python", 1): 219, ("cand31", "irrelevance", 2): 198, ("cand31", "simple_python", 2): 151,
 }
 # separation of simple_python's cases from irrelevance's by the call log-odds (AUC), as the README reports it
-AUCS = {"cand17": 0.909, "cand21": 0.932, "cand22": 0.931, "cand23": 0.943, "cand27f": 0.921, "cand29": 0.876}
+AUCS = {"cand17": 0.909, "cand21": 0.932, "cand22": 0.931, "cand23": 0.943, "cand27f": 0.921, "cand29": 0.876,
+        "cand31": 0.865}
 # exact match on dev_proc100
-DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47}
+DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47, "cand31": 46}
 
 
 @pytest.mark.parametrize("candidate", sorted(AUCS))
@@ -98,7 +104,7 @@ def test_the_paired_comparison_the_readme_reports():
 
 # The paired counts behind the adoptions of configs/best.yaml, each by a rule written before the new run's
 # figures: (old, new, set, margin) -> (right only for old, right only for new). Session 30: cand27f over
-# cand17; session 31: cand29 (2 epochs) over cand27f.
+# cand17; session 31: cand29 (2 epochs) over cand27f; session 32: cand31 (irrelevant requests at 0.2) over cand29.
 ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
                   ("cand17", "cand27f", "bfcl_simple_python", -2): (30, 22),
                   ("cand17", "cand27f", "bfcl_multiple", -2): (21, 18),
@@ -113,7 +119,15 @@ ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
                   ("cand27f", "cand29", "bfcl_parallel_multiple", -2): (5, 9),
                   ("cand27f", "cand29", "bfcl_irrelevance", -2): (7, 17),
                   ("cand27f", "cand29", "bfcl_irrelevance", 1): (54, 1),
-                  ("cand27f", "cand29", "bfcl_simple_python", 1): (22, 46)}
+                  ("cand27f", "cand29", "bfcl_simple_python", 1): (22, 46),
+                  ("cand29", "cand31", "dev/eval150.json", None): (14, 12),
+                  ("cand29", "cand31", "bfcl_simple_python", -2): (36, 25),
+                  ("cand29", "cand31", "bfcl_multiple", -2): (19, 26),
+                  ("cand29", "cand31", "bfcl_parallel", -2): (17, 18),
+                  ("cand29", "cand31", "bfcl_parallel_multiple", -2): (9, 10),
+                  ("cand29", "cand31", "bfcl_irrelevance", -2): (8, 12),
+                  ("cand29", "cand31", "bfcl_irrelevance", 1.25): (6, 39),
+                  ("cand29", "cand31", "bfcl_simple_python", 1.25): (55, 26)}
 
 
 @pytest.mark.parametrize("key", sorted(ADOPTION_PAIRS, key=str))
@@ -167,7 +181,7 @@ def test_the_heldout_domain_pairing(key):
 # Session 31's dev set of parallel requests to held-out composed tools (dev_par150, 13 of them crossed) and the
 # run it measured, cand30 (crossed requests in training), kept in vetoed/ with the categories it was run on.
 PAR_DATA = "7d94e9aa"
-PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33}
+PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33, "cand31/dev": 33}
 VETOED = os.path.join(ROOT, "vetoed", "cand30")
 
 
@@ -193,3 +207,24 @@ def test_the_vetoed_cross_run_and_its_veto():
     assert accuracy_at(load_run(os.path.join(VETOED, "bfcl_parallel")), -2)["correct"] == 53
     assert sum(load_outcomes(os.path.join(VETOED, "dev", "eval100.json"))["outcomes"].values()) == 40
 
+
+
+# dev_abs200 (session 32): 200 requests to held-out composed tools, 92 wanting no call (made before any model ran
+# on it); calibrate-abstention's best balanced accuracy and the AUC of the log-odds, as the README reports them
+ABS_DATA = "66893667"
+ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515), "cand31": (1.0, 0.848, 0.8881)}
+
+
+@pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
+def test_the_abstention_dev_figures(candidate):
+    where = os.path.join(ROOT, candidate, "dev")
+    with open(os.path.join(where, "calibration_abs200.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["data_sha256"].startswith(ABS_DATA) and (report["n_call"], report["n_no_call"]) == (108, 92)
+    assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == ABS_FIGURES[candidate]
+    with open(os.path.join(where, "branches_abs200.jsonl"), encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    odds = {kind: [r["log_odds"] for r in rows if r["label"] == kind] for kind in ("call", "no_call")}
+    assert round(separation_auc(odds["call"], odds["no_call"]), 4) == report["auc"]
+    best = decision_metrics(rows, [r["log_odds"] <= report["best_margin"] for r in rows])
+    assert best["balanced_accuracy"] == report["best"]["balanced_accuracy"]
