@@ -228,3 +228,35 @@ def test_the_abstention_dev_figures(candidate):
     assert round(separation_auc(odds["call"], odds["no_call"]), 4) == report["auc"]
     best = decision_metrics(rows, [r["log_odds"] <= report["best_margin"] for r in rows])
     assert best["balanced_accuracy"] == report["best"]["balanced_accuracy"]
+
+
+# cand32 (session 32): cand27f's recipe with made-up names in half the named requests, `novel_value_rate=0.5`; a lever
+# measured against cand27f at 1 epoch, not a best.yaml candidate. dev_names_real / dev_names_novel: the same 103
+# requests to held-out composed tools with the generator's names and with made-up ones (README's commands).
+LEVERS = os.path.join(ROOT, "levers")
+NAMES_DATA = {"names_real": "d14940b3", "names_novel": "67cd3140"}
+NAMES_FIGURES = {("cand27f", "names_real"): 29, ("cand27f", "names_novel"): 29, ("levers/cand32", "names_real"): 35,
+                 ("levers/cand32", "names_novel"): 33}
+
+
+@pytest.mark.parametrize("key", sorted(NAMES_FIGURES))
+def test_the_name_dev_figures(key):
+    where, name = key
+    loaded = load_outcomes(os.path.join(ROOT, where, "dev", f"eval_{name}.json"))
+    assert loaded["data_sha256"].startswith(NAMES_DATA[name])
+    assert len(loaded["outcomes"]) == 103 and sum(loaded["outcomes"].values()) == NAMES_FIGURES[key]
+    with open(os.path.join(ROOT, where, "dev", f"predictions_{name}.jsonl"), encoding="utf-8") as handle:
+        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
+
+
+def test_the_novel_name_lever_and_what_ruled_it_out():
+    """cand32 against cand27f: names_novel 2 / 6 (not significant: rule (a) fails), names_real 2 / 8, dev_proc150
+    7 / 6, simple_python 19 / 17, multiple 13 / 13, and parallel 23 / 6, significantly worse (rule (c) fails)."""
+    pairs = {"dev/eval_names_novel.json": (2, 6), "dev/eval_names_real.json": (2, 8), "dev/eval150.json": (7, 6),
+             "bfcl_simple_python": (19, 17), "bfcl_multiple": (13, 13), "bfcl_parallel": (23, 6)}
+    for where, counts in pairs.items():
+        result = compare(*(load_outcomes(os.path.join(base, where)) for base in (os.path.join(ROOT, "cand27f"),
+                                                                                  os.path.join(LEVERS, "cand32"))))
+        assert (result["only_a"], result["only_b"]) == counts
+        assert (result["p_value"] < 0.05) == (where == "bfcl_parallel")
+    assert sum(load_outcomes(os.path.join(LEVERS, "cand32", "dev", "eval100.json"))["outcomes"].values()) == 40
