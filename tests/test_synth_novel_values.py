@@ -138,3 +138,9 @@ def test_an_invented_name_keeps_its_shape():
                [w for w in old if w in ("Grand", "Hotel", "de", "FC")]
     assert invented_name("Paris", random.Random(3), {invented_name("Paris", random.Random(3), set())}) != \
         invented_name("Paris", random.Random(3), set())
+
+
+def test_the_readme_examples():
+    rng = random.Random(0)
+    assert [invented_name(v, rng, set()) for v in ("Lisbon", "Grand Plaza Hotel", "Rio de Janeiro")] == \
+        ["Chebrum", "Grand Nurand Hotel", "Sikliv de Trustiav"]

@@ -4,7 +4,7 @@ The generator draws names (cities, people, teams, hotels, landmarks, companies) 
 (`pools.py`), so a tuned model can get them right by memory, and writes a name it does not know as the
 nearest one it does ("Las-Artes" for "Los Angeles", "Houston" for "Honolulu" in the seed dev set). At the
 generator's `novel_value_rate`, a request's names are replaced by made-up ones of the same shape
-("Lisbon" -> "Talvoren", "Grand Plaza Hotel" -> "Grand Mirusk Hotel", "Rio de Janeiro" -> "Peldu de Ravik"),
+("Lisbon" -> "Chebrum", "Grand Plaza Hotel" -> "Grand Nurand Hotel", "Rio de Janeiro" -> "Sikliv de Trustiav"),
 the same way in the instruction and in every call, so the only way to the right call is to copy.
 
 A value is replaced only where that is safe: a plain string parameter (no enum, pattern or format) of a
@@ -37,7 +37,7 @@ CODAS = ("", "", "", "n", "r", "l", "s", "k", "m", "nd", "rt", "sk", "v")
 
 
 def invented_word(rng: random.Random) -> str:
-    """A pronounceable made-up word of 2 or 3 syllables, capitalised: "Talvoren", "Mirusk"."""
+    """A pronounceable made-up word of 2 or 3 syllables, capitalised: "Chebrum", "Nurand"."""
     syllables = [rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(rng.choice((2, 2, 3)))]
     return ("".join(syllables) + rng.choice(CODAS)).capitalize()
 
