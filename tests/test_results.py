@@ -185,13 +185,29 @@ PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33, "ca
 VETOED = os.path.join(ROOT, "vetoed", "cand30")
 
 
+def _dev_right(where: str, name: str, sha: str, n: int) -> int:
+    """Examples right in WHERE/eval_NAME.json, after checking its dev file's sha256 prefix, its size and that
+    WHERE/predictions_NAME.jsonl holds the same examples in the same order."""
+    loaded = load_outcomes(os.path.join(where, f"eval_{name}.json"))
+    assert loaded["data_sha256"].startswith(sha) and len(loaded["outcomes"]) == n
+    with open(os.path.join(where, f"predictions_{name}.jsonl"), encoding="utf-8") as handle:
+        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
+    return sum(loaded["outcomes"].values())
+
+
+def _paired_counts(old: str, new: str, pairs: dict) -> dict:
+    """For each set in `pairs`, compare OLD/set with NEW/set: (right only for old, right only for new) against
+    the expected counts; returns each set's comparison."""
+    results = {}
+    for where, counts in pairs.items():
+        results[where] = compare(*(load_outcomes(os.path.join(base, where)) for base in (old, new)))
+        assert (results[where]["only_a"], results[where]["only_b"]) == counts
+    return results
+
+
 @pytest.mark.parametrize("where", sorted(PAR_FIGURES))
 def test_the_parallel_dev_figures(where):
-    loaded = load_outcomes(os.path.join(ROOT, where, "eval_par150.json"))
-    assert loaded["data_sha256"].startswith(PAR_DATA)
-    assert len(loaded["outcomes"]) == 150 and sum(loaded["outcomes"].values()) == PAR_FIGURES[where]
-    with open(os.path.join(ROOT, where, "predictions_par150.jsonl"), encoding="utf-8") as handle:
-        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
+    assert _dev_right(os.path.join(ROOT, where), "par150", PAR_DATA, 150) == PAR_FIGURES[where]
 
 
 def test_the_vetoed_cross_run_and_its_veto():
@@ -199,11 +215,8 @@ def test_the_vetoed_cross_run_and_its_veto():
     44 / 21, the significant loss that vetoed it."""
     pairs = {"dev/eval_par150.json": (6, 8), "dev/eval150.json": (15, 14), "bfcl_parallel": (21, 23),
              "bfcl_simple_python": (44, 21)}
-    for where, counts in pairs.items():
-        bases = (os.path.join(ROOT, "cand27f"), VETOED)
-        result = compare(*(load_outcomes(os.path.join(base, where)) for base in bases))
-        assert (result["only_a"], result["only_b"]) == counts
-    assert result["p_value"] < 0.05  # simple_python, the last: the veto
+    results = _paired_counts(os.path.join(ROOT, "cand27f"), VETOED, pairs)
+    assert results["bfcl_simple_python"]["p_value"] < 0.05  # the veto
     assert accuracy_at(load_run(os.path.join(VETOED, "bfcl_parallel")), -2)["correct"] == 53
     assert sum(load_outcomes(os.path.join(VETOED, "dev", "eval100.json"))["outcomes"].values()) == 40
 
@@ -242,11 +255,7 @@ NAMES_FIGURES = {("cand27f", "names_real"): 29, ("cand27f", "names_novel"): 29, 
 @pytest.mark.parametrize("key", sorted(NAMES_FIGURES))
 def test_the_name_dev_figures(key):
     where, name = key
-    loaded = load_outcomes(os.path.join(ROOT, where, "dev", f"eval_{name}.json"))
-    assert loaded["data_sha256"].startswith(NAMES_DATA[name])
-    assert len(loaded["outcomes"]) == 103 and sum(loaded["outcomes"].values()) == NAMES_FIGURES[key]
-    with open(os.path.join(ROOT, where, "dev", f"predictions_{name}.jsonl"), encoding="utf-8") as handle:
-        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
+    assert _dev_right(os.path.join(ROOT, where, "dev"), name, NAMES_DATA[name], 103) == NAMES_FIGURES[key]
 
 
 def test_the_novel_name_lever_and_what_ruled_it_out():
@@ -254,9 +263,7 @@ def test_the_novel_name_lever_and_what_ruled_it_out():
     7 / 6, simple_python 19 / 17, multiple 13 / 13, and parallel 23 / 6, significantly worse (rule (c) fails)."""
     pairs = {"dev/eval_names_novel.json": (2, 6), "dev/eval_names_real.json": (2, 8), "dev/eval150.json": (7, 6),
              "bfcl_simple_python": (19, 17), "bfcl_multiple": (13, 13), "bfcl_parallel": (23, 6)}
-    for where, counts in pairs.items():
-        result = compare(*(load_outcomes(os.path.join(base, where)) for base in (os.path.join(ROOT, "cand27f"),
-                                                                                  os.path.join(LEVERS, "cand32"))))
-        assert (result["only_a"], result["only_b"]) == counts
+    results = _paired_counts(os.path.join(ROOT, "cand27f"), os.path.join(LEVERS, "cand32"), pairs)
+    for where, result in results.items():
         assert (result["p_value"] < 0.05) == (where == "bfcl_parallel")
     assert sum(load_outcomes(os.path.join(LEVERS, "cand32", "dev", "eval100.json"))["outcomes"].values()) == 40

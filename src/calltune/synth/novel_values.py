@@ -20,6 +20,8 @@ from __future__ import annotations
 import random
 import re
 
+from calltune.synth.checks import contains, spans
+
 # Words kept as they are inside a replaced name: the kind of place or body it is, and name particles.
 KEEP = frozenset("""
     Hotel Inn Lodge Suites Resort Museum Gallery Park Garden Gardens Street Avenue Road Boulevard Lane Square
@@ -93,10 +95,6 @@ def _calls(record: dict) -> list[dict]:
     return [] if target is None else target if isinstance(target, list) else [target]
 
 
-def _word_pattern(value: str) -> re.Pattern:
-    return re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)", re.IGNORECASE)
-
-
 def replaceable(record: dict) -> list[str]:
     """The values of `record` that may be replaced (see the module docstring), longest first; [] when the
     record is not a one-message request with calls."""
@@ -110,8 +108,8 @@ def replaceable(record: dict) -> list[str]:
     text = record["instruction"]
     out = []
     for value in strings:
-        found = [text[m.start():m.end()] for m in _word_pattern(value).finditer(text)]
-        inside = any(other != value and _word_pattern(value).search(other) for other in strings)
+        found = [text[start:end] for start, end in spans(text, value)]  # on word boundaries, in any case
+        inside = any(other != value and contains(other, value) for other in strings)
         if _named_words(value) and found and set(found) == {value} and not inside:
             out.append(value)
     return sorted(out, key=lambda v: (-len(v), v))
