@@ -25,6 +25,7 @@
     calltune report runs/report [--readme README.md]
     calltune train --config configs/paper.yaml --out runs/paper [section.key=value ...] [--resume [--force]]
     calltune merge --adapter runs/paper --out runs/paper-merged
+    calltune interpolate --model RUN|--adapter RUN --weight 0.85 --out DIR
     calltune serve [--model M] [--adapter DIR] [--port 8000] [--decoding constrained|greedy] [--api-key KEY]
     calltune export --adapter runs/paper --format hf|gguf --out DIR|FILE.gguf [--type f32|f16|q8_0]
 """
@@ -220,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", required=True, help=ADAPTER_HELP)
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="embedded")
+
+    p = sub.add_parser("interpolate", help="keep a share W of what fine-tuning changed: base + W * (tuned - base) "
+                                           "(WiSE-FT), as a model or adapter directory")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", default=None, help="a full fine-tune: its run directory or model/")
+    which.add_argument("--adapter", default=None, help="a LoRA adapter: " + ADAPTER_HELP)
+    p.add_argument("--weight", required=True, type=float,
+                   help="W: 1 keeps the fine-tune, 0 is the base, between them lies between")
+    p.add_argument("--base", default=None, help="with --model: the base (default: the one its calltune.json names)")
+    p.add_argument("--out", required=True, help="the directory to write (use it with --model or --adapter)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
 
     p = sub.add_parser("export", help="write a merged model as an HF directory or a GGUF file, with the chat template")
     p.add_argument("--adapter", default=None, help=ADAPTER_HELP + " (omitted: export the base model)")
@@ -424,6 +436,20 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_interpolate(args) -> int:
+    from calltune.interpolate import interpolate_adapter, interpolate_model
+
+    if args.adapter is not None:
+        if args.base is not None:
+            raise CalltuneError("--base goes with --model (an adapter keeps the base it was trained on)")
+        result = interpolate_adapter(args.adapter, args.weight, args.out, args.force)
+    else:
+        result = interpolate_model(args.model, args.weight, args.out, args.base, args.force)
+    print(json.dumps(result))
+    print(f"use it: --{result['kind']} {args.out}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from calltune.export import ExportConfig, run_export
 
@@ -455,7 +481,8 @@ COMMANDS = {"predict": cmd_predict, "eval": cmd_eval, "repair": cmd_repair, "str
             "experiment": cmd_experiment, "report": cmd_report, "data": cmd_data, "render": cmd_render,
             "bfcl": cmd_bfcl, "calibrate-abstention": cmd_calibrate, "margin-sweep": cmd_margin_sweep,
             "compare": cmd_compare,
-            "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge, "export": cmd_export, "serve": cmd_serve}
+            "demo": cmd_demo, "train": cmd_train, "merge": cmd_merge, "interpolate": cmd_interpolate,
+            "export": cmd_export, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,6 +189,9 @@ class TrainConfig:
     """Checkpoint every N optimizer steps (0: only at the end)."""
     log_every: int = 1
     """Write the loss every N optimizer steps."""
+    interpolate: float = 1.0
+    """Keep this share of what training changed in the saved weights: base + W * (trained - base) (WiSE-FT;
+    LoRA: B scaled by W); 1 keeps the fine-tune as trained. See `calltune interpolate`."""
 
     def __post_init__(self):
         if self.method not in ("lora", "full"):
@@ -206,6 +209,9 @@ class TrainConfig:
         if self.threads is not None and self.threads < 1:
             raise CalltuneError(f"train.threads must be at least 1 (or null for torch's default), "
                                 f"got {self.threads}")
+        if not self.interpolate >= 0:  # also NaN
+            raise CalltuneError(f"train.interpolate must be >= 0 (1 keeps the fine-tune as trained), "
+                                f"got {self.interpolate}")
 
 
 @dataclass
@@ -237,14 +243,16 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """Plain nested dicts and lists. The data-generation fields appear only when set, and
-        train.method only when it is not lora, so a config that uses neither serializes as before they
-        existed (experiment cache keys, checkpoints)."""
+        train.method only when it is not lora and train.interpolate only when it is not 1, so a config that
+        uses none of them serializes as before they existed (experiment cache keys, checkpoints)."""
         values = _plain(dataclasses.asdict(self))
         for name in GENERATION_FIELDS:
             if values["data"][name] is None:
                 del values["data"][name]
         if values["train"]["method"] == "lora":
             del values["train"]["method"]
+        if values["train"]["interpolate"] == 1.0:
+            del values["train"]["interpolate"]
         return values
 
 

@@ -359,6 +359,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     `resume` finds the run finished. `force` resumes even if the config differs from the checkpoint's."""
     from tqdm import tqdm
 
+    from calltune.interpolate import apply_to_trained
     from calltune.lora import add_lora, cast_saved_adapter, load_base, unfreeze_blocks
     from calltune.runinfo import versions
 
@@ -397,6 +398,9 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
         model = add_lora(model, cfg.lora, cfg.model, cfg.train.seed)
     loss_module = CausalLMLoss(model, cfg.train.pad_mask)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    # train.interpolate on a full fine-tune needs the weights training starts from (before a checkpoint's)
+    initial = ({n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+               if cfg.train.interpolate != 1.0 and cfg.train.method == "full" else None)
     optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     plan = run_plan([len(i.input_ids) for i in train_items], cfg.train.batch_size, dist_info.world_size,
                     cfg.train.seed, cfg.train.epochs, cfg.train.max_steps, cfg.train.grad_accum,
@@ -499,6 +503,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
             signal.signal(sig, handler)
 
     train_peak = current_peak_rss_mb()
+    apply_to_trained(model, initial, cfg.train.interpolate, cfg.train.method)  # what is saved and evaluated
     summary = {}
     if dist_info.main:
         if cfg.data.dev:
