@@ -267,3 +267,57 @@ def test_the_novel_name_lever_and_what_ruled_it_out():
     for where, result in results.items():
         assert (result["p_value"] < 0.05) == (where == "bfcl_parallel")
     assert sum(load_outcomes(os.path.join(LEVERS, "cand32", "dev", "eval100.json"))["outcomes"].values()) == 40
+
+
+# Session 33: cand31's weights moved along its update, base + W * (cand31 - base) (`calltune interpolate --model
+# cand31 --weight W`), and cand31 decoded with --optional-margin -1 / -2: dev_proc150 right of 150 and the paired
+# counts against cand31, as the README reports them. Neither lever passes its rule (levers/*/rule*.txt).
+INTERP = os.path.join(LEVERS, "interpolate")
+PROC150_DATA = "f6082a4f"
+WEIGHT_FIGURES = {"w50": (58, 13, 3), "w70": (62, 7, 1), "w85": (66, 3, 1), "w115": (71, 1, 4), "w130": (72, 1, 5),
+                  "../optional_margin/m-1": (68, 0, 0), "../optional_margin/m-2": (69, 0, 1)}
+
+
+def _right150(where: str) -> int:
+    loaded = load_outcomes(os.path.join(where, "dev", "eval150.json"))
+    assert loaded["data_sha256"].startswith(PROC150_DATA) and len(loaded["outcomes"]) == 150
+    with open(os.path.join(where, "dev", "predictions150.jsonl"), encoding="utf-8") as handle:
+        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
+    return sum(loaded["outcomes"].values())
+
+
+@pytest.mark.parametrize("weight", sorted(WEIGHT_FIGURES))
+def test_the_weight_and_optional_margin_dev_figures(weight):
+    where = os.path.normpath(os.path.join(INTERP, weight))
+    right, only_cand31, only_this = WEIGHT_FIGURES[weight]
+    assert _right150(where) == right
+    assert _right150(os.path.join(ROOT, "cand31")) == 68
+    _paired_counts(os.path.join(ROOT, "cand31"), where, {"dev/eval150.json": (only_cand31, only_this)})
+
+
+def test_extrapolation_and_what_ruled_it_out():
+    """W = 1.3 against cand31: dev_proc150 1 / 5 (rule (a) holds: 4 ahead), dev_par150 4 / 2; dev_abs200 best balanced
+    accuracy 0.818 vs 0.848 (rule (c) fails: lower by more than 0.02); BFCL parallel_multiple 9 / 1, significantly
+    worse (rule (d) fails); simple_python 18 / 10, multiple 13 / 5, parallel 6 / 5; separation of simple_python from
+    irrelevance 0.804 (cand31 0.865)."""
+    w130 = os.path.join(INTERP, "w130")
+    pairs = {"dev/eval_par150.json": (4, 2), "bfcl_simple_python": (18, 10), "bfcl_multiple": (13, 5),
+             "bfcl_parallel": (6, 5), "bfcl_parallel_multiple": (9, 1), "bfcl_irrelevance": (8, 9)}
+    results = _paired_counts(os.path.join(ROOT, "cand31"), w130, pairs)
+    for where, result in results.items():
+        assert (result["p_value"] < 0.05) == (where == "bfcl_parallel_multiple")
+    with open(os.path.join(w130, "dev", "calibration_abs200.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["data_sha256"].startswith(ABS_DATA)
+    assert (report["best_margin"], report["best"]["balanced_accuracy"], round(report["auc"], 3)) == (1.0, 0.818, 0.862)
+    assert ABS_FIGURES["cand31"][1] - report["best"]["balanced_accuracy"] > 0.02
+    dirs = [os.path.join(w130, f"bfcl_{category}") for category in ("simple_python", "irrelevance")]
+    (sep,) = sweep(dirs, margins=(1.0,))["separation"]
+    assert round(sep["auc"], 3) == 0.804
+    assert [accuracy_at(load_run(os.path.join(w130, f"bfcl_{c}")), -2)["correct"]
+            for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] == [
+        223, 112, 44, 18, 63]
+    assert [accuracy_at(load_run(os.path.join(w130, f"bfcl_{c}")), 1.0)["correct"]
+            for c in ("simple_python", "multiple", "irrelevance")] == [171, 106, 167]  # its calibrated M = 1
+    with open(os.path.join(w130, "dev", "calibration.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["best_margin"] == 1.0
