@@ -321,3 +321,31 @@ def test_extrapolation_and_what_ruled_it_out():
             for c in ("simple_python", "multiple", "irrelevance")] == [171, 106, 167]  # its calibrated M = 1
     with open(os.path.join(w130, "dev", "calibration.json"), encoding="utf-8") as handle:
         assert json.load(handle)["best_margin"] == 1.0
+
+
+def test_the_larger_learning_rate_and_what_ruled_it_out():
+    """cand33 (cand31 with lr 3e-4) against cand31: dev_proc150 12 / 8 (rule (a) fails: 4 behind), dev_par150 4 / 7,
+    BFCL parallel 24 / 9, significantly worse (rule (d) fails), irrelevance at M = -2 2 / 19; dev_abs200 0.829 at
+    M = 1 (AUC 0.892); its calibrated margin on dev200 1.5; BFCL AUC of simple_python vs irrelevance 0.847."""
+    cand33 = os.path.join(LEVERS, "cand33")
+    pairs = {"dev/eval150.json": (12, 8), "dev/eval_par150.json": (4, 7), "bfcl_simple_python": (22, 16),
+             "bfcl_multiple": (20, 15), "bfcl_parallel": (24, 9), "bfcl_parallel_multiple": (7, 7),
+             "bfcl_irrelevance": (2, 19)}
+    results = _paired_counts(os.path.join(ROOT, "cand31"), cand33, pairs)
+    for where, result in results.items():
+        assert (result["p_value"] < 0.05) == (where in ("bfcl_parallel", "bfcl_irrelevance"))
+    assert _right150(cand33) == 64
+    assert sum(load_outcomes(os.path.join(cand33, "dev", "eval100.json"))["outcomes"].values()) == 42
+    with open(os.path.join(cand33, "dev", "calibration_abs200.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["data_sha256"].startswith(ABS_DATA)
+    assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (1.0, 0.8287, 0.8923)
+    with open(os.path.join(cand33, "dev", "calibration.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["best_margin"] == 1.5
+    dirs = [os.path.join(cand33, f"bfcl_{category}") for category in ("simple_python", "irrelevance")]
+    (sep,) = sweep(dirs, margins=(1.0,))["separation"]
+    assert round(sep["auc"], 3) == 0.847
+    at = {m: [accuracy_at(load_run(os.path.join(cand33, f"bfcl_{c}")), m)["correct"]
+              for c in ("simple_python", "multiple", "irrelevance")] for m in (-2, 1.0, 1.5)}
+    assert at == {-2: [225, 115, 79], 1.0: [214, 109, 160], 1.5: [194, 98, 177]}
+    assert accuracy_at(load_run(os.path.join(cand33, "bfcl_parallel")), -2)["correct"] == 30
