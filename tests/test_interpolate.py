@@ -3,6 +3,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -186,3 +187,22 @@ def test_an_interrupted_run_interpolates_from_the_base_not_from_its_checkpoint(t
     a = load_file(os.path.join(whole, "model", "model.safetensors"))
     b = load_file(os.path.join(out, "model", "model.safetensors"))
     assert all(torch.allclose(a[n], b[n], atol=1e-6) for n in a)
+
+
+def test_an_adapter_saved_without_its_vocabulary_gets_it(tiny_llama, tmp_path):
+    """The builtin adapter ships without tokenizer.json (its run's provenance.json vouches for the base's); the
+    interpolated copy must stand on its own, with that very file."""
+    from calltune.jsonl import file_sha256, write_json
+    from calltune.models import load_model
+    from calltune.train import train
+
+    run = tmp_path / "run"
+    train(cfg_for(tiny_llama), str(run), progress=False)
+    (run / "adapter" / "tokenizer.json").unlink()
+    vocabulary = Path(tiny_llama) / "tokenizer.json"
+    write_json(str(run / "provenance.json"), {"tokenizer_json_sha256": file_sha256(vocabulary)})
+    out = tmp_path / "half"
+    assert main(["interpolate", "--adapter", str(run), "--weight", "0.5", "--out", str(out)]) == 0
+    assert file_sha256(out / "tokenizer.json") == file_sha256(vocabulary)
+    model, tokenizer, _ = load_model(tiny_llama, str(out))
+    assert tokenizer.chat_template

@@ -24,7 +24,7 @@ import torch
 
 from calltune.errors import CalltuneError
 from calltune.jsonl import write_json
-from calltune.models import find_adapter_dir, resolve_model_path
+from calltune.models import EMBEDDED, adapter_vocabulary, find_adapter_dir, resolve_model_path
 from calltune.train import save_dir_atomically
 
 LORA_B = "lora_B"
@@ -163,11 +163,17 @@ def interpolate_adapter(adapter: str, weight: float, out: str, force: bool = Fal
         raise CalltuneError(f"{source}: no adapter_model.safetensors to scale")
     scaled = scaled_lora(load_file(str(weights)), weight)
     settings = _settings(source)
+    # an adapter saved without its vocabulary (the builtin one: its run's provenance.json vouches for the
+    # base's tokenizer.json) gets that file, so that the written directory stands on its own
+    base_spec = settings.get("config", {}).get("model", {}).get("name", EMBEDDED)
+    vocabulary = adapter_vocabulary(source, resolve_model_path(base_spec))
 
     def write(tmp):
         for path in source.iterdir():
             if path.is_file() and path.name not in ("adapter_model.safetensors", "calltune.json"):
                 shutil.copy(path, Path(tmp) / path.name)
+        if vocabulary is not None:
+            shutil.copy(vocabulary, Path(tmp) / "tokenizer.json")
         save_file(scaled, str(Path(tmp) / "adapter_model.safetensors"), metadata={"format": "pt"})
         write_json(str(Path(tmp) / "calltune.json"), _record(settings, weight, str(source)))
 
