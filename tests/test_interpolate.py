@@ -99,6 +99,16 @@ def test_full_finetune_interpolated_by_train_and_by_the_command_alike(tiny_llama
     quarter = load_file(os.path.join(again, "model.safetensors"))
     assert all(torch.allclose(quarter[n], base[n] + 0.25 * (tuned[n] - base[n]), atol=1e-6) for n in base)
 
+    # toward another fine-tune of the same base (a soup): the midpoint, and no train.interpolate claimed for it
+    soup = str(tmp_path / "soup")
+    assert main(["interpolate", "--model", trained, "--base", halfway, "--weight", "0.5", "--out", soup]) == 0
+    mid = load_file(os.path.join(soup, "model.safetensors"))
+    assert all(torch.allclose(mid[n], (tuned[n] + mixed[n]) / 2, atol=1e-6) for n in base)
+    with open(os.path.join(soup, "calltune.json")) as handle:
+        record = json.load(handle)
+    assert "interpolate" not in record["config"]["train"]
+    assert record["interpolated"]["base"] == os.path.join(halfway, "model")
+
     # it is a model like any other: it loads with its chat template and predicts
     model, tokenizer, path = load_model(out)
     assert path == out and tokenizer.chat_template

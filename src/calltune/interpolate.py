@@ -99,11 +99,16 @@ def _settings(directory: Path) -> dict:
         return json.load(handle)
 
 
-def _record(settings: dict, weight: float, source: str) -> dict:
+def _record(settings: dict, weight: float, source: str, other_base: str | None = None) -> dict:
     """calltune.json for the written directory: the config says the combined weight (what `calltune train`
-    with it writes), `interpolated` says where it came from."""
-    if not settings:
-        return {"interpolated": {"from": source, "weight": weight}}
+    with it writes), `interpolated` says where it came from. Toward `other_base` (a base other than the one
+    the fine-tune trained from, e.g. another fine-tune) no training run writes it: the config is left as the
+    fine-tune's and `interpolated.base` names the other end."""
+    if not settings or other_base is not None:
+        record = json.loads(json.dumps(settings))
+        record["interpolated"] = {"from": source, "weight": weight,
+                                  **({"base": other_base} if other_base is not None else {})}
+        return record
     settings = json.loads(json.dumps(settings))
     train = settings.setdefault("config", {}).setdefault("train", {})
     before = train.get("interpolate", 1.0)
@@ -137,6 +142,8 @@ def interpolate_model(model: str, weight: float, out: str, base: str | None = No
     if base_spec is None:
         raise CalltuneError(f"{model}: no calltune.json naming its base model; give --base")
     base_dir = Path(resolve_model_path(base_spec))
+    recorded = settings.get("config", {}).get("model", {}).get("name")
+    other_base = None if recorded is not None and base_dir == Path(resolve_model_path(recorded)) else str(base_dir)
     mixed = interpolated(_load_safetensors(tuned_dir), _load_safetensors(base_dir), weight)
 
     def write(tmp):
@@ -145,7 +152,7 @@ def interpolate_model(model: str, weight: float, out: str, base: str | None = No
                     and path.name not in ("calltune.json", "model.safetensors.index.json"):
                 shutil.copy(path, Path(tmp) / path.name)
         save_file(mixed, str(Path(tmp) / "model.safetensors"), metadata={"format": "pt"})
-        write_json(str(Path(tmp) / "calltune.json"), _record(settings, weight, str(tuned_dir)))
+        write_json(str(Path(tmp) / "calltune.json"), _record(settings, weight, str(tuned_dir), other_base))
 
     save_dir_atomically(out, write)
     return {"out": out, "kind": "model", "weight": weight, "base": str(base_dir)}
