@@ -349,3 +349,18 @@ def test_the_larger_learning_rate_and_what_ruled_it_out():
               for c in ("simple_python", "multiple", "irrelevance")] for m in (-2, 1.0, 1.5)}
     assert at == {-2: [225, 115, 79], 1.0: [214, 109, 160], 1.5: [194, 98, 177]}
     assert accuracy_at(load_run(os.path.join(cand33, "bfcl_parallel")), -2)["correct"] == 30
+
+
+def test_the_soup_look():
+    """The midpoint of cand29 and cand31 (`calltune interpolate --model cand31 --base cand29 --weight 0.5`), a look:
+    dev_proc150 67 (cand31 7 / 6), simple_python 60.2 (cand31 6 / 16, cand29 23 / 22), irrelevance 22.1 at M = -2
+    and 58.8 at M = 1.25; AUC 0.877."""
+    soup = os.path.join(LEVERS, "soup2931")
+    assert _right150(soup) == 67
+    _paired_counts(os.path.join(ROOT, "cand31"), soup, {"dev/eval150.json": (7, 6), "bfcl_simple_python": (6, 16),
+                                                         "bfcl_irrelevance": (14, 5)})
+    _paired_counts(os.path.join(ROOT, "cand29"), soup, {"bfcl_simple_python": (23, 22)})
+    assert accuracy_at(load_run(os.path.join(soup, "bfcl_irrelevance")), 1.25)["correct"] == 141
+    dirs = [os.path.join(soup, f"bfcl_{category}") for category in ("simple_python", "irrelevance")]
+    (sep,) = sweep(dirs, margins=(1.0,))["separation"]
+    assert round(sep["auc"], 3) == 0.877
