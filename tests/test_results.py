@@ -185,12 +185,13 @@ PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33, "ca
 VETOED = os.path.join(ROOT, "vetoed", "cand30")
 
 
-def _dev_right(where: str, name: str, sha: str, n: int) -> int:
+def _dev_right(where: str, name: str, sha: str, n: int, files: tuple[str, str] | None = None) -> int:
     """Examples right in WHERE/eval_NAME.json, after checking its dev file's sha256 prefix, its size and that
-    WHERE/predictions_NAME.jsonl holds the same examples in the same order."""
-    loaded = load_outcomes(os.path.join(where, f"eval_{name}.json"))
+    WHERE/predictions_NAME.jsonl holds the same examples in the same order (`files`: other names for the two)."""
+    evaluation, predictions = files or (f"eval_{name}.json", f"predictions_{name}.jsonl")
+    loaded = load_outcomes(os.path.join(where, evaluation))
     assert loaded["data_sha256"].startswith(sha) and len(loaded["outcomes"]) == n
-    with open(os.path.join(where, f"predictions_{name}.jsonl"), encoding="utf-8") as handle:
+    with open(os.path.join(where, predictions), encoding="utf-8") as handle:
         assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
     return sum(loaded["outcomes"].values())
 
@@ -279,11 +280,8 @@ WEIGHT_FIGURES = {"w50": (58, 13, 3), "w70": (62, 7, 1), "w85": (66, 3, 1), "w11
 
 
 def _right150(where: str) -> int:
-    loaded = load_outcomes(os.path.join(where, "dev", "eval150.json"))
-    assert loaded["data_sha256"].startswith(PROC150_DATA) and len(loaded["outcomes"]) == 150
-    with open(os.path.join(where, "dev", "predictions150.jsonl"), encoding="utf-8") as handle:
-        assert [json.loads(line)["id"] for line in handle] == list(loaded["outcomes"])
-    return sum(loaded["outcomes"].values())
+    return _dev_right(os.path.join(where, "dev"), "proc150", PROC150_DATA, 150,
+                      files=("eval150.json", "predictions150.jsonl"))
 
 
 @pytest.mark.parametrize("weight", sorted(WEIGHT_FIGURES))

@@ -99,22 +99,26 @@ def _settings(directory: Path) -> dict:
         return json.load(handle)
 
 
+def _recorded_base(settings: dict) -> str | None:
+    """The base a calltune run trained from (`config.model.name` in its calltune.json), if recorded."""
+    return (settings.get("config") or {}).get("model", {}).get("name")
+
+
 def _record(settings: dict, weight: float, source: str, other_base: str | None = None) -> dict:
     """calltune.json for the written directory: the config says the combined weight (what `calltune train`
     with it writes), `interpolated` says where it came from. Toward `other_base` (a base other than the one
     the fine-tune trained from, e.g. another fine-tune) no training run writes it: the config is left as the
     fine-tune's and `interpolated.base` names the other end."""
-    if not settings or other_base is not None:
-        record = json.loads(json.dumps(settings))
-        record["interpolated"] = {"from": source, "weight": weight,
-                                  **({"base": other_base} if other_base is not None else {})}
-        return record
-    settings = json.loads(json.dumps(settings))
-    train = settings.setdefault("config", {}).setdefault("train", {})
-    before = train.get("interpolate", 1.0)
-    train["interpolate"] = before * weight
-    settings["interpolated"] = {"from": source, "weight": weight, "before": before}
-    return settings
+    record = json.loads(json.dumps(settings))  # a deep copy
+    record["interpolated"] = {"from": source, "weight": weight}
+    if other_base is not None:
+        record["interpolated"]["base"] = other_base
+    elif "config" in record:
+        train = record["config"].setdefault("train", {})
+        before = train.get("interpolate", 1.0)
+        train["interpolate"] = before * weight
+        record["interpolated"]["before"] = before
+    return record
 
 
 def _load_safetensors(directory: Path) -> dict[str, torch.Tensor]:
@@ -138,11 +142,11 @@ def interpolate_model(model: str, weight: float, out: str, base: str | None = No
     tuned_dir = Path(resolve_model_path(model))
     _check_out(out, tuned_dir, force)
     settings = _settings(tuned_dir)
-    base_spec = base or settings.get("config", {}).get("model", {}).get("name")
+    recorded = _recorded_base(settings)
+    base_spec = base or recorded
     if base_spec is None:
         raise CalltuneError(f"{model}: no calltune.json naming its base model; give --base")
     base_dir = Path(resolve_model_path(base_spec))
-    recorded = settings.get("config", {}).get("model", {}).get("name")
     other_base = None if recorded is not None and base_dir == Path(resolve_model_path(recorded)) else str(base_dir)
     mixed = interpolated(_load_safetensors(tuned_dir), _load_safetensors(base_dir), weight)
 
@@ -172,8 +176,7 @@ def interpolate_adapter(adapter: str, weight: float, out: str, force: bool = Fal
     settings = _settings(source)
     # an adapter saved without its vocabulary (the builtin one: its run's provenance.json vouches for the
     # base's tokenizer.json) gets that file, so that the written directory stands on its own
-    base_spec = settings.get("config", {}).get("model", {}).get("name", EMBEDDED)
-    vocabulary = adapter_vocabulary(source, resolve_model_path(base_spec))
+    vocabulary = adapter_vocabulary(source, resolve_model_path(_recorded_base(settings) or EMBEDDED))
 
     def write(tmp):
         for path in source.iterdir():
