@@ -17,6 +17,8 @@ from calltune.synth.composer import composed_catalogue, with_object_params
 from calltune.synth.composer_words import OBJECT_OPS, OBJECT_SLOTS
 from calltune.synth.generator import SynthConfig, generate
 from calltune.synth.phrasing import sample_call
+from calltune.synth.pools import STREETS
+from calltune.synth.slots import sample_value
 
 COMPOSED = composed_catalogue(0, "train")
 SLOT_NAMES = {slot[0] for slot in OBJECT_SLOTS} | {"siteAddress"}
@@ -66,6 +68,20 @@ def test_every_slot_is_stated_recoverably_and_fits_its_schema():
                 value = args[name]
                 assert set(value) == set(tool.params[name].fields)
     assert len(stated) >= 6  # most slot kinds got stated at least once
+
+
+def test_an_address_has_a_street_and_number_not_a_letter_of_its_field_name():
+    """Session 34: the street of every address spelling was drawn from the field's own name ("street" ->
+    "t"), because the local name shadowed the street generator."""
+    rng = random.Random(1)
+    addresses = [p for t in with_object_params(COMPOSED, 0, 1.0).tools for p in t.params.values()
+                 if p.kind == "object" and {"street", "street_address", "line1"} & set(p.fields)]
+    assert len(addresses) > 10
+    for param in addresses:
+        key = next(k for k in param.fields if k in ("street", "street_address", "line1"))
+        for _ in range(5):
+            number, _, rest = sample_value(param, rng)[key].partition(" ")
+            assert number.isdigit() and rest in STREETS
 
 
 def test_generated_examples_call_with_object_values_only_when_the_rate_is_above_zero():

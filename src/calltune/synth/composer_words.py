@@ -326,9 +326,10 @@ def include_slot(noun: str) -> tuple:
 # (`composer.with_object_params`): common shapes under several spellings, so that a model must read each
 # schema's field names rather than learn one. The user states a value in the object's `fmt`.
 def _address(names: tuple) -> object:
-    street, city, postal = names
-    return obj("", {street: text("Street and number", street), city: text("City", pools.CITIES),
-                    postal: text("Postal code", zip_code)}, fmt=f"{{{street}}}, {{{city}}} {{{postal}}}")
+    street_key, city_key, postal_key = names  # not `street`: that is the slot generator the street draws from
+    fields = {street_key: text("Street and number", street), city_key: text("City", pools.CITIES),
+              postal_key: text("Postal code", zip_code)}
+    return obj("", fields, fmt=f"{{{street_key}}}, {{{city_key}}} {{{postal_key}}}")
 
 
 CURRENCIES = {"USD": ("dollars", "US dollars"), "EUR": ("euros",), "GBP": ("pounds", "British pounds"),
