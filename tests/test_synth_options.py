@@ -1,6 +1,6 @@
 """Options of `calltune data synth` that make a kind of request or value (`--parallel-list-rate`,
 `--parallel-mixed-rate`, `--parallel-cross-rate`, `--irrelevant-task-rate`, `--value-format-rate`, `--task-call-rate`,
-`--task-near-miss-rate`, `--novel-value-rate`): the command line gives the same bytes as the config, bad rates are refused, a recipe
+`--task-near-miss-rate`, `--novel-value-rate`, `--context-value-rate`): the command line gives the same bytes as the config, bad rates are refused, a recipe
 config reaches them."""
 
 import hashlib
@@ -22,7 +22,8 @@ OPTIONS = [("parallel_list_rate", "parallel_list", -0.1, PARALLEL),
            ("value_format_rate", "format_date", -1.0, {}),
            ("task_call_rate", "task_call", 1.5, {}),
            ("task_near_miss_rate", "task_near_miss", 1.2, {"irrelevant_rate": 0.5, "irrelevant_task_rate": 1.0}),
-           ("novel_value_rate", "novel_values", 1.3, {})]
+           ("novel_value_rate", "novel_values", 1.3, {}),
+           ("context_value_rate", "context_values", 1.4, {})]
 
 
 def _flag(field: str) -> str:

@@ -23,7 +23,8 @@ With `procedural_rate`, an example's tools come from the composed catalogue (`co
 change how offered tools look (`augment.offer`, `describe.py`, `formats.py`); `word_value_rate` states optional enums and booleans in words
 (`wording.py`; tagged `word_values`); `composed_dialogue_rate` makes procedural dialogues on composed tools
 (`composed_dialogue.py`); `novel_value_rate` replaces names in requests with made-up ones after the examples
-are drawn (`novel_values.py`; tagged `novel_values`). Every such option is off by default, and off it draws nothing
+are drawn (`novel_values.py`; tagged `novel_values`); `context_value_rate` adds a sentence naming a value of an
+argument's kind in another role (`context_values.py`; tagged `context_values`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
@@ -42,6 +43,7 @@ from calltune.errors import CalltuneError
 from calltune.synth import augment, composed_dialogue, session
 from calltune.synth.catalogue import ToolDef, all_contexts, all_tools, family, split_domains
 from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_object_params, with_word_options
+from calltune.synth.context_values import with_context_value
 from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
 from calltune.synth.nearmiss import sample_missing, sample_operation
@@ -57,7 +59,8 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
-         "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate")
+         "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
+         "context_value_rate")
 
 
 @dataclass
@@ -182,6 +185,13 @@ class SynthConfig:
     probability that its names are replaced by made-up ones of the same shape, in the instruction and every
     call alike (`novel_values.py`), so a model must copy them. Drawn from its own RNG after the examples are:
     the same examples and tools as at 0, only the names differ. 0 draws nothing."""
+    context_value_rate: float = 0.0
+    """Per one-message request with a city, a person, another name or a date among its arguments: probability
+    that it gets one more sentence naming another value of that kind in a role no parameter takes ("I'm writing
+    from Oslo.", "Today is March 3, 2026.", "I already did this for Lakers."), before or after the request, the
+    calls unchanged (`context_values.py`; tagged context_values), so a model must pick values by their role.
+    Drawn from its own RNG after the examples (and novel values) are: the same examples, tools and targets as
+    at 0. 0 draws nothing."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -417,6 +427,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
         composed = composed and with_object_params(composed, seed, cfg.object_param_rate)
     rng = random.Random(cfg.seed)
     novel = random.Random(f"novel-values:{cfg.seed}") if cfg.novel_value_rate else None
+    context = random.Random(f"context-values:{cfg.seed}") if cfg.context_value_rate else None
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
         tries += 1
@@ -430,5 +441,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
         seen.add(key)
         if novel is not None:
             record = with_novel_values(record, novel, cfg.novel_value_rate)
+        if context is not None:
+            record = with_context_value(record, context, cfg.context_value_rate)
         records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **record})
     return records
