@@ -69,7 +69,8 @@ def _kind(value, schema: dict, text: str) -> str | None:
             return "date" if any(contains(text, form) for form in date_forms(value)) else None
         except ValueError:  # "2025-02-30"
             return None
-    if {"format", "pattern"} & set(schema) or not _named_words(value) or {text[s:e] for s, e in spans(text, value)} != {value}:
+    verbatim = {text[start:end] for start, end in spans(text, value)} == {value}  # stated, in one case
+    if {"format", "pattern"} & set(schema) or not _named_words(value) or not verbatim:
         return None
     if value in pools.CITIES:
         return "city"
