@@ -1,9 +1,10 @@
-"""Shared by the listed and crossed parallel-request tests: the catalogues a call is checked against, and the
-records one generator option tags."""
+"""Shared by the listed and crossed parallel-request tests and the novel and context value tests: the catalogues a
+call is checked against, the records one generator option tags, and the check that they stay recoverable."""
 
 from __future__ import annotations
 
 from calltune.synth.catalogue import all_tools
+from calltune.synth.checks import check_call
 from calltune.synth.composer import composed_catalogue
 from calltune.synth.generator import SynthConfig, generate
 
@@ -22,3 +23,15 @@ def tagged(option: str, tag: str, **kw) -> list[dict]:
 def catalogue_of(record: dict) -> dict:
     """The catalogue (name -> ToolDef) the record's calls come from."""
     return COMPOSED if "procedural" in record["meta"]["augmentations"] else HAND
+
+
+def assert_recoverable(records: list[dict], tag: str) -> None:
+    """Every call of every record tagged `tag` passes `check_call` against its catalogue tool."""
+    for record in records:
+        if tag not in record["meta"]["augmentations"]:
+            continue
+        tools = dict(zip((t["function"]["name"] for t in record["tools"]), record["meta"]["tools"]))
+        target = record["target"]
+        for call in target if isinstance(target, list) else [target]:
+            result = check_call(catalogue_of(record)[tools[call["name"]]], record["instruction"], call["arguments"])
+            assert result.ok, (record["id"], result)

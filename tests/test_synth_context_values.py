@@ -5,7 +5,7 @@ import datetime as dt
 import random
 
 import pytest
-from synth_parallel_helpers import PLAIN, catalogue_of
+from synth_parallel_helpers import PLAIN, assert_recoverable
 
 from calltune.synth import pools
 from calltune.synth.checks import contains, numbers_in
@@ -84,15 +84,7 @@ def test_only_one_sentence_is_added_and_the_calls_stay(pair):
 
 
 def test_every_call_is_still_recoverable_from_the_request(pair):
-    from calltune.synth.checks import check_call
-
-    for record in pair[1]:
-        if "context_values" not in record["meta"]["augmentations"]:
-            continue
-        tools = dict(zip((t["function"]["name"] for t in record["tools"]), record["meta"]["tools"]))
-        for call in _calls(record):
-            result = check_call(catalogue_of(record)[tools[call["name"]]], record["instruction"], call["arguments"])
-            assert result.ok, (record["id"], result)
+    assert_recoverable(pair[1], "context_values")
 
 
 def test_rate_zero_draws_nothing_and_the_rate_is_per_request(pair):

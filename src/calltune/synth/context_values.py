@@ -25,7 +25,7 @@ import random
 
 from calltune.synth import pools
 from calltune.synth.checks import DATE_RE, contains, numbers_in, spans
-from calltune.synth.novel_values import _named_words, invented_name
+from calltune.synth.novel_values import invented_name, named_words, request_calls
 from calltune.synth.phrasing import join_sentences
 from calltune.synth.slots import date_forms
 
@@ -42,11 +42,6 @@ GENERIC = ("I already did this for {x}.", "Forget about {x}, that one is done.")
 TRIES = 10  # draws of another value and sentence before a record is left as it is
 
 
-def _calls(record: dict) -> list[dict]:
-    target = record.get("target")
-    return [] if target is None else target if isinstance(target, list) else [target]
-
-
 def _leaves(schema: dict, value, out: list) -> None:
     """(value, schema) of every string and number in `value` (an argument, walked with its JSON Schema)."""
     if isinstance(value, list):
@@ -60,6 +55,18 @@ def _leaves(schema: dict, value, out: list) -> None:
         out.append((value, schema if isinstance(schema, dict) else {}))
 
 
+def _argument_leaves(record: dict) -> list | None:
+    """(value, schema) of every string and number in the calls of a one-message request; None for another record."""
+    found = request_calls(record)
+    if found is None:
+        return None
+    calls, schemas = found
+    leaves: list = []
+    for call in calls:
+        _leaves(schemas[call["name"]], call["arguments"], leaves)
+    return leaves
+
+
 def _kind(value, schema: dict, text: str) -> str | None:
     """city, person, name or date when `value` may get a rival of its kind in `text` (module docstring)."""
     if not isinstance(value, str) or schema.get("type") != "string" or {"enum", "const"} & set(schema):
@@ -70,7 +77,7 @@ def _kind(value, schema: dict, text: str) -> str | None:
         except ValueError:  # "2025-02-30"
             return None
     verbatim = {text[start:end] for start, end in spans(text, value)} == {value}  # stated, in one case
-    if {"format", "pattern"} & set(schema) or not _named_words(value) or not verbatim:
+    if {"format", "pattern"} & set(schema) or not named_words(value) or not verbatim:
         return None
     if value in pools.CITIES:
         return "city"
@@ -81,15 +88,9 @@ def _kind(value, schema: dict, text: str) -> str | None:
 def candidates(record: dict) -> list[tuple[str, str]]:
     """`(value, kind)` of the values of `record` that may get a rival (see the module docstring), sorted; []
     when the record is not a one-message request with calls to offered tools."""
-    calls = _calls(record)
-    if "instruction" not in record or not calls:
+    leaves = _argument_leaves(record)
+    if leaves is None:
         return []
-    schemas = {t["function"]["name"]: t["function"].get("parameters", {}) for t in record["tools"]}
-    if any(c["name"] not in schemas for c in calls):
-        return []
-    leaves: list = []
-    for call in calls:
-        _leaves(schemas[call["name"]], call["arguments"], leaves)
     strings = {v for v, _ in leaves if isinstance(v, str)}
     text, out = record["instruction"], set()
     for value, schema in leaves:
@@ -149,10 +150,7 @@ def with_context_value(record: dict, rng: random.Random, rate: float) -> dict:
     if not found or rng.random() >= rate:
         return record
     value, kind = rng.choice(found)
-    schemas = {t["function"]["name"]: t["function"].get("parameters", {}) for t in record["tools"]}
-    leaves: list = []
-    for call in _calls(record):
-        _leaves(schemas[call["name"]], call["arguments"], leaves)
+    leaves = _argument_leaves(record)
     taken = {v for v, _ in leaves if isinstance(v, str)}
     for _ in range(TRIES):
         rival = _rival(value, kind, rng, taken)

@@ -48,7 +48,7 @@ def _words(value: str) -> list[str]:
     return re.split(r"([ -])", value)  # words at even positions, their separators between
 
 
-def _named_words(value: str) -> list[int] | None:
+def named_words(value: str) -> list[int] | None:
     """Positions (in `_words`) of the words to invent; None when `value` is not a name: every word must be
     a capitalised word, a kind of place, a particle or a short code, and one at least a name of its own."""
     parts = _words(value)
@@ -64,9 +64,9 @@ def _named_words(value: str) -> list[int] | None:
 
 
 def invented_name(value: str, rng: random.Random, taken: set[str]) -> str:
-    """`value` (a name: `_named_words`) with each of its own words invented and its kinds of place,
+    """`value` (a name: `named_words`) with each of its own words invented and its kinds of place,
     particles and codes kept; never a name in `taken` and never `value` itself."""
-    parts, words = _words(value), _named_words(value)
+    parts, words = _words(value), named_words(value)
     while True:
         for i in words:
             parts[i] = invented_word(rng)
@@ -95,22 +95,30 @@ def _calls(record: dict) -> list[dict]:
     return [] if target is None else target if isinstance(target, list) else [target]
 
 
+def request_calls(record: dict) -> tuple[list[dict], dict] | None:
+    """`(calls, schemas)`: the target's calls and each offered tool's parameters schema by name, for a
+    one-message request whose calls all name an offered tool; None for any other record."""
+    calls = _calls(record)
+    if "instruction" not in record or not calls:
+        return None
+    schemas = {t["function"]["name"]: t["function"].get("parameters", {}) for t in record["tools"]}
+    return None if any(c["name"] not in schemas for c in calls) else (calls, schemas)
+
+
 def replaceable(record: dict) -> list[str]:
     """The values of `record` that may be replaced (see the module docstring), longest first; [] when the
     record is not a one-message request with calls."""
-    calls = _calls(record)
-    if "instruction" not in record or not calls:
+    found = request_calls(record)
+    if found is None:
         return []
-    schemas = {t["function"]["name"]: t["function"].get("parameters", {}) for t in record["tools"]}
-    if any(c["name"] not in schemas for c in calls):
-        return []
+    calls, schemas = found
     strings = {leaf for c in calls for leaf in _string_leaves(schemas[c["name"]], c["arguments"])}
     text = record["instruction"]
     out = []
     for value in strings:
         found = [text[start:end] for start, end in spans(text, value)]  # on word boundaries, in any case
         inside = any(other != value and contains(other, value) for other in strings)
-        if _named_words(value) and found and set(found) == {value} and not inside:
+        if named_words(value) and found and set(found) == {value} and not inside:
             out.append(value)
     return sorted(out, key=lambda v: (-len(v), v))
 
