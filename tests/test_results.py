@@ -390,3 +390,27 @@ def test_the_fixed_generator_run_at_its_calibrated_margin():
         result = compare(load_outcomes(os.path.join(ROOT, "cand31", f"bfcl_{category}"), 1.25),
                          load_outcomes(os.path.join(ROOT, "cand35", f"bfcl_{category}"), 0.0))
         assert (result["only_a"], result["only_b"]) == counts and (result["p_value"] < 0.05) == significant
+
+
+def _exact_by_id(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return {row["id"]: bool(row["exact"]) for row in json.load(handle)["per_example"]}
+
+
+def test_the_context_value_diagnostic():
+    """The same requests without and with a sentence naming a rival value (session 34): cand35 on dev_plain100 /
+    dev_ctx100 31 / 16 right (17 lost, 2 gained); on the 41 qualifying requests of dev_proc150 cand35 14 -> 8 (7 / 1)
+    and cand31 13 -> 6 (8 / 1)."""
+    dev = os.path.join(ROOT, "cand35", "dev")
+    plain, ctx = (_exact_by_id(os.path.join(dev, f"eval_{name}.json")) for name in ("plain100", "ctx100"))
+    for name, sha in (("plain100", "5bd7abaa"), ("ctx100", "4de6828c")):
+        assert _dev_right(dev, name, sha, 100) == {"plain100": 31, "ctx100": 16}[name]
+    assert set(plain) == set(ctx)
+    assert (sum(plain[i] and not ctx[i] for i in plain), sum(ctx[i] and not plain[i] for i in plain)) == (17, 2)
+    levers = os.path.join(LEVERS, "context_values")
+    for candidate, counts in (("cand31", (13, 6, 8, 1)), ("cand35", (14, 8, 7, 1))):
+        ctx = _exact_by_id(os.path.join(levers, f"{candidate}_eval_ctx41.json"))
+        full = _exact_by_id(os.path.join(ROOT, candidate, "dev", "eval150.json"))
+        assert len(ctx) == 41 and set(ctx) <= set(full)
+        assert (sum(full[i] for i in ctx), sum(ctx.values()), sum(full[i] and not ctx[i] for i in ctx),
+                sum(ctx[i] and not full[i] for i in ctx)) == counts
