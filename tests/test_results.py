@@ -414,3 +414,16 @@ def test_the_context_value_diagnostic():
         assert len(ctx) == 41 and set(ctx) <= set(full)
         assert (sum(full[i] for i in ctx), sum(ctx.values()), sum(full[i] and not ctx[i] for i in ctx),
                 sum(ctx[i] and not full[i] for i in ctx)) == counts
+
+
+def test_the_context_value_lever_on_dev():
+    """cand36 (best.yaml + context_value_rate 1.0) against cand35 on the sets its rule names that were run in
+    session 34: dev_ctx100 5 / 20 (significant), dev_plain100 5 / 11, dev_proc150 8 / 10."""
+    new = os.path.join(LEVERS, "context_values", "cand36", "dev")
+    old = os.path.join(ROOT, "cand35", "dev")
+    for evaluation, counts, significant in (("eval_ctx100.json", (5, 20), True), ("eval_plain100.json", (5, 11), False),
+                                            ("eval150.json", (8, 10), False)):
+        result = compare(*(load_outcomes(os.path.join(where, evaluation)) for where in (old, new)))
+        assert (result["only_a"], result["only_b"]) == counts and (result["p_value"] < 0.05) == significant
+    assert _dev_right(new, "ctx100", "4de6828c", 100) == 31 and _dev_right(new, "plain100", "5bd7abaa", 100) == 37
+    assert _right150(os.path.join(LEVERS, "context_values", "cand36")) == 73
