@@ -418,12 +418,17 @@ def test_the_context_value_diagnostic():
 
 def test_the_context_value_lever_on_dev():
     """cand36 (best.yaml + context_value_rate 1.0) against cand35 on the sets its rule names that were run in
-    session 34: dev_ctx100 5 / 20 (significant), dev_plain100 5 / 11, dev_proc150 8 / 10."""
+    session 34: dev_ctx100 5 / 20 (significant), dev_plain100 5 / 11, dev_proc150 8 / 10, dev_par150 7 / 4; dev_abs200
+    0.867 at M = 0.5 (AUC 0.881)."""
     new = os.path.join(LEVERS, "context_values", "cand36", "dev")
     old = os.path.join(ROOT, "cand35", "dev")
     for evaluation, counts, significant in (("eval_ctx100.json", (5, 20), True), ("eval_plain100.json", (5, 11), False),
-                                            ("eval150.json", (8, 10), False)):
+                                            ("eval150.json", (8, 10), False), ("eval_par150.json", (7, 4), False)):
         result = compare(*(load_outcomes(os.path.join(where, evaluation)) for where in (old, new)))
         assert (result["only_a"], result["only_b"]) == counts and (result["p_value"] < 0.05) == significant
     assert _dev_right(new, "ctx100", "4de6828c", 100) == 31 and _dev_right(new, "plain100", "5bd7abaa", 100) == 37
     assert _right150(os.path.join(LEVERS, "context_values", "cand36")) == 73
+    with open(os.path.join(new, "calibration_abs200.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["data_sha256"].startswith(ABS_DATA)
+    assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (0.5, 0.8674, 0.8808)
