@@ -89,10 +89,12 @@ def candidates(record: dict) -> list[tuple[str, str]]:
     """`(value, kind)` of the values of `record` that may get a rival (see the module docstring), sorted; []
     when the record is not a one-message request with calls to offered tools."""
     leaves = _argument_leaves(record)
-    if leaves is None:
-        return []
+    return [] if leaves is None else _candidates(record["instruction"], leaves)
+
+
+def _candidates(text: str, leaves: list) -> list[tuple[str, str]]:
     strings = {v for v, _ in leaves if isinstance(v, str)}
-    text, out = record["instruction"], set()
+    out = set()
     for value, schema in leaves:
         kind = _kind(value, schema, text)
         if kind and not any(other != value and contains(other, value) for other in strings):
@@ -146,11 +148,11 @@ def _safe(sentence: str, rival: str, record: dict, leaves: list) -> bool:
 def with_context_value(record: dict, rng: random.Random, rate: float) -> dict:
     """`record` with one sentence naming a rival of one of its values (drawn only for a record that has such a
     value), with probability `rate`; tagged `context_values` in `meta.augmentations`."""
-    found = candidates(record)
+    leaves = _argument_leaves(record)
+    found = [] if leaves is None else _candidates(record["instruction"], leaves)
     if not found or rng.random() >= rate:
         return record
     value, kind = rng.choice(found)
-    leaves = _argument_leaves(record)
     taken = {v for v, _ in leaves if isinstance(v, str)}
     for _ in range(TRIES):
         rival = _rival(value, kind, rng, taken)
