@@ -7,6 +7,7 @@ import pytest
 
 from calltune.examples import parse_example
 from calltune.synth.checks import check_call
+from calltune.synth.parallel import changes_something
 from synth_parallel_helpers import PLAIN, catalogue_of, tagged
 
 
@@ -50,3 +51,17 @@ def test_renamed_and_masked_tools_keep_the_list():
 
 def test_rate_zero_lists_nothing():
     assert listed(n=60, parallel_list_rate=0.0) == []
+
+
+def test_a_tool_that_changes_something_lists_only_the_thing_it_acts_on():
+    """"Cancel orders A, B and C", never "change its budget to 5 and 7" (two values for one record)."""
+    records = listed(n=300, procedural_rate=1.0, **PLAIN)
+    changing = 0
+    for r in records:
+        tool = catalogue_of(r)[r["meta"]["tool"][0]]
+        calls = [c["arguments"] for c in r["target"]]
+        varying = {k for k in calls[0] if len({json.dumps(c[k]) for c in calls}) > 1}
+        if changes_something(tool):
+            changing += 1
+            assert varying == {tool.required[0]}, (r["instruction"], varying)
+    assert changing > 20

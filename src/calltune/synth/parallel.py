@@ -60,6 +60,22 @@ def variable_params(tool: ToolDef) -> list[str]:
     return out
 
 
+def changes_something(tool: ToolDef) -> bool:
+    """Whether the tool's name begins with a verb of `CHANGING_VERBS`."""
+    return re.split(r"_|(?=[A-Z])", tool.name.split(".")[-1])[0].lower() in CHANGING_VERBS
+
+
+def listable_params(tool: ToolDef) -> list[str]:
+    """The parameters `_list_calls` may list: the `variable_params`, and of a tool that changes something
+    (`changes_something`) only its first required parameter, the thing acted on ("cancel orders A, B and C");
+    a value it sets is never listed ("change its budget to 5 and 7" asks for two values of one thing)."""
+    variable = variable_params(tool)
+    if changes_something(tool):
+        first = next(name for name, param in tool.params.items() if param.required)
+        return [name for name in variable if name == first]
+    return variable
+
+
 def _all_ok(tool_args: list[tuple[ToolDef, dict]], message: str) -> bool:
     return all(check_call(tool, message, args).ok for tool, args in tool_args)
 
@@ -139,8 +155,9 @@ def _distinct_values(rng: random.Random, param: Param, first, k: int) -> list | 
 def _list_calls(rng: random.Random, cfg, tool: ToolDef, k: int, contexts: tuple, in_words: list):
     """`(message, [args per call], template)` for one request that lists `k` values of one required parameter
     ("Convert 5, 12 and 40 USD to EUR"), every other argument shared by the `k` calls, or None. A value
-    whose text holds a comma or " and " is never listed, so the list splits one way only."""
-    variable = variable_params(tool)
+    whose text holds a comma or " and " is never listed, so the list splits one way only; of a tool that
+    changes something only the thing it acts on is listed (`listable_params`)."""
+    variable = listable_params(tool)
     if not variable:
         return None
     name = rng.choice(variable)
@@ -192,8 +209,7 @@ def _cross_calls(rng: random.Random, cfg, tool: ToolDef, contexts: tuple, in_wor
     parameter is stated by its clause. As in `_list_calls`, a value whose text holds a comma or " and " is
     never listed; a tool that changes something (`CHANGING_VERBS`) is never crossed."""
     required, optional = _crossable(tool)
-    verb = re.split(r"_|(?=[A-Z])", tool.name.split(".")[-1])[0].lower()
-    if not required or len(required) + len(optional) < 2 or verb in CHANGING_VERBS:
+    if not required or len(required) + len(optional) < 2 or changes_something(tool):
         return None
     a = rng.choice(required)
     b = rng.choice([name for name in required + optional if name != a])
