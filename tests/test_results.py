@@ -432,3 +432,17 @@ def test_the_context_value_lever_on_dev():
         report = json.load(handle)
     assert report["data_sha256"].startswith(ABS_DATA)
     assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (0.5, 0.8674, 0.8808)
+
+
+def test_the_context_value_lever_vetoed_by_bfcl():
+    """cand36 against cand35 at M = -2 (session 35): simple_python 31 / 15, the significant loss that vetoes it
+    (217 right against 233; missing-optional errors 51 against 40); multiple 19 / 15, parallel 12 / 12."""
+    new = os.path.join(LEVERS, "context_values", "cand36")
+    pairs = {"bfcl_simple_python": (31, 15), "bfcl_multiple": (19, 15), "bfcl_parallel": (12, 12)}
+    results = _paired_counts(os.path.join(ROOT, "cand35"), new, pairs)
+    assert results["bfcl_simple_python"]["p_value"] < 0.05 and results["bfcl_multiple"]["p_value"] > 0.05
+    assert accuracy_at(load_run(os.path.join(new, "bfcl_simple_python")), -2)["correct"] == 217
+    for where, missing in ((os.path.join(ROOT, "cand35"), 40), (new, 51)):
+        with open(os.path.join(where, "bfcl_simple_python", "bfcl_per_example.jsonl"), encoding="utf-8") as handle:
+            errors = [json.loads(line)["error_type"] for line in handle]
+        assert errors.count("simple_function_checker:missing_optional") == missing
