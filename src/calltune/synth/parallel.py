@@ -70,10 +70,7 @@ def listable_params(tool: ToolDef) -> list[str]:
     (`changes_something`) only its first required parameter, the thing acted on ("cancel orders A, B and C");
     a value it sets is never listed ("change its budget to 5 and 7" asks for two values of one thing)."""
     variable = variable_params(tool)
-    if changes_something(tool):
-        first = next(name for name, param in tool.params.items() if param.required)
-        return [name for name in variable if name == first]
-    return variable
+    return [name for name in variable if name in tool.required[:1]] if changes_something(tool) else variable
 
 
 def _all_ok(tool_args: list[tuple[ToolDef, dict]], message: str) -> bool:
