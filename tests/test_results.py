@@ -397,12 +397,20 @@ def test_the_soup_look():
 def test_the_fixed_generator_run_at_its_calibrated_margin():
     """cand35 (best.yaml since session 34): its dev200 calibration picks M = 0 (cand31's picked 1.25); at their own
     margins the two trade simple_python (20 / 40, p = 0.014) for irrelevance (30 / 10, p = 0.002)."""
-    with open(os.path.join(ROOT, "cand35", "dev", "calibration.json"), encoding="utf-8") as handle:
-        assert json.load(handle)["best_margin"] == 0.0
-    for category, counts, significant in (("simple_python", (20, 40), True), ("multiple", (22, 14), False),
-                                          ("irrelevance", (30, 10), True)):
-        result = compare(load_outcomes(os.path.join(ROOT, "cand31", f"bfcl_{category}"), 1.25),
-                         load_outcomes(os.path.join(ROOT, "cand35", f"bfcl_{category}"), 0.0))
+    _at_calibrated_margins(("cand31", 1.25), ("cand35", 0.0), {"simple_python": ((20, 40), True),
+                                                              "multiple": ((22, 14), False),
+                                                              "irrelevance": ((30, 10), True)})
+
+
+def _at_calibrated_margins(old: tuple[str, float], new: tuple[str, float], expected: dict) -> None:
+    """Each candidate's dev200 calibration picked its margin; paired at those margins, each BFCL category in
+    `expected` gives (right only for old, right only for new) and is significant (p < 0.05) or not."""
+    for candidate, margin in (old, new):
+        with open(os.path.join(ROOT, candidate, "dev", "calibration.json"), encoding="utf-8") as handle:
+            assert json.load(handle)["best_margin"] == margin
+    for category, (counts, significant) in expected.items():
+        result = compare(*(load_outcomes(os.path.join(ROOT, candidate, f"bfcl_{category}"), margin)
+                           for candidate, margin in (old, new)))
         assert (result["only_a"], result["only_b"]) == counts and (result["p_value"] < 0.05) == significant
 
 
@@ -476,10 +484,7 @@ def test_the_listed_request_lever():
         assert _dev_right(where, "list100", LIST_DATA, 100) == right
         with open(os.path.join(where, "predictions_list100.jsonl"), encoding="utf-8") as handle:
             assert sum(json.loads(line)["raw"].count("<tool_call>") == 1 for line in handle) == single
-    with open(os.path.join(ROOT, "cand37", "dev", "calibration.json"), encoding="utf-8") as handle:
-        assert json.load(handle)["best_margin"] == 1.5
-    for category, counts, significant in (("simple_python", (27, 32), False), ("multiple", (18, 18), False),
-                                          ("parallel", (7, 31), True), ("irrelevance", (4, 26), True)):
-        result = compare(load_outcomes(os.path.join(ROOT, "cand35", f"bfcl_{category}"), 0.0),
-                         load_outcomes(os.path.join(ROOT, "cand37", f"bfcl_{category}"), 1.5))
-        assert (result["only_a"], result["only_b"]) == counts and (result["p_value"] < 0.05) == significant
+    _at_calibrated_margins(("cand35", 0.0), ("cand37", 1.5), {"simple_python": ((27, 32), False),
+                                                             "multiple": ((18, 18), False),
+                                                             "parallel": ((7, 31), True),
+                                                             "irrelevance": ((4, 26), True)})
