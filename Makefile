@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Generates data, fine-tunes with configs/best.yaml at a demo budget, compares prompt-only with tuned on
-# seed dev and BFCL subsets: runs/demo/results.md and results.png (10 to 14 min on 2 CPU cores, measured;
+# seed dev and BFCL subsets: runs/demo/results.md and results.png (10 to 15 min on 2 CPU cores, measured;
 # see the README's "What `make demo` shows").
 demo: install
 	$(BIN)/calltune demo --out runs/demo --config configs/best.yaml
