@@ -15,6 +15,12 @@ def listed(**kw) -> list[dict]:
     return tagged("parallel_list_rate", "parallel_list", **kw)
 
 
+def _varying(record: dict) -> set[str]:
+    """The parameters whose value differs between the record's calls."""
+    calls = [c["arguments"] for c in record["target"]]
+    return {k for k in calls[0] if len({json.dumps(c[k]) for c in calls}) > 1}
+
+
 @pytest.fixture(scope="module")
 def records():
     return listed(**PLAIN)
@@ -27,7 +33,7 @@ def test_a_listed_request_calls_one_tool_once_per_value_of_one_parameter(records
         parse_example(r)
         calls = [c["arguments"] for c in r["target"]]
         assert len({c["name"] for c in r["target"]}) == 1 and r["meta"]["template"].endswith("+list")
-        varying = {k for k in calls[0] if len({json.dumps(c[k]) for c in calls}) > 1}
+        varying = _varying(r)
         assert len(varying) == 1, (r["instruction"], calls)  # one parameter takes a value per call, the rest shared
         assert all(c.keys() == calls[0].keys() for c in calls)
         assert len({json.dumps(c, sort_keys=True) for c in calls}) == len(calls)
@@ -59,8 +65,7 @@ def test_a_tool_that_changes_something_lists_only_the_thing_it_acts_on():
     changing = 0
     for r in records:
         tool = catalogue_of(r)[r["meta"]["tool"][0]]
-        calls = [c["arguments"] for c in r["target"]]
-        varying = {k for k in calls[0] if len({json.dumps(c[k]) for c in calls}) > 1}
+        varying = _varying(r)
         if changes_something(tool):
             changing += 1
             assert varying == {tool.required[0]}, (r["instruction"], varying)
