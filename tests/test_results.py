@@ -489,3 +489,39 @@ def test_the_listed_request_lever():
                                                              "multiple": ((18, 18), False),
                                                              "parallel": ((7, 31), True),
                                                              "irrelevance": ((4, 26), True)})
+
+
+LISTED_SHARE = os.path.join(LEVERS, "listed_share", "cand38")
+
+
+def test_more_listed_requests_and_what_ruled_them_out():
+    """cand38 (best.yaml + parallel_rate 0.3 + parallel_list_rate 1.0) against cand37: dev_list100 4 / 6 (its rule
+    wanted 5 cases ahead), dev_proc150 7 / 13, dev_par150 9 / 6, and dev_abs200's best balanced accuracy 0.843
+    against 0.872 (its rule allowed 0.02 less): not adopted."""
+    where = os.path.join(LISTED_SHARE, "dev")
+    assert _dev_right(where, "list100", LIST_DATA, 100) == 36
+    assert _dev_right(where, "par150", PAR_DATA, 150) == 31
+    assert _dev_right(where, "150", "f6082a4f", 150, ("eval150.json", "predictions150.jsonl")) == 71
+    pairs = {"dev/eval_list100.json": (4, 6), "dev/eval150.json": (7, 13), "dev/eval_par150.json": (9, 6),
+             "dev/eval100.json": (5, 9)}
+    results = _paired_counts(os.path.join(ROOT, "cand37"), LISTED_SHARE, pairs)
+    assert results["dev/eval_list100.json"]["only_b"] - results["dev/eval_list100.json"]["only_a"] < 5  # (a) fails
+    with open(os.path.join(where, "calibration_abs200.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["data_sha256"].startswith(ABS_DATA)
+    assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (-0.5, 0.8426, 0.8682)
+    assert ABS_FIGURES["cand37"][1] - report["best"]["balanced_accuracy"] > 0.02  # (c) fails
+
+
+def test_the_answer_budget_on_listed_requests():
+    """The same model (cand38) on dev_list100 at 384 new tokens against 192: right only at 192 / at 384 1 / 11
+    (p = 0.006); 10 of the 11 gained had too few calls at 192."""
+    where = os.path.join(LISTED_SHARE, "dev")
+    assert _dev_right(where, "list100_384", LIST_DATA, 100) == 46
+    short, long = (load_outcomes(os.path.join(where, f"eval_list100{s}.json")) for s in ("", "_384"))
+    result = compare(short, long)
+    assert (result["only_a"], result["only_b"]) == (1, 11) and result["p_value"] < 0.01
+    with open(os.path.join(where, "eval_list100.json"), encoding="utf-8") as handle:
+        errors = {row["id"]: row["error_type"] for row in json.load(handle)["per_example"]}
+    gained = [i for i, right in long["outcomes"].items() if right and not short["outcomes"][i]]
+    assert sum(errors[i] == "missing_call" for i in gained) == 10
