@@ -525,3 +525,17 @@ def test_the_answer_budget_on_listed_requests():
         errors = {row["id"]: row["error_type"] for row in json.load(handle)["per_example"]}
     gained = [i for i, right in long["outcomes"].items() if right and not short["outcomes"][i]]
     assert sum(errors[i] == "missing_call" for i in gained) == 10
+
+
+def test_the_answer_budget_on_bfcl_parallel_multiple():
+    """cand38 on BFCL parallel_multiple at 192 and 384 new tokens: 23 and 24 right (0 / 1); the longer budget
+    writes the wanted number of calls more often (wrong count 95 -> 79) but the added calls do not match."""
+    runs = {b: os.path.join(LISTED_SHARE, f"bfcl_parallel_multiple_{b}") for b in (192, 384)}
+    result = compare(*(load_outcomes(runs[b]) for b in (192, 384)))
+    assert (result["only_a"], result["only_b"]) == (0, 1) and result["n"] == SIZES["parallel_multiple"]
+    for budget, right, wrong_count in ((192, 23, 95), (384, 24, 79)):
+        assert accuracy_at(load_run(runs[budget]), -2)["correct"] == right
+        with open(os.path.join(runs[budget], "metrics.json"), encoding="utf-8") as handle:
+            metrics = json.load(handle)
+        assert metrics["predict_config"]["max_new_tokens"] == budget
+        assert metrics["bfcl"]["errors"]["parallel_function_checker_no_order:wrong_count"] == wrong_count
