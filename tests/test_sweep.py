@@ -60,6 +60,7 @@ def test_a_low_margin_run_gives_the_runs_at_higher_margins(loaded, tmp_path):
             text = row["log_odds"] <= margin
             assert rows[row["id"]]["correct"] == (category == "irrelevance" if text else row["correct"])
     assert accuracy_at(run, odds[-1] + 1)["accuracy"] == 1.0
+    assert {r["id"]: r["raw"] for r in run["rows"]} == {p.id: p.raw for p in preds}  # each case's answer kept
 
 
 def test_predictions_without_a_margin_record_no_log_odds(loaded, tmp_path):

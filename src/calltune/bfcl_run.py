@@ -2,8 +2,9 @@
 twice: with calltune's three metrics and with BFCL's own AST checker (`bfcl.py`).
 
 Writes OUT/examples.jsonl, OUT/predictions.jsonl, OUT/metrics.json and
-OUT/bfcl_per_example.jsonl (under `--abstain-margin`, each answer's call-branch log-odds too:
-`calltune margin-sweep` reads them). BFCL is evaluation data only.
+OUT/bfcl_per_example.jsonl (each case's BFCL outcome and the model's answer, `raw`, so that a kept file
+can be scored again; under `--abstain-margin`, each answer's call-branch log-odds too: `calltune
+margin-sweep` reads them). BFCL is evaluation data only.
 
 The calls BFCL judges are read from the predictions as `calltune eval` reads them
 (`predicted_calls`): a hermes file (records with a `calls` field) gives every `<tool_call>` block
@@ -80,8 +81,9 @@ def run_bfcl_cell(category: str, out_dir: str, predict: PredictConfig | None, li
         pred_path = predict.out
     scores = score_predictions(category, examples_path, pred_path)
     report = scores["bfcl"]
-    odds = {p.id: p.log_odds for p in load_predictions(pred_path) if p.log_odds is not None}
-    rows = [row | ({"log_odds": odds[row["id"]]} if row["id"] in odds else {}) for row in report.pop("per_example")]
+    preds = {p.id: p for p in load_predictions(pred_path)}
+    rows = [row | ({"log_odds": preds[row["id"]].log_odds} if preds[row["id"]].log_odds is not None else {})
+            | {"raw": preds[row["id"]].raw} for row in report.pop("per_example")]
     write_jsonl(os.path.join(out_dir, "bfcl_per_example.jsonl"), rows)
     result = {"category": category, "n": report["n"], "accuracy": report["accuracy"],
               "training_overlap": training_overlap(predict.adapter if predict else None),
