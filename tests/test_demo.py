@@ -26,6 +26,27 @@ def demo_args(model: str, out: str, *extra: str) -> list[str]:
             "--no-progress", *extra]
 
 
+def test_the_demo_budget_sets_its_own_epochs(tmp_path):
+    """The demo's budget owns its epochs (2 by default, as measured in session 35), whatever the recipe's; --set
+    still overrides it."""
+    from calltune.cli import build_parser
+    from calltune.demo import recipe
+
+    def epochs(*extra):
+        return recipe(build_parser().parse_args(["demo", "--config", BEST, "--out", str(tmp_path), *extra])).train.epochs
+
+    assert epochs() == 2 and epochs("--epochs", "1") == 1 and epochs("--epochs", "1", "--set", "train.epochs=3") == 3
+    assert epochs("--config", str(one_epoch_recipe(tmp_path))) == 2
+
+
+def one_epoch_recipe(tmp_path) -> str:
+    path = tmp_path / "one_epoch.yaml"
+    text = open(BEST, encoding="utf-8").read().replace("epochs: 2", "epochs: 1")
+    assert "epochs: 1" in text
+    path.write_text(text)
+    return str(path)
+
+
 def test_demo_trains_compares_prompt_only_with_tuned_and_reuses_cells(long_gpt2, tmp_path, capsys):
     out = str(tmp_path / "demo")
     args = demo_args(long_gpt2, out, "--set", "train.method=lora")  # an adapter (best.yaml fine-tunes every weight)

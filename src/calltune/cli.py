@@ -19,7 +19,7 @@
         [--no-call-share 0.2]
     calltune margin-sweep DIR [DIR ...] [--margins=-2,-1,0,1,2]
     calltune compare RUN_A RUN_B [--margin M] [--out compare.json]
-    calltune demo --out runs/demo [--config configs/best.yaml] [--train-size 120] [--bfcl-limit N]
+    calltune demo --out runs/demo [--config configs/best.yaml] [--train-size 120] [--epochs 2] [--bfcl-limit N]
     calltune stress --data dev.jsonl --out stress/ [--train train.jsonl]
     calltune experiment configs/experiments/report.yaml --out runs/report [--quick]
     calltune report runs/report [--readme README.md]
@@ -256,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth-n", type=int, default=1000, help="demo budget: synthetic examples (data.synth.n)")
     p.add_argument("--train-size", type=int, default=120, help="demo budget: training examples (data.train_size)")
     p.add_argument("--dev-size", type=int, default=20, help="demo budget: dev examples for the dev loss (data.dev_size)")
+    p.add_argument("--epochs", type=float, default=2, help="demo budget: passes over the training examples "
+                                                            "(train.epochs; the demo's own, whatever the recipe's)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="another override of the recipe (repeatable), e.g. --set train.epochs=2")
     p.add_argument("--bfcl", type=_bfcl_sizes, default="simple_python=20,irrelevance=20,parallel=10",

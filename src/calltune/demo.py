@@ -3,7 +3,7 @@ configs/best.yaml's recipe at a demo budget, and compares prompt-only with the t
 (hermes prompts, greedy and constrained decoding) on the seed dev set and on subsets of BFCL.
 
     calltune demo --out runs/demo [--config configs/best.yaml] [--synth-n 1000 --train-size 120
-        --dev-size 20] [--set section.key=value ...] [--bfcl simple_python=20,irrelevance=20,parallel=10]
+        --dev-size 20 --epochs 2] [--set section.key=value ...] [--bfcl simple_python=20,irrelevance=20,parallel=10]
         [--bfcl-limit N] [--prompt-styles hermes] [--model embedded] [--batch-size 8] [--max-new-tokens N]
         [--no-progress]
 
@@ -104,7 +104,7 @@ def recipe(args):
     from calltune.config import load_config
 
     budget = [f"data.synth.n={args.synth_n}", f"data.train_size={args.train_size}",
-              f"data.dev_size={args.dev_size}"]
+              f"data.dev_size={args.dev_size}", f"train.epochs={args.epochs:g}"]
     cfg = load_config(args.config, [f"model.name={args.model}", *budget, *args.set])
     if cfg.data.synth is None:
         raise CalltuneError(f"{args.config}: the demo trains on generated data; its data needs a synth section")
