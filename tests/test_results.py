@@ -50,13 +50,17 @@ FIGURES = {
     ("cand37", "simple_python", 1.5): 234, ("cand37", "multiple", 1.5): 107, ("cand37", "parallel", 1.5): 63,
     ("cand37", "irrelevance", 2): 186, ("cand37", "simple_python", 2): 229, ("cand37", "irrelevance", 2.5): 199,
     ("cand37", "simple_python", 2.5): 210,
+    ("cand39", "simple_python", -2): 232, ("cand39", "multiple", -2): 104, ("cand39", "parallel", -2): 63,
+    ("cand39", "parallel_multiple", -2): 28, ("cand39", "irrelevance", -2): 115, ("cand39", "irrelevance", 0): 162,
+    ("cand39", "simple_python", 0): 229, ("cand39", "multiple", 0): 100, ("cand39", "irrelevance", 1.5): 197,
+    ("cand39", "simple_python", 1.5): 219,
 }
 # separation of simple_python's cases from irrelevance's by the call log-odds (AUC), as the README reports it
 AUCS = {"cand17": 0.909, "cand21": 0.932, "cand22": 0.931, "cand23": 0.943, "cand27f": 0.921, "cand29": 0.876,
-        "cand31": 0.865, "cand35": 0.909, "cand37": 0.921}
+        "cand31": 0.865, "cand35": 0.909, "cand37": 0.921, "cand39": 0.944}
 # exact match on dev_proc100
 DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47, "cand31": 46, "cand35": 49,
-       "cand37": 44}
+       "cand37": 44, "cand39": 48}
 
 
 @pytest.mark.parametrize("candidate", sorted(AUCS))
@@ -116,7 +120,8 @@ def test_the_paired_comparison_the_readme_reports():
 # figures: (old, new, set, margin) -> (right only for old, right only for new). Session 30: cand27f over
 # cand17; session 31: cand29 (2 epochs) over cand27f; session 32: cand31 (irrelevant requests at 0.2) over cand29;
 # session 34: cand35 (cand31's recipe on the generator with composed addresses fixed) over cand31, by a rule that
-# adopts a bug fix unless it is significantly worse; session 35: cand37 (listed parallel requests) over cand35.
+# adopts a bug fix unless it is significantly worse; session 35: cand37 (listed parallel requests) over cand35;
+# session 37: cand39 (2,000 examples seen once) over cand37.
 ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
                   ("cand17", "cand27f", "bfcl_simple_python", -2): (30, 22),
                   ("cand17", "cand27f", "bfcl_multiple", -2): (21, 18),
@@ -156,7 +161,15 @@ ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
                   ("cand35", "cand37", "bfcl_multiple", -2): (17, 15),
                   ("cand35", "cand37", "bfcl_parallel", -2): (7, 31),
                   ("cand35", "cand37", "bfcl_parallel_multiple", -2): (11, 8),
-                  ("cand35", "cand37", "bfcl_irrelevance", -2): (19, 11)}
+                  ("cand35", "cand37", "bfcl_irrelevance", -2): (19, 11),
+                  ("cand37", "cand39", "dev/eval150.json", None): (5, 12),
+                  ("cand37", "cand39", "dev/eval_list100.json", None): (2, 8),
+                  ("cand37", "cand39", "dev/eval_par150.json", None): (8, 9),
+                  ("cand37", "cand39", "bfcl_simple_python", -2): (30, 18),
+                  ("cand37", "cand39", "bfcl_multiple", -2): (25, 19),
+                  ("cand37", "cand39", "bfcl_parallel", -2): (13, 13),
+                  ("cand37", "cand39", "bfcl_parallel_multiple", -2): (8, 11),
+                  ("cand37", "cand39", "bfcl_irrelevance", -2): (5, 33)}
 
 
 @pytest.mark.parametrize("key", sorted(ADOPTION_PAIRS, key=str))
@@ -211,7 +224,7 @@ def test_the_heldout_domain_pairing(key):
 # run it measured, cand30 (crossed requests in training), kept in vetoed/ with the categories it was run on.
 PAR_DATA = "7d94e9aa"
 PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33, "cand31/dev": 33, "cand35/dev": 31,
-               "cand37/dev": 34}
+               "cand37/dev": 34, "cand39/dev": 35}
 VETOED = os.path.join(ROOT, "vetoed", "cand30")
 
 
@@ -258,7 +271,7 @@ def test_the_vetoed_cross_run_and_its_veto():
 ABS_DATA = "66893667"
 ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515), "cand31": (1.0, 0.848, 0.8881),
                "cand35": (0.5, 0.8543, 0.8913), "cand37": (2.0, 0.872, 0.9014),
-               "levers/listed_share/cand38": (-0.5, 0.8426, 0.8682)}
+               "levers/listed_share/cand38": (-0.5, 0.8426, 0.8682), "cand39": (1.25, 0.8883, 0.9151)}
 
 
 @pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
@@ -490,6 +503,22 @@ def test_the_listed_request_lever():
                                                              "multiple": ((18, 18), False),
                                                              "parallel": ((7, 31), True),
                                                              "irrelevance": ((4, 26), True)})
+
+
+def test_the_data_size_lever():
+    """cand39 (best.yaml since session 37: 2,000 examples seen once) against cand37 (1,000 seen twice): its rule's
+    (a) dev_proc150 5 / 12, at least 5 cases ahead; dev_list100 40 right, 9 answers with one call; at the two
+    calibrated margins (cand37 1.5, cand39 0) nothing significant: simple_python 28 / 23, irrelevance 18 / 8."""
+    result = compare(*(load_outcomes(os.path.join(ROOT, c, "dev", "eval150.json")) for c in ("cand37", "cand39")))
+    assert result["only_b"] - result["only_a"] >= 5  # (a) holds; (b) to (d) are ADOPTION_PAIRS' veto
+    where = os.path.join(ROOT, "cand39", "dev")
+    assert _dev_right(where, "list100", LIST_DATA, 100) == 40
+    with open(os.path.join(where, "predictions_list100.jsonl"), encoding="utf-8") as handle:
+        assert sum(json.loads(line)["raw"].count("<tool_call>") == 1 for line in handle) == 9
+    assert ABS_FIGURES["cand39"][1] - ABS_FIGURES["cand37"][1] > -0.02  # (c) holds
+    _at_calibrated_margins(("cand37", 1.5), ("cand39", 0.0), {"simple_python": ((28, 23), False),
+                                                             "multiple": ((24, 17), False),
+                                                             "irrelevance": ((18, 8), False)})
 
 
 LISTED_SHARE = os.path.join(LEVERS, "listed_share", "cand38")
