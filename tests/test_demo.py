@@ -33,7 +33,8 @@ def test_the_demo_budget_sets_its_own_epochs(tmp_path):
     from calltune.demo import recipe
 
     def epochs(*extra):
-        return recipe(build_parser().parse_args(["demo", "--config", BEST, "--out", str(tmp_path), *extra])).train.epochs
+        args = build_parser().parse_args(["demo", "--config", BEST, "--out", str(tmp_path), *extra])
+        return recipe(args).train.epochs
 
     assert epochs() == 2 and epochs("--epochs", "1") == 1 and epochs("--epochs", "1", "--set", "train.epochs=3") == 3
     assert epochs("--config", str(one_epoch_recipe(tmp_path))) == 2

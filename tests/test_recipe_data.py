@@ -146,9 +146,9 @@ def test_best_yaml_is_the_recipe_of_the_measured_model():
     """cand39 (since session 37): full fine-tuning of all 30 blocks, lr 2e-4, 1 epoch over 2,000 examples,
     irrelevant requests at 0.2, composed tools at 0.5, half of the eligible composed tools with an object-valued
     parameter, listed parallel requests at 0.8, batches without the padding mask (cand37, sessions 35 and 36, is
-    the same with 1,000 examples seen twice; cand35 and cand31 are cand37 without listed requests; cand29 is cand31 with irrelevant requests at 0.12; cand27f is cand29 in 1 epoch; cand17
-    is cand27f without object-valued parameters; cand23 is cand17 with composed tools at 0.8; cand9 is cand17 with
-    600 examples and the mask)."""
+    the same with 1,000 examples seen twice; cand35 and cand31 are cand37 without listed requests; cand29 is cand31
+    with irrelevant requests at 0.12; cand27f is cand29 in 1 epoch; cand17 is cand27f without object-valued
+    parameters; cand23 is cand17 with composed tools at 0.8; cand9 is cand17 with 600 examples and the mask)."""
     cfg = load_config(BEST)
     _common_recipe(cfg, 0.2, 2000, procedural_rate=0.5, object_param_rate=0.5, epochs=1, parallel_list_rate=0.8)
     cand37 = ["data.train_size=1000", "train.epochs=2"]
