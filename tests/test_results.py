@@ -521,6 +521,18 @@ def test_the_data_size_lever():
                                                              "irrelevance": ((18, 8), False)})
 
 
+def test_the_answer_budget_on_best_yaml_model():
+    """cand39 (best.yaml's model since session 37) on BFCL parallel and parallel_multiple at 384 new tokens against
+    its 192 files: 63 -> 65 (0 / 2) and 28 -> 28 (0 / 0), short of its rule's 3 cases: 192 stays."""
+    for category, right, counts in (("parallel", 65, (0, 2)), ("parallel_multiple", 28, (0, 0))):
+        longer = os.path.join(LEVERS, "answer_budget", "cand39", f"bfcl_{category}_384")
+        result = compare(load_outcomes(os.path.join(ROOT, "cand39", f"bfcl_{category}")), load_outcomes(longer))
+        assert (result["only_a"], result["only_b"]) == counts and result["only_b"] - result["only_a"] < 3
+        assert accuracy_at(load_run(longer), -2)["correct"] == right
+        with open(os.path.join(longer, "metrics.json"), encoding="utf-8") as handle:
+            assert json.load(handle)["predict_config"]["max_new_tokens"] == 384
+
+
 LISTED_SHARE = os.path.join(LEVERS, "listed_share", "cand38")
 
 
