@@ -82,8 +82,10 @@ def run_bfcl_cell(category: str, out_dir: str, predict: PredictConfig | None, li
     scores = score_predictions(category, examples_path, pred_path)
     report = scores["bfcl"]
     preds = {p.id: p for p in load_predictions(pred_path)}
-    rows = [row | ({"log_odds": preds[row["id"]].log_odds} if preds[row["id"]].log_odds is not None else {})
-            | {"raw": preds[row["id"]].raw} for row in report.pop("per_example")]
+    rows = []
+    for row in report.pop("per_example"):
+        pred = preds[row["id"]]
+        rows.append(row | ({"log_odds": pred.log_odds} if pred.log_odds is not None else {}) | {"raw": pred.raw})
     write_jsonl(os.path.join(out_dir, "bfcl_per_example.jsonl"), rows)
     result = {"category": category, "n": report["n"], "accuracy": report["accuracy"],
               "training_overlap": training_overlap(predict.adapter if predict else None),
