@@ -313,3 +313,58 @@ def test_evaluate_reads_the_style_from_the_predictions(tmp_path):
     assert evaluate(examples, str(tmp_path / "p.jsonl"), style="hermes")["json_validity"] == 1.0
     with pytest.raises(CalltuneError, match="mixes hermes predictions"):
         evaluate(examples, write("m.jsonl", lambda i: i == "c"))
+
+
+# ---- arguments: which of the target's arguments a call gives, and which it adds ----------------------
+
+from calltune.score import ARGUMENT_COUNTS  # noqa: E402
+
+
+def counts(**nonzero):
+    return {k: nonzero.get(k, 0) for k in ARGUMENT_COUNTS}
+
+
+@pytest.mark.parametrize("target, raw, expected", [
+    # the target states both optionals: one given right, one left out
+    ({"name": "get_weather", "arguments": {"location": "Paris", "days": 3, "unit": "celsius"}},
+     call("get_weather", location="Paris", days=3),
+     counts(required_in_target=1, required_given=1, required_right=1, optional_in_target=2, optional_given=1,
+            optional_right=1)),
+    # a wrong value is given, not right; an optional the target leaves out is given anyway
+    ({"name": "get_weather", "arguments": {"location": "Paris", "days": 3}},
+     call("get_weather", location="Rome", days=3, unit="celsius"),
+     counts(required_in_target=1, required_given=1, optional_in_target=1, optional_given=1, optional_right=1,
+            optional_not_in_target=1, optional_given_anyway=1)),
+    # a call of another tool pairs with nothing: its arguments are not counted
+    ({"name": "get_weather", "arguments": {"location": "Paris"}}, call("get_time", city="Paris"),
+     counts(unpaired=1)),
+    ({"name": "get_weather", "arguments": {"location": "Paris"}}, "prose", counts(unpaired=1)),
+    (None, "No tool fits.", counts()),
+])
+def test_argument_counts_per_example(target, raw, expected):
+    assert check_prediction(example(target), raw).arguments == expected
+
+
+def test_argument_counts_pair_an_equal_call_first():
+    # the second target call is made exactly; the first one's closest call is the other get_weather
+    target = [wcall("Paris", unit="celsius"), wcall("Rome", days=2)]
+    check = check_prediction(hermes_example(target), answer(wcall("Rome", days=2), wcall("Paris")), style="hermes")
+    assert check.arguments == counts(required_in_target=2, required_given=2, required_right=2,
+                                     optional_in_target=2, optional_given=1, optional_right=1,
+                                     optional_not_in_target=2)
+
+
+def test_argument_counts_sum_over_labeled_examples_and_print():
+    from calltune.evaluate import format_metrics
+
+    checks = [check_prediction(example(), call("get_weather", location="Paris", days=3)),
+              check_prediction(example({"name": "get_weather", "arguments": {"location": "Paris"}}),
+                               call("get_weather", location="Paris", unit="celsius")),
+              check_prediction(example("unlabeled"), call("get_weather", location="Paris", unit="celsius"))]
+    assert checks[2].arguments == {}
+    metrics = summarize(checks)
+    assert metrics["arguments"] == counts(required_in_target=2, required_given=2, required_right=2,
+                                          optional_in_target=2, optional_given=1, optional_right=1,
+                                          optional_not_in_target=2, optional_given_anyway=1)
+    assert ("optional in the target 1 given, 1 right of 2; optional the target leaves out 1 given of 2"
+            in format_metrics(metrics))

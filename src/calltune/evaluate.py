@@ -61,6 +61,13 @@ def format_metrics(metrics: dict) -> str:
     if abst and (abst["n_predicted"] or abst["n_expected"]):
         lines.append(f"  no-call: precision {_share(abst['precision'])}, recall {_share(abst['recall'])} "
                      f"({abst['n_correct']} right of {abst['n_predicted']} predicted, {abst['n_expected']} expected)")
+    args = metrics.get("arguments")
+    if args and (args["required_in_target"] or args["optional_in_target"] or args["optional_not_in_target"]):
+        lines.append(f"  arguments (calls paired by name): required {args['required_given']} given, "
+                     f"{args['required_right']} right of {args['required_in_target']}; optional in the target "
+                     f"{args['optional_given']} given, {args['optional_right']} right of "
+                     f"{args['optional_in_target']}; optional the target leaves out "
+                     f"{args['optional_given_anyway']} given of {args['optional_not_in_target']}")
     if metrics["errors"]:
         lines.append("  errors: " + ", ".join(f"{k}={v}" for k, v in metrics["errors"].items()))
     return "\n".join(lines)

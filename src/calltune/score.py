@@ -21,6 +21,14 @@ Per call (`call_validity`, `call_adherence`, `calls`): each hermes block, or eac
 other than the explicit no-call object, is one attempted call. Abstention (labeled examples):
 precision and recall of "no call" (no well-formed call made) against `target: null`.
 
+Arguments (`arguments`, labeled examples): each target call is paired with a call made of its name (an
+equal call first, else the first one left); over the called tool's parameters, `required_in_target` /
+`optional_in_target` count the target's arguments, `*_given` those the paired call has, `*_right` those
+with the target's value; `optional_not_in_target` counts the optional parameters the target leaves out
+and `optional_given_anyway` those the call gives all the same; `unpaired` counts target calls with no call
+of their name. A model that reads which optional values a request states gives the first and leaves the
+second out.
+
 Each example gets one `error_type` (the first failure, in this order):
 invalid_json, not_object, missing_keys, extra_keys, bad_name, bad_arguments,
 called_when_should_not, unknown_tool, missing_required, extra_argument,
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import jsonschema
 
@@ -77,6 +85,13 @@ class Check:
     """Calls made that match a target call, counted as multisets."""
     call_errors: tuple[str, ...] = ()
     """The error type of each attempted call that is not a well-formed, schema-valid call."""
+    arguments: dict = field(default_factory=dict)
+    """`ARGUMENT_COUNTS` of this example (see the module docstring); empty when it is unlabeled."""
+
+
+ARGUMENT_COUNTS = ("required_in_target", "required_given", "required_right", "optional_in_target",
+                   "optional_given", "optional_right", "optional_not_in_target", "optional_given_anyway",
+                   "unpaired")
 
 
 def schema_errors(arguments: dict, schema: dict) -> list[tuple[str, str]]:
@@ -177,6 +192,49 @@ def match_calls(pred: list[dict], gold: list[dict]) -> tuple[int, str | None, st
     return matched, "extra_call", f"'{left_pred[0]['name']}' is not in the target"
 
 
+def _paired(calls: list[dict], gold: list[dict]) -> list[tuple[dict, dict | None]]:
+    """Each target call with the call made that it is compared to: an equal call first, else the first
+    call of its name left over (None when there is none)."""
+    free = list(range(len(calls)))
+    pairs, rest = [], []
+    for want in gold:
+        i = next((i for i in free if _key(calls[i]) == _key(want)), None)
+        if i is None:
+            rest.append(want)
+        else:
+            free.remove(i)
+            pairs.append((want, calls[i]))
+    for want in rest:
+        i = next((i for i in free if calls[i]["name"] == want["name"]), None)
+        if i is not None:
+            free.remove(i)
+        pairs.append((want, None if i is None else calls[i]))
+    return pairs
+
+
+def argument_counts(example: Example, calls: list[dict], gold: list[dict]) -> dict[str, int]:
+    """`ARGUMENT_COUNTS` for one labeled example (see the module docstring)."""
+    counts = dict.fromkeys(ARGUMENT_COUNTS, 0)
+    for want, made in _paired(calls, gold):
+        tool = example.tool(want["name"])
+        if made is None or tool is None:
+            counts["unpaired"] += 1
+            continue
+        given = made["arguments"] if isinstance(made["arguments"], dict) else {}
+        required = set(tool.parameters.get("required", []))
+        for name in dict.fromkeys([*tool.parameters.get("properties", {}), *want["arguments"]]):
+            kind = "required" if name in required else "optional"
+            if name in want["arguments"]:
+                counts[f"{kind}_in_target"] += 1
+                counts[f"{kind}_given"] += name in given
+                counts[f"{kind}_right"] += (name in given
+                                            and canonical(given[name]) == canonical(want["arguments"][name]))
+            elif kind == "optional":
+                counts["optional_not_in_target"] += 1
+                counts["optional_given_anyway"] += name in given
+    return counts
+
+
 def _verdict(example: Example, calls: list[dict], json_valid: bool, block_errors: list[str],
              style: str, attempted: int, calls_valid: int, layout_error: str | None = None) -> Check:
     """The shared part of both styles: schema checks of each call made, then the comparison."""
@@ -191,10 +249,11 @@ def _verdict(example: Example, calls: list[dict], json_valid: bool, block_errors
     schema_ok = format_error is None and not problems
     gold = gold_calls(example)
     exact = matched = None
-    mismatch = (None, "")
+    mismatch, arguments = (None, ""), {}
     if gold is not None:
         matched, *mismatch = match_calls(calls, gold)
         exact = mismatch[0] is None
+        arguments = argument_counts(example, calls, gold)
     if format_error is not None:
         error, detail = format_error, ""
     elif gold == [] and calls:
@@ -207,7 +266,7 @@ def _verdict(example: Example, calls: list[dict], json_valid: bool, block_errors
         error, detail = layout_error, ""
     return Check(example.id, json_valid, schema_ok, exact, error, detail, style, attempted, calls_valid,
                  len(calls) - len(problems), not calls, None if gold is None else len(gold), matched,
-                 tuple(block_errors) + tuple(p[0] for p in problems))
+                 tuple(block_errors) + tuple(p[0] for p in problems), arguments)
 
 
 def check_prediction(example: Example, raw: str, style: str = "paper") -> Check:
@@ -281,6 +340,7 @@ def summarize(checks: list[Check]) -> dict:
         "expected": sum(c.expected for c in labeled), "matched": sum(c.matched for c in labeled),
         "errors": dict(sorted(Counter(e for c in checks for e in c.call_errors).items()))}
     metrics["abstention"] = abstention(labeled)
+    metrics["arguments"] = {k: sum(c.arguments.get(k, 0) for c in labeled) for k in ARGUMENT_COUNTS}
     return metrics
 
 
