@@ -134,6 +134,28 @@ def test_eval_rejects_predictions_that_do_not_cover_the_data(tmp_path, capsys, w
     assert not out.exists()
 
 
+def test_eval_style_reads_id_and_raw_files_as_hermes(tmp_path, capsys, write_jsonl_lines):
+    # results/ keeps predictions as `id` and `raw` only: without --style they read as paper answers
+    tool = {"name": "get_time", "description": "Time in a city.", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "utc": {"type": "boolean"}},
+        "required": ["city"]}}
+    data = write_jsonl_lines("d.jsonl", [
+        {"id": "a", "instruction": "Time in Oslo, in UTC?", "tools": [tool],
+         "target": {"name": "get_time", "arguments": {"city": "Oslo", "utc": True}}},
+        {"id": "b", "instruction": "Hi!", "tools": [tool], "target": None}])
+    pred = write_jsonl_lines("p.jsonl", [
+        {"id": "a", "raw": '<tool_call>\n{"name": "get_time", "arguments": {"city": "Oslo"}}\n</tool_call>'},
+        {"id": "b", "raw": "Hello! No tool is needed."}])
+    paper, hermes = tmp_path / "paper.json", tmp_path / "hermes.json"
+    assert main(["eval", "--data", data, "--pred", pred, "--out", str(paper)]) == 0
+    assert main(["eval", "--data", data, "--pred", pred, "--out", str(hermes), "--style", "hermes"]) == 0
+    assert "optional in the target 0 given, 0 right of 1" in capsys.readouterr().out
+    paper, hermes = json.loads(paper.read_text()), json.loads(hermes.read_text())
+    assert (paper["style"], paper["json_validity"]) == ("paper", 0.5)  # the text answer is not JSON
+    assert (hermes["style"], hermes["json_validity"], hermes["exact_match"]) == ("hermes", 1.0, 0.5)
+    assert hermes["arguments"]["optional_in_target"] == 1 and hermes["arguments"]["optional_given"] == 0
+
+
 def test_data_split_command(tmp_path):
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
     assert main(["data", "split", "--data", "seed:all", "--train", str(train), "--dev", str(dev)]) == 0

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--pred", required=True)
     p.add_argument("--out", default=None, help="metrics JSON to write")
+    p.add_argument("--style", choices=("paper", "hermes"), default=None,
+                   help="read the predictions in this style (default: hermes when its records have `calls`, "
+                        "else paper); hermes scores files of `id` and `raw` alone, such as results/'s")
 
     p = sub.add_parser("repair", help="JSON-repair an existing predictions file (what --decoding repair does)")
     p.add_argument("--data", required=True)
@@ -289,7 +292,7 @@ def cmd_eval(args) -> int:
     from calltune.evaluate import format_metrics, run_eval
 
     check_output_file(args.out)
-    metrics = run_eval(args.data, args.pred, args.out)
+    metrics = run_eval(args.data, args.pred, args.out, args.style)
     print(format_metrics(metrics))
     return 0
 
