@@ -192,7 +192,7 @@ def match_calls(pred: list[dict], gold: list[dict]) -> tuple[int, str | None, st
     return matched, "extra_call", f"'{left_pred[0]['name']}' is not in the target"
 
 
-def _paired(calls: list[dict], gold: list[dict]) -> list[tuple[dict, dict | None]]:
+def paired_calls(calls: list[dict], gold: list[dict]) -> list[tuple[dict, dict | None]]:
     """Each target call with the call made that it is compared to: an equal call first, else the first
     call of its name left over (None when there is none)."""
     free = list(range(len(calls)))
@@ -215,7 +215,7 @@ def _paired(calls: list[dict], gold: list[dict]) -> list[tuple[dict, dict | None
 def argument_counts(example: Example, calls: list[dict], gold: list[dict]) -> dict[str, int]:
     """`ARGUMENT_COUNTS` for one labeled example (see the module docstring)."""
     counts = dict.fromkeys(ARGUMENT_COUNTS, 0)
-    for want, made in _paired(calls, gold):
+    for want, made in paired_calls(calls, gold):
         tool = example.tool(want["name"])
         if made is None or tool is None:
             counts["unpaired"] += 1

@@ -60,7 +60,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
          "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
-         "context_value_rate")
+         "context_value_rate", "optional_contrast_rate")
 
 
 @dataclass
@@ -192,6 +192,11 @@ class SynthConfig:
     calls unchanged (`context_values.py`; tagged context_values), so a model must pick values by their role.
     Drawn from its own RNG after the examples (and novel values) are: the same examples, tools and targets as
     at 0. 0 draws nothing."""
+    optional_contrast_rate: float = 0.0
+    """Per one-message single call that states an optional argument: probability that its contrast follows it,
+    the same message (frame, context, offered tools) without that argument's clause and the call without the
+    argument, so that two examples differ only in whether the option is stated (tagged optional_contrast).
+    A contrast takes the next record's place (n stays n); drawn from its own RNG. 0 draws nothing."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -247,8 +252,9 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
     """A single call; with `cfg.session_rate`, a session (`session.py`) ending in it."""
     tool = rng.choice(pool)
     in_words: list[str] = []
+    without: list | None = [] if cfg.optional_contrast_rate else None
     instruction, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()),
-                                                 word_rate=cfg.word_value_rate, worded=in_words)
+                                                 word_rate=cfg.word_value_rate, worded=in_words, without=without)
     tools, index, extra = [tool], 0, ["word_values"] if in_words else []
     if cfg.max_tools > 1 and len(pool) > 1 and rng.random() < cfg.distractor_rate:
         tools += augment.pick_distractors(rng, tool, list(pool), rng.randint(1, cfg.max_tools - 1),
@@ -266,7 +272,12 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
     meta = {"domain": tool.domain, "tool": tool.name, "template": template_id, "tools": [t.name for t in tools],
             "augmentations": sorted(extra + applied)}
     if not rounds:
-        return {"instruction": instruction, "tools": offered, "target": offered_calls[0], "meta": meta}
+        record = {"instruction": instruction, "tools": offered, "target": offered_calls[0], "meta": meta}
+        if without:  # offering renames arguments but keeps their order: drop the same positions
+            record["_contrasts"] = [(message, {"name": offered_calls[0]["name"], "arguments": {
+                k: v for (old, _), (k, v) in zip(args.items(), offered_calls[0]["arguments"].items())
+                if old in kept}}) for message, kept in without]
+        return record
     meta["augmentations"] = sorted(meta["augmentations"] + ["session"] + (["procedural"] if composed else []))
     return {"messages": session.messages(rng, rounds, offered_calls[:-1], instruction), "tools": offered,
             "target": offered_calls[-1], "meta": meta}
@@ -428,6 +439,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
     rng = random.Random(cfg.seed)
     novel = random.Random(f"novel-values:{cfg.seed}") if cfg.novel_value_rate else None
     context = random.Random(f"context-values:{cfg.seed}") if cfg.context_value_rate else None
+    contrast = random.Random(f"optional-contrast:{cfg.seed}") if cfg.optional_contrast_rate else None
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
         tries += 1
@@ -435,13 +447,31 @@ def generate(cfg: SynthConfig) -> list[dict]:
             raise CalltuneError(f"only {len(records)} unique examples after {tries - 1} tries; "
                                 "ask for fewer or allow more tools")
         record = sample_record(rng, cfg, pool, contexts, composed)
+        contrasts = record.pop("_contrasts", [])
         key = dedup_key(record)
         if key in seen:
             continue
         seen.add(key)
-        if novel is not None:
-            record = with_novel_values(record, novel, cfg.novel_value_rate)
-        if context is not None:
-            record = with_context_value(record, context, cfg.context_value_rate)
-        records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **record})
+        made = [record]
+        if contrasts and contrast.random() < cfg.optional_contrast_rate:
+            twin = with_contrast(record, *contrast.choice(contrasts))
+            if dedup_key(twin) not in seen:
+                seen.add(dedup_key(twin))
+                made.append(twin)
+        for record in made[:cfg.n - len(records)]:
+            if novel is not None:
+                record = with_novel_values(record, novel, cfg.novel_value_rate)
+            if context is not None:
+                record = with_context_value(record, context, cfg.context_value_rate)
+            records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **record})
     return records
+
+
+def with_contrast(record: dict, message: str, call: dict) -> dict:
+    """`record` (a one-message single call) asking `message` for `call`: its contrast, tagged
+    optional_contrast, `optional_args` kept only while the call still has an optional argument."""
+    tool = next(t["function"] for t in record["tools"] if t["function"]["name"] == call["name"])
+    required = set(tool["parameters"].get("required", []))
+    tags = set(record["meta"]["augmentations"]) - {"optional_args"} | {"optional_contrast"}
+    tags |= {"optional_args"} if any(k not in required for k in call["arguments"]) else set()
+    return {**record, "instruction": message, "target": call, "meta": {**record["meta"], "augmentations": sorted(tags)}}

@@ -113,9 +113,10 @@ def draw_arguments(rng: random.Random, tool: ToolDef, optional_rate: float, skip
 
 
 def optional_clauses(rng: random.Random, tool: ToolDef, args: dict, texts: dict, word_rate: float = 0.0,
-                     worded: list | None = None) -> list[str]:
+                     worded: list | None = None, by_name: dict | None = None) -> list[str]:
     """The clause of each optional argument, in parameter order; with probability `word_rate` an enum or
-    boolean is stated in words instead (`wording.word_clause`), its name then appended to `worded`."""
+    boolean is stated in words instead (`wording.word_clause`), its name then appended to `worded`.
+    `by_name` (a dict), if given, receives each clause under its parameter's name."""
     carry = carried(tool)
     out = []
     for name in tool.optional:
@@ -127,29 +128,65 @@ def optional_clauses(rng: random.Random, tool: ToolDef, args: dict, texts: dict,
             if clause is not None and worded is not None:
                 worded.append(name)
         out.append(clause or rng.choice(tool.clauses[name]).format(**texts))
+        if by_name is not None:
+            by_name[name] = out[-1]
+    return out
+
+
+def _message(rng: random.Random, kind: str, core: str, clauses: list[str], contexts: tuple[str, ...],
+             follows: bool) -> str:
+    if follows:
+        return continuation(rng, kind, core, "".join(clauses))
+    return phrase(rng, kind, core, "".join(clauses), contexts)
+
+
+def _without_each_option(state: tuple, tool: ToolDef, kind: str, core: str, clauses: list[str], by_name: dict,
+                         args: dict, contexts: tuple[str, ...], follows: bool) -> list[tuple[str, dict]]:
+    """For each stated optional argument, `(message, arguments)` without it: its clause cut out of a message
+    phrased from the RNG state `state` (the frame, opener, context and thanks the message got, which do not
+    depend on the clauses), the argument (and those its clause carries) out of the call; kept where
+    `check_call` passes."""
+    carry = carried(tool)
+    out = []
+    for name, clause in by_name.items():
+        rest = list(clauses)
+        rest.remove(clause)
+        replay = random.Random()
+        replay.setstate(state)
+        message = _message(replay, kind, core, rest, contexts, follows)
+        dropped = {name} | {field for field, by in carry.items() if by == name}
+        kept = {k: v for k, v in args.items() if k not in dropped}
+        if check_call(tool, message, kept).ok:
+            out.append((message, kept))
     return out
 
 
 def sample_call(rng: random.Random, tool: ToolDef, optional_rate: float, contexts: tuple[str, ...],
-                follows: bool = False, word_rate: float = 0.0, worded: list | None = None):
+                follows: bool = False, word_rate: float = 0.0, worded: list | None = None,
+                without: list | None = None):
     """Return `(message, arguments, template_id)` for `tool`, resampling until `check_call` passes.
 
     `follows=True` writes the request as a continuation of an earlier one in the same message. With
     `word_rate` (the tool `wording.worded`), stated optional enums and booleans are phrased in words at that
-    rate; `worded` (a list) then receives the names of those that were."""
+    rate; `worded` (a list) then receives the names of those that were. `without` (a list) receives, for
+    each stated optional argument, the same message without its clause and the arguments without it
+    (`_without_each_option`); `rng` draws nothing more for them."""
     templates = tool.templates()
     for _ in range(ATTEMPTS_PER_CALL):
         args, texts = draw_arguments(rng, tool, optional_rate)
         template_id, template = rng.choice(templates)
         names: list[str] = []
-        clauses = optional_clauses(rng, tool, args, texts, word_rate, names)
+        by_name: dict[str, str] = {}
+        clauses = optional_clauses(rng, tool, args, texts, word_rate, names, by_name)
         rng.shuffle(clauses)
-        if follows:
-            message = continuation(rng, template_id[:3], template.format(**texts), "".join(clauses))
-        else:
-            message = phrase(rng, template_id[:3], template.format(**texts), "".join(clauses), contexts)
+        state = rng.getstate()
+        core = template.format(**texts)
+        message = _message(rng, template_id[:3], core, clauses, contexts, follows)
         if check_call(tool, message, args).ok:
             if worded is not None:
                 worded.extend(names)
+            if without is not None:
+                without.extend(_without_each_option(state, tool, template_id[:3], core, clauses, by_name, args,
+                                                    contexts, follows))
             return message, args, template_id
     raise CalltuneError(f"catalogue tool '{tool.name}': no recoverable example in {ATTEMPTS_PER_CALL} tries")
