@@ -458,12 +458,12 @@ def generate(cfg: SynthConfig) -> list[dict]:
             if dedup_key(twin) not in seen:
                 seen.add(dedup_key(twin))
                 made.append(twin)
-        for record in made[:cfg.n - len(records)]:
+        for one in made[:cfg.n - len(records)]:
             if novel is not None:
-                record = with_novel_values(record, novel, cfg.novel_value_rate)
+                one = with_novel_values(one, novel, cfg.novel_value_rate)
             if context is not None:
-                record = with_context_value(record, context, cfg.context_value_rate)
-            records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **record})
+                one = with_context_value(one, context, cfg.context_value_rate)
+            records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **one})
     return records
 
 
@@ -474,4 +474,5 @@ def with_contrast(record: dict, message: str, call: dict) -> dict:
     required = set(tool["parameters"].get("required", []))
     tags = set(record["meta"]["augmentations"]) - {"optional_args"} | {"optional_contrast"}
     tags |= {"optional_args"} if any(k not in required for k in call["arguments"]) else set()
-    return {**record, "instruction": message, "target": call, "meta": {**record["meta"], "augmentations": sorted(tags)}}
+    meta = {**record["meta"], "augmentations": sorted(tags)}
+    return {**record, "instruction": message, "target": call, "meta": meta}

@@ -34,7 +34,8 @@ def main(data: str, pred: str) -> int:
                 made["arguments"].setdefault(name, value)
         fixed = "\n".join(f"<tool_call>\n{json.dumps(c)}\n</tool_call>" for c in calls) if calls else raws[ex.id]
         after += bool(check_prediction(ex, fixed, "hermes").exact)
-    print(f"{pred}: exact {before} of {len(examples)}; with every optional argument given as the target has it: {after}")
+    print(f"{pred}: exact {before} of {len(examples)}; "
+          f"with every optional argument given as the target has it: {after}")
     return 0
 
 
