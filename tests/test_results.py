@@ -627,3 +627,33 @@ def test_the_optional_argument_oracle(dev_proc150, capsys):
     for cand, after in (("cand39", 98), ("cand37", 92)):
         oracle["main"](dev_proc150, os.path.join(ROOT, cand, "dev", "predictions150.jsonl"))
         assert capsys.readouterr().out.rstrip().endswith(f": {after}")
+
+
+# cand40 against cand39: (right only for cand39, right only for cand40) on each dev set, and on BFCL at M = -2
+# (cand40's cases right, right only for cand39, right only for cand40)
+CONTRAST_DEV_PAIRS = {"eval150.json": (6, 11), "eval_list100.json": (7, 4), "eval_par150.json": (12, 9)}
+CONTRAST_BFCL = {"simple_python": (234, 25, 27)}
+
+
+def test_the_optional_contrast_lever():
+    """cand40 (best.yaml + optional_contrast_rate 1.0) against cand39: dev_proc150 6 / 11 (77 right: rule (a)'s 5
+    cases ahead, exactly), unstated optional arguments added 13 of 122 against 26 of 127; the other figures as the
+    README's "Optional contrasts" paragraph gives them."""
+    new = os.path.join(LEVERS, "optional_contrast", "cand40")
+    old = os.path.join(ROOT, "cand39")
+    assert _right150(new) == 77 and _right150(old) == 72
+    results = _paired_counts(os.path.join(old, "dev"), os.path.join(new, "dev"), CONTRAST_DEV_PAIRS)
+    assert not any(r["p_value"] < 0.05 for r in results.values())
+    with open(os.path.join(new, "dev", "eval150.json"), encoding="utf-8") as handle:
+        args = json.load(handle)["arguments"]
+    assert (args["optional_given"], args["optional_in_target"], args["optional_given_anyway"],
+            args["optional_not_in_target"]) == (33, 71, 13, 122)
+    with open(os.path.join(new, "dev", "calibration_abs200.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["data_sha256"].startswith(ABS_DATA)
+    assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (1.25, 0.8728, 0.9163)
+    for category, (right, only_old, only_new) in CONTRAST_BFCL.items():
+        result = compare(load_outcomes(os.path.join(old, f"bfcl_{category}")),
+                         load_outcomes(os.path.join(new, f"bfcl_{category}")))
+        assert (sum(load_outcomes(os.path.join(new, f"bfcl_{category}"))["outcomes"].values()),
+                result["only_a"], result["only_b"]) == (right, only_old, only_new)
