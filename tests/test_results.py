@@ -633,7 +633,7 @@ def test_the_optional_argument_oracle(dev_proc150, capsys):
 # (cand40's cases right, right only for cand39, right only for cand40)
 CONTRAST_DEV_PAIRS = {"eval150.json": (6, 11), "eval_list100.json": (7, 4), "eval_par150.json": (12, 9)}
 CONTRAST_BFCL = {"simple_python": (234, 25, 27), "multiple": (112, 13, 21),
-                 "parallel": (62, 13, 12)}
+                 "parallel": (62, 13, 12), "parallel_multiple": (34, 5, 11)}
 
 
 def test_the_optional_contrast_lever():
