@@ -654,7 +654,6 @@ def test_the_optional_contrast_lever():
     assert report["data_sha256"].startswith(ABS_DATA)
     assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (1.25, 0.8728, 0.9163)
     for category, (right, only_old, only_new) in CONTRAST_BFCL.items():
-        result = compare(load_outcomes(os.path.join(old, f"bfcl_{category}")),
-                         load_outcomes(os.path.join(new, f"bfcl_{category}")))
-        assert (sum(load_outcomes(os.path.join(new, f"bfcl_{category}"))["outcomes"].values()),
-                result["only_a"], result["only_b"]) == (right, only_old, only_new)
+        before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}")) for base in (old, new))
+        result = compare(before, after)
+        assert (sum(after["outcomes"].values()), result["only_a"], result["only_b"]) == (right, only_old, only_new)
