@@ -126,16 +126,19 @@ def test_train_with_best_yaml_generates_its_data_and_records_it(tiny_gpt2, tmp_p
 
 
 def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate: float = 0.5,
-                   object_param_rate: float = 0.0, epochs: int = 1, parallel_list_rate: float = 0.0):
-    """What cand2, cand17, cand27f, cand29, cand31 and cand37 share: the model, the prompt style, the loss, the data
-    levers and the split."""
+                   object_param_rate: float = 0.0, epochs: int = 1, parallel_list_rate: float = 0.0,
+                   optional_contrast_rate: float = 0.0):
+    """What cand2, cand17, cand27f, cand29, cand31, cand37, cand39 and cand40 share: the model, the prompt style,
+    the loss, the data levers and the split."""
     assert (cfg.model.name, cfg.model.quantization, cfg.data.prompt_style, cfg.data.loss, cfg.data.max_length) == \
         ("embedded", "none", "hermes", "completion", 1536)
     synth = cfg.data.synth
     assert (synth.n, synth.seed, synth.parallel_rate, synth.parallel_max_calls, synth.dialogue_rate) == (5000, 0, 0.25, 4, 0.1)
     assert (synth.irrelevant_rate, synth.near_miss_rate, synth.procedural_rate, synth.procedural_split, synth.mask_rate,
-            synth.description_style_rate, synth.session_rate, synth.object_param_rate, synth.parallel_list_rate) == \
-        (irrelevant_rate, 0.08, procedural_rate, "train", 0.1, 0.3, 0.0, object_param_rate, parallel_list_rate)
+            synth.description_style_rate, synth.session_rate, synth.object_param_rate, synth.parallel_list_rate,
+            synth.optional_contrast_rate) == \
+        (irrelevant_rate, 0.08, procedural_rate, "train", 0.1, 0.3, 0.0, object_param_rate, parallel_list_rate,
+         optional_contrast_rate)
     assert (cfg.data.split.by, cfg.data.split.dev_fraction, cfg.data.split.seed, cfg.data.split.dedup) == \
         ("tool", 0.15, 11711, True)
     assert (cfg.data.train_size, cfg.data.dev_size, cfg.train.epochs, cfg.train.batch_size, cfg.train.warmup_ratio,
@@ -143,15 +146,18 @@ def _common_recipe(cfg, irrelevant_rate: float, train_size: int, procedural_rate
 
 
 def test_best_yaml_is_the_recipe_of_the_measured_model():
-    """cand39 (since session 37): full fine-tuning of all 30 blocks, lr 2e-4, 1 epoch over 2,000 examples,
+    """cand40 (since session 39): full fine-tuning of all 30 blocks, lr 2e-4, 1 epoch over 2,000 examples,
     irrelevant requests at 0.2, composed tools at 0.5, half of the eligible composed tools with an object-valued
-    parameter, listed parallel requests at 0.8, batches without the padding mask (cand37, sessions 35 and 36, is
-    the same with 1,000 examples seen twice; cand35 and cand31 are cand37 without listed requests; cand29 is cand31
+    parameter, listed parallel requests at 0.8, optional contrasts at 1.0, batches without the padding mask
+    (cand39, sessions 37 and 38, is the same without optional contrasts; cand37, sessions 35 and 36, is cand39
+    with 1,000 examples seen twice; cand35 and cand31 are cand37 without listed requests; cand29 is cand31
     with irrelevant requests at 0.12; cand27f is cand29 in 1 epoch; cand17 is cand27f without object-valued
     parameters; cand23 is cand17 with composed tools at 0.8; cand9 is cand17 with 600 examples and the mask)."""
     cfg = load_config(BEST)
-    _common_recipe(cfg, 0.2, 2000, procedural_rate=0.5, object_param_rate=0.5, epochs=1, parallel_list_rate=0.8)
-    cand37 = ["data.train_size=1000", "train.epochs=2"]
+    _common_recipe(cfg, 0.2, 2000, object_param_rate=0.5, parallel_list_rate=0.8, optional_contrast_rate=1.0)
+    cand39 = ["data.synth.optional_contrast_rate=0"]
+    _common_recipe(load_config(BEST, cand39), 0.2, 2000, object_param_rate=0.5, parallel_list_rate=0.8)
+    cand37 = cand39 + ["data.train_size=1000", "train.epochs=2"]
     _common_recipe(load_config(BEST, cand37), 0.2, 1000, object_param_rate=0.5, epochs=2, parallel_list_rate=0.8)
     cand35 = cand37 + ["data.synth.parallel_list_rate=0"]
     _common_recipe(load_config(BEST, cand35), 0.2, 1000, object_param_rate=0.5, epochs=2)
@@ -180,16 +186,20 @@ def _head_sha256(path: str, lines: int) -> str:
 def test_the_recipes_generate_the_training_files_of_the_measured_runs(tmp_path):
     """The README's issue-14 figures come from runs trained on files with these hashes (their run.json,
     data.train_sha256); the configs must keep generating exactly those files."""
-    # best.yaml since session 37: cand39, 2,000 examples seen once; its first 1,000 lines are cand37's file
+    # best.yaml since session 39: cand40, optional contrasts at 1.0
+    _, record = prepare_data(load_config(BEST), str(tmp_path / "cand40"), quiet=True)
+    assert record["sha256"]["train"] == "95f191845bd2c119381a90cda29c812bae747ad95c72d60318834521fc3aba98"  # cand40
+    # best.yaml in sessions 37 and 38: cand39, 2,000 examples seen once; its first 1,000 lines are cand37's file
     # (best.yaml in sessions 35 and 36: listed parallel requests at 0.8, 1,000 examples seen twice)
-    cfg, record = prepare_data(load_config(BEST), str(tmp_path / "cand39"), quiet=True)
+    cand39 = ["data.synth.optional_contrast_rate=0"]
+    cfg, record = prepare_data(load_config(BEST, cand39), str(tmp_path / "cand39"), quiet=True)
     assert record["sha256"]["train"] == "4711dfb9735257c1515757268522a6878e7964059ff4132e51597e1ea6b2474e"  # cand39
     assert _head_sha256(cfg.data.train, 1000) == \
         "e3e69b8651d6483500d6a704aa67e454537098de88edf2d7e1ade78bef111fdc"  # cand37
     # best.yaml in session 34, with composed addresses that have a street (before it, a letter of the field's
     # name): cand35. cand31 (best.yaml in sessions 32 and 33; training file 2ff75f28...) and cand29/cand27f
     # (b5bf8077...) were generated by the code before that fix (83584a7 and earlier), which alone regenerates them.
-    cand35 = ["data.train_size=1000", "data.synth.parallel_list_rate=0"]
+    cand35 = cand39 + ["data.train_size=1000", "data.synth.parallel_list_rate=0"]
     _, record = prepare_data(load_config(BEST, cand35), str(tmp_path / "cand35"), quiet=True)
     assert record["sha256"]["train"] == "cd7b6dbf5cd91f57680323ffc9b514b4702ec46ffe0f73a1afd83e0fe0138d3d"  # cand35
     cand29 = cand35 + ["data.synth.irrelevant_rate=0.12"]

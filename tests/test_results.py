@@ -54,13 +54,19 @@ FIGURES = {
     ("cand39", "parallel_multiple", -2): 28, ("cand39", "irrelevance", -2): 115, ("cand39", "irrelevance", 0): 162,
     ("cand39", "simple_python", 0): 229, ("cand39", "multiple", 0): 100, ("cand39", "irrelevance", 1.5): 197,
     ("cand39", "simple_python", 1.5): 219,
+    ("cand40", "simple_python", -2): 234, ("cand40", "multiple", -2): 112, ("cand40", "parallel", -2): 62,
+    ("cand40", "parallel_multiple", -2): 34, ("cand40", "irrelevance", -2): 104, ("cand40", "irrelevance", 0.5): 165,
+    ("cand40", "simple_python", 0.5): 233, ("cand40", "multiple", 0.5): 111, ("cand40", "irrelevance", 1.5): 197,
+    ("cand40", "simple_python", 1.5): 228, ("cand40", "multiple", 1.5): 105, ("cand40", "irrelevance", 2): 208,
+    ("cand40", "simple_python", 2): 221, ("cand40", "multiple", 2): 99,
 }
 # separation of simple_python's cases from irrelevance's by the call log-odds (AUC), as the README reports it
 AUCS = {"cand17": 0.909, "cand21": 0.932, "cand22": 0.931, "cand23": 0.943, "cand27f": 0.921, "cand29": 0.876,
-        "cand31": 0.865, "cand35": 0.909, "cand37": 0.921, "cand39": 0.944}
+        "cand31": 0.865, "cand35": 0.909, "cand37": 0.921, "cand39": 0.944,
+        "cand40": 0.958}
 # exact match on dev_proc100
 DEV = {"cand17": 42, "cand21": 36, "cand22": 41, "cand23": 49, "cand27f": 41, "cand29": 47, "cand31": 46, "cand35": 49,
-       "cand37": 44, "cand39": 48}
+       "cand37": 44, "cand39": 48, "cand40": 48}
 
 
 @pytest.mark.parametrize("candidate", sorted(AUCS))
@@ -121,7 +127,7 @@ def test_the_paired_comparison_the_readme_reports():
 # cand17; session 31: cand29 (2 epochs) over cand27f; session 32: cand31 (irrelevant requests at 0.2) over cand29;
 # session 34: cand35 (cand31's recipe on the generator with composed addresses fixed) over cand31, by a rule that
 # adopts a bug fix unless it is significantly worse; session 35: cand37 (listed parallel requests) over cand35;
-# session 37: cand39 (2,000 examples seen once) over cand37.
+# session 37: cand39 (2,000 examples seen once) over cand37; session 39: cand40 (optional contrasts) over cand39.
 ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
                   ("cand17", "cand27f", "bfcl_simple_python", -2): (30, 22),
                   ("cand17", "cand27f", "bfcl_multiple", -2): (21, 18),
@@ -169,7 +175,15 @@ ADOPTION_PAIRS = {("cand17", "cand27f", "dev/eval150.json", None): (14, 16),
                   ("cand37", "cand39", "bfcl_multiple", -2): (25, 19),
                   ("cand37", "cand39", "bfcl_parallel", -2): (13, 13),
                   ("cand37", "cand39", "bfcl_parallel_multiple", -2): (8, 11),
-                  ("cand37", "cand39", "bfcl_irrelevance", -2): (5, 33)}
+                  ("cand37", "cand39", "bfcl_irrelevance", -2): (5, 33),
+                  ("cand39", "cand40", "dev/eval150.json", None): (6, 11),
+                  ("cand39", "cand40", "dev/eval_list100.json", None): (7, 4),
+                  ("cand39", "cand40", "dev/eval_par150.json", None): (12, 9),
+                  ("cand39", "cand40", "bfcl_simple_python", -2): (25, 27),
+                  ("cand39", "cand40", "bfcl_multiple", -2): (13, 21),
+                  ("cand39", "cand40", "bfcl_parallel", -2): (13, 12),
+                  ("cand39", "cand40", "bfcl_parallel_multiple", -2): (5, 11),
+                  ("cand39", "cand40", "bfcl_irrelevance", -2): (19, 8)}
 
 
 @pytest.mark.parametrize("key", sorted(ADOPTION_PAIRS, key=str))
@@ -224,7 +238,7 @@ def test_the_heldout_domain_pairing(key):
 # run it measured, cand30 (crossed requests in training), kept in vetoed/ with the categories it was run on.
 PAR_DATA = "7d94e9aa"
 PAR_FIGURES = {"cand27f/dev": 31, "cand29/dev": 33, "vetoed/cand30/dev": 33, "cand31/dev": 33, "cand35/dev": 31,
-               "cand37/dev": 34, "cand39/dev": 35}
+               "cand37/dev": 34, "cand39/dev": 35, "cand40/dev": 32}
 VETOED = os.path.join(ROOT, "vetoed", "cand30")
 
 
@@ -271,7 +285,8 @@ def test_the_vetoed_cross_run_and_its_veto():
 ABS_DATA = "66893667"
 ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515), "cand31": (1.0, 0.848, 0.8881),
                "cand35": (0.5, 0.8543, 0.8913), "cand37": (2.0, 0.872, 0.9014),
-               "levers/listed_share/cand38": (-0.5, 0.8426, 0.8682), "cand39": (1.25, 0.8883, 0.9151)}
+               "levers/listed_share/cand38": (-0.5, 0.8426, 0.8682), "cand39": (1.25, 0.8883, 0.9151),
+               "cand40": (1.25, 0.8728, 0.9163)}
 
 
 @pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
@@ -637,10 +652,12 @@ CONTRAST_BFCL = {"simple_python": (234, 25, 27), "multiple": (112, 13, 21),
 
 
 def test_the_optional_contrast_lever():
-    """cand40 (best.yaml + optional_contrast_rate 1.0) against cand39: dev_proc150 6 / 11 (77 right: rule (a)'s 5
-    cases ahead, exactly), unstated optional arguments added 13 of 122 against 26 of 127; the other figures as the
+    """cand40 (best.yaml since session 39: cand39 + optional_contrast_rate 1.0) against cand39: dev_proc150 6 / 11
+    (77 right: rule (a)'s 5 cases ahead, exactly), unstated optional arguments added 13 of 122 against 26 of 127;
+    dev_abs200 0.873 against 0.888 ((c) allows 0.02 less); at the two calibrated margins (cand39 0, cand40 0.5)
+    nothing significant: simple_python 25 / 29, multiple 13 / 24, irrelevance 9 / 12; the other figures as the
     README's "Optional contrasts" paragraph gives them."""
-    new = os.path.join(LEVERS, "optional_contrast", "cand40")
+    new = os.path.join(ROOT, "cand40")
     old = os.path.join(ROOT, "cand39")
     assert _right150(new) == 77 and _right150(old) == 72
     results = _paired_counts(os.path.join(old, "dev"), os.path.join(new, "dev"), CONTRAST_DEV_PAIRS)
@@ -649,11 +666,12 @@ def test_the_optional_contrast_lever():
         args = json.load(handle)["arguments"]
     assert (args["optional_given"], args["optional_in_target"], args["optional_given_anyway"],
             args["optional_not_in_target"]) == (33, 71, 13, 122)
-    with open(os.path.join(new, "dev", "calibration_abs200.json"), encoding="utf-8") as handle:
-        report = json.load(handle)
-    assert report["data_sha256"].startswith(ABS_DATA)
-    assert (report["best_margin"], report["best"]["balanced_accuracy"], report["auc"]) == (1.25, 0.8728, 0.9163)
+    # its dev_abs200 figures are checked with the others' (ABS_FIGURES, test_the_abstention_dev_figures)
+    assert ABS_FIGURES["cand40"][1] - ABS_FIGURES["cand39"][1] > -0.02  # (c) holds
     for category, (right, only_old, only_new) in CONTRAST_BFCL.items():
         before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}")) for base in (old, new))
         result = compare(before, after)
         assert (sum(after["outcomes"].values()), result["only_a"], result["only_b"]) == (right, only_old, only_new)
+    _at_calibrated_margins(("cand39", 0.0), ("cand40", 0.5), {"simple_python": ((25, 29), False),
+                                                             "multiple": ((13, 24), False),
+                                                             "irrelevance": ((9, 12), False)})
