@@ -60,7 +60,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
          "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
-         "context_value_rate", "optional_contrast_rate")
+         "context_value_rate", "optional_contrast_rate", "optional_addition_rate")
 
 
 @dataclass
@@ -197,6 +197,12 @@ class SynthConfig:
     the same message (frame, context, offered tools) without that argument's clause and the call without the
     argument, so that two examples differ only in whether the option is stated (tagged optional_contrast).
     A contrast takes the next record's place (n stays n); drawn from its own RNG. 0 draws nothing."""
+    optional_addition_rate: float = 0.0
+    """Per one-message single call that leaves out an optional argument: probability that its addition follows
+    it, the same message (frame, context, offered tools) with a clause stating that argument, a value drawn for
+    it, and the call with the argument (tagged optional_addition): the contrast in the other direction. It takes
+    the next record's place (n stays n); drawn from its own RNG (with --value-format-rate, the added values
+    also take part in the formats drawn). 0 draws nothing."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -253,8 +259,10 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
     tool = rng.choice(pool)
     in_words: list[str] = []
     without: list | None = [] if cfg.optional_contrast_rate else None
+    added: list | None = [] if cfg.optional_addition_rate else None
     instruction, args, template_id = sample_call(rng, tool, cfg.optional_rate, contexts.get(tool.domain, ()),
-                                                 word_rate=cfg.word_value_rate, worded=in_words, without=without)
+                                                 word_rate=cfg.word_value_rate, worded=in_words, without=without,
+                                                 added=added)
     tools, index, extra = [tool], 0, ["word_values"] if in_words else []
     if cfg.max_tools > 1 and len(pool) > 1 and rng.random() < cfg.distractor_rate:
         tools += augment.pick_distractors(rng, tool, list(pool), rng.randint(1, cfg.max_tools - 1),
@@ -267,8 +275,10 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
     rounds = session.earlier_rounds(rng, cfg, tools, contexts, composed) if (
         cfg.session_rate and rng.random() < cfg.session_rate) else []
     calls = [(i, {"name": tools[i].name, "arguments": a}) for i, _, a, _, _ in rounds]
+    # the additions' calls are offered with the record's own (renamed alike); at rate 0 there are none
+    more = [(index, {"name": tool.name, "arguments": a}) for _, a in (added or []) if not rounds]
     offered, offered_calls, applied = augment.offer_config(
-        rng, cfg, tools, calls + [(index, {"name": tool.name, "arguments": args})])
+        rng, cfg, tools, calls + [(index, {"name": tool.name, "arguments": args})] + more)
     meta = {"domain": tool.domain, "tool": tool.name, "template": template_id, "tools": [t.name for t in tools],
             "augmentations": sorted(extra + applied)}
     if not rounds:
@@ -277,6 +287,8 @@ def sample_tool_example(rng: random.Random, cfg: SynthConfig, pool: list[ToolDef
             record["_contrasts"] = [(message, {"name": offered_calls[0]["name"], "arguments": {
                 k: v for (old, _), (k, v) in zip(args.items(), offered_calls[0]["arguments"].items())
                 if old in kept}}) for message, kept in without]
+        if more:
+            record["_additions"] = [(message, call) for (message, _), call in zip(added, offered_calls[1:])]
         return record
     meta["augmentations"] = sorted(meta["augmentations"] + ["session"] + (["procedural"] if composed else []))
     return {"messages": session.messages(rng, rounds, offered_calls[:-1], instruction), "tools": offered,
@@ -440,6 +452,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
     novel = random.Random(f"novel-values:{cfg.seed}") if cfg.novel_value_rate else None
     context = random.Random(f"context-values:{cfg.seed}") if cfg.context_value_rate else None
     contrast = random.Random(f"optional-contrast:{cfg.seed}") if cfg.optional_contrast_rate else None
+    addition = random.Random(f"optional-addition:{cfg.seed}") if cfg.optional_addition_rate else None
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
         tries += 1
@@ -448,13 +461,18 @@ def generate(cfg: SynthConfig) -> list[dict]:
                                 "ask for fewer or allow more tools")
         record = sample_record(rng, cfg, pool, contexts, composed)
         contrasts = record.pop("_contrasts", [])
+        additions = record.pop("_additions", [])
         key = dedup_key(record)
         if key in seen:
             continue
         seen.add(key)
         made = [record]
+        twins = []
         if contrasts and contrast.random() < cfg.optional_contrast_rate:
-            twin = with_contrast(record, *contrast.choice(contrasts))
+            twins.append(with_contrast(record, *contrast.choice(contrasts)))
+        if additions and addition.random() < cfg.optional_addition_rate:
+            twins.append(with_contrast(record, *addition.choice(additions), tag="optional_addition"))
+        for twin in twins:
             if dedup_key(twin) not in seen:
                 seen.add(dedup_key(twin))
                 made.append(twin)
@@ -467,12 +485,13 @@ def generate(cfg: SynthConfig) -> list[dict]:
     return records
 
 
-def with_contrast(record: dict, message: str, call: dict) -> dict:
-    """`record` (a one-message single call) asking `message` for `call`: its contrast, tagged
-    optional_contrast, `optional_args` kept only while the call still has an optional argument."""
+def with_contrast(record: dict, message: str, call: dict, tag: str = "optional_contrast") -> dict:
+    """`record` (a one-message single call) asking `message` for `call`: its contrast, tagged `tag`
+    (optional_contrast, or optional_addition), `optional_args` kept only while the call has an optional
+    argument."""
     tool = next(t["function"] for t in record["tools"] if t["function"]["name"] == call["name"])
     required = set(tool["parameters"].get("required", []))
-    tags = set(record["meta"]["augmentations"]) - {"optional_args"} | {"optional_contrast"}
+    tags = set(record["meta"]["augmentations"]) - {"optional_args"} | {tag}
     tags |= {"optional_args"} if any(k not in required for k in call["arguments"]) else set()
     meta = {**record["meta"], "augmentations": sorted(tags)}
     return {**record, "instruction": message, "target": call, "meta": meta}

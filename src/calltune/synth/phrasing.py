@@ -161,16 +161,46 @@ def _without_each_option(state: tuple, tool: ToolDef, kind: str, core: str, clau
     return out
 
 
+def _with_each_option(state: tuple, tool: ToolDef, kind: str, core: str, clauses: list[str], args: dict,
+                      texts: dict, contexts: tuple[str, ...], follows: bool) -> list[tuple[str, dict]]:
+    """For each optional argument the call leaves out, `(message, arguments)` with it: a value (and those its
+    clause carries) and a clause drawn from an RNG seeded by the RNG state `state` (so `rng` itself draws
+    nothing), the clause put among the others of a message phrased from `state` as the original was; the
+    arguments in the order `draw_arguments` gives them; kept where `check_call` passes."""
+    carry = carried(tool)
+    extra = random.Random(repr(state))
+    out = []
+    for name in tool.optional:
+        if name in args or name in carry:
+            continue
+        drawn = [name] + [c for c, by in carry.items() if by == name]
+        values = {d: sample_value(tool.params[d], extra) for d in drawn}
+        said = {**texts, **{d: render_value(tool.params[d], values[d], extra) for d in drawn}}
+        rest = list(clauses)
+        rest.insert(extra.randint(0, len(rest)), extra.choice(tool.clauses[name]).format(**said))
+        replay = random.Random()
+        replay.setstate(state)
+        message = _message(replay, kind, core, rest, contexts, follows)
+        full = {**args, **values}
+        order = [d for n in tool.params if n not in carry
+                 for d in [n] + [c for c, by in carry.items() if by == n]]
+        full = {k: full[k] for k in order if k in full}
+        if check_call(tool, message, full).ok:
+            out.append((message, full))
+    return out
+
+
 def sample_call(rng: random.Random, tool: ToolDef, optional_rate: float, contexts: tuple[str, ...],
                 follows: bool = False, word_rate: float = 0.0, worded: list | None = None,
-                without: list | None = None):
+                without: list | None = None, added: list | None = None):
     """Return `(message, arguments, template_id)` for `tool`, resampling until `check_call` passes.
 
     `follows=True` writes the request as a continuation of an earlier one in the same message. With
     `word_rate` (the tool `wording.worded`), stated optional enums and booleans are phrased in words at that
     rate; `worded` (a list) then receives the names of those that were. `without` (a list) receives, for
     each stated optional argument, the same message without its clause and the arguments without it
-    (`_without_each_option`); `rng` draws nothing more for them."""
+    (`_without_each_option`); `added` (a list), for each optional argument left out, the same message with a
+    clause stating it and the arguments with it (`_with_each_option`); `rng` draws nothing more for either."""
     templates = tool.templates()
     for _ in range(ATTEMPTS_PER_CALL):
         args, texts = draw_arguments(rng, tool, optional_rate)
@@ -188,5 +218,8 @@ def sample_call(rng: random.Random, tool: ToolDef, optional_rate: float, context
             if without is not None:
                 without.extend(_without_each_option(state, tool, template_id[:3], core, clauses, by_name, args,
                                                     contexts, follows))
+            if added is not None:
+                added.extend(_with_each_option(state, tool, template_id[:3], core, clauses, args, texts, contexts,
+                                               follows))
             return message, args, template_id
     raise CalltuneError(f"catalogue tool '{tool.name}': no recoverable example in {ATTEMPTS_PER_CALL} tries")
