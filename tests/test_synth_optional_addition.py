@@ -4,7 +4,7 @@ direction)."""
 
 import pytest
 from synth_parallel_helpers import PLAIN, assert_recoverable
-from test_synth_optional_contrast import CFG, _cut
+from test_synth_optional_contrast import CFG, _cut, twin_pairs
 
 from calltune.synth.generator import SynthConfig, generate
 
@@ -33,21 +33,14 @@ def test_additions_only_insert_records(pair):
 def test_each_addition_states_one_more_option_than_the_record_before_it(pair):
     _, after = pair
     additions = 0
-    for i, twin in enumerate(after):
-        if "optional_addition" not in twin["meta"]["augmentations"]:
-            continue
+    for original, twin, required in twin_pairs(after, "optional_addition"):
         additions += 1
-        original = after[i - 1]
-        assert "optional_addition" not in original["meta"]["augmentations"] and "messages" not in original
-        assert twin["tools"] == original["tools"] and twin["target"]["name"] == original["target"]["name"]
-        assert {k: v for k, v in twin["meta"].items() if k != "augmentations"} == \
-               {k: v for k, v in original["meta"].items() if k != "augmentations"}
         assert _cut(twin["instruction"], original["instruction"]).strip()  # one contiguous clause more
         full, part = twin["target"]["arguments"], original["target"]["arguments"]
         added = set(full) - set(part)
         assert added and set(part) <= set(full) and all(full[k] == part[k] for k in part)
+        assert not added & required
         tool = next(t["function"] for t in twin["tools"] if t["function"]["name"] == twin["target"]["name"])
-        assert not added & set(tool["parameters"].get("required", []))
         assert set(full) <= set(tool["parameters"]["properties"])  # renamed as the record's own call
         assert "optional_args" in twin["meta"]["augmentations"]
     assert additions >= 20

@@ -37,26 +37,33 @@ def test_contrasts_only_insert_records(pair):
     assert [_strip(r) for r in kept] == [_strip(r) for r in before[:len(kept)]]
 
 
-def test_each_contrast_drops_one_stated_option_from_the_record_before_it(pair):
-    _, after = pair
-    contrasts = 0
-    for i, twin in enumerate(after):
-        if "optional_contrast" not in twin["meta"]["augmentations"]:
+def twin_pairs(records, tag):
+    """`(original, twin, required)` for each record tagged `tag` and the record before it, after the checks every
+    twin passes: the original is an untagged one-message call, the same tools, function and meta but for the tags;
+    `required`: the called tool's required parameters."""
+    for i, twin in enumerate(records):
+        if tag not in twin["meta"]["augmentations"]:
             continue
-        contrasts += 1
-        original = after[i - 1]
-        assert "optional_contrast" not in original["meta"]["augmentations"]
-        assert "optional_args" in original["meta"]["augmentations"] and "messages" not in original
+        original = records[i - 1]
+        assert tag not in original["meta"]["augmentations"] and "messages" not in original
         assert twin["tools"] == original["tools"] and twin["target"]["name"] == original["target"]["name"]
         assert {k: v for k, v in twin["meta"].items() if k != "augmentations"} == \
                {k: v for k, v in original["meta"].items() if k != "augmentations"}
+        tool = next(t["function"] for t in twin["tools"] if t["function"]["name"] == twin["target"]["name"])
+        yield original, twin, set(tool["parameters"].get("required", []))
+
+
+def test_each_contrast_drops_one_stated_option_from_the_record_before_it(pair):
+    _, after = pair
+    contrasts = 0
+    for original, twin, required in twin_pairs(after, "optional_contrast"):
+        contrasts += 1
+        assert "optional_args" in original["meta"]["augmentations"]
         clause = _cut(original["instruction"], twin["instruction"])
         assert clause.strip()
         full, part = original["target"]["arguments"], twin["target"]["arguments"]
         dropped = set(full) - set(part)
         assert dropped and all(part[k] == full[k] for k in part)
-        tool = next(t["function"] for t in twin["tools"] if t["function"]["name"] == twin["target"]["name"])
-        required = set(tool["parameters"].get("required", []))
         assert not dropped & required
         assert ("optional_args" in twin["meta"]["augmentations"]) == any(k not in required for k in part)
     assert contrasts >= 15
