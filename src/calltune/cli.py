@@ -87,6 +87,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="hermes + constrained: after each call, open another when log p(another) + M > "
                         "log p(end) (default: none, greedy chooses; M > 0 makes more parallel calls); "
                         "choose M on synthetic dev")
+    p.add_argument("--copy-margin", default=None, type=float, metavar="B",
+                   help="constrained: add B to each of the best allowed tokens that keeps an argument's value a "
+                        "piece of the request's text (default: none, greedy chooses); choose B on synthetic dev")
     p.add_argument("--engine", action=argparse.BooleanOptionalAction, default=None,
                    help="hermes: decode through calltune serve's engine (continuous batching of --batch-size "
                         "rows, speculative steps, prefix reuse): the same greedy choices in fewer forward passes; "

@@ -49,6 +49,10 @@ call block when log p(another) + M > log p(end), taking the best allowed token o
 end: the answer's stop tokens; another: any other token the grammar allows there, which can only
 begin the next block). M > 0 makes more calls, M < 0 fewer; it never acts within the closing
 margin, where a row that has closed a block stops.
+A copy margin B (`GrammarCache(copy_margin=B)`, `calltune predict --copy-margin`) adds B to each of
+the best allowed tokens that keeps the argument value being written a piece of the request's text
+(`copying.py`; the request is the `source` a row is made with); it never acts within the closing
+reserve.
 A grammar is compiled once per distinct tool set and mode (`GrammarCache`, keyed by
 the tools' JSON); each sequence gets a fresh copy of the compiled matcher. Batch rows
 of either kind (or None: unconstrained) go to one `ToolCallConstraint`.
@@ -76,6 +80,7 @@ from transformers import LogitsProcessor
 
 from calltune.chat.grammar import (JSON_OPTIONS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, callable_tools, chat_grammar,
                                    tool_call_schema)
+from calltune.copying import COPY_TOP_K, Source, ValueState, copy_bonus
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
 from calltune.extract import string_step
@@ -367,6 +372,12 @@ class RowConstraint:
     """The last characters generated (where a call's `<tool_call>` tag is looked for)."""
     next_call_margin: float = 0.0
     """The next-call margin (see the module docstring); 0: greedy decides."""
+    copy_margin: float = 0.0
+    """The copy margin (see the module docstring); 0: greedy decides."""
+    copy_source: Source | None = None
+    """The request's text the copy margin matches values against."""
+    values: ValueState = ValueState()
+    """Where the call's JSON stands for the copy margin (reset outside any level)."""
     budget_cut: bool = False
     """Whether the budget overrode the model: near its end the row was made to stop after a block,
     or to take the closing path, where the model's own best allowed token went elsewhere (another
@@ -414,7 +425,7 @@ class GrammarCache:
     `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
     def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0,
-                 next_call_margin: float = 0.0):
+                 next_call_margin: float = 0.0, copy_margin: float = 0.0):
         if on_unsupported not in ON_UNSUPPORTED:
             raise CalltuneError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
         self.tokenizer = tokenizer
@@ -425,6 +436,7 @@ class GrammarCache:
         self.on_unsupported = on_unsupported
         self.optional_margin = float(optional_margin)  # every row it hands out carries it
         self.next_call_margin = float(next_call_margin)  # every hermes row with tools carries it
+        self.copy_margin = float(copy_margin)  # every row with tools carries it, with its source
         self.compiled: dict[str, tuple[object, int, int]] = {}  # key -> (matcher, margin, its depth)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
         self._policy = None
@@ -437,27 +449,30 @@ class GrammarCache:
             self._policy = ClosingPolicy(self.tokenizer, self.n_vocab)
         return self._policy
 
-    def row(self, tools: list[Tool], allow_no_call: bool = True) -> RowConstraint | None:
+    def row(self, tools: list[Tool], allow_no_call: bool = True, source: str = "") -> RowConstraint | None:
         """A fresh `paper` constraint (one bare JSON call, or the no-call object) for one sequence,
-        or None when this tool set falls back to unconstrained."""
-        return self._row(tools, str(allow_no_call), lambda: _grammar(call_schema(tools, allow_no_call)), False)
+        or None when this tool set falls back to unconstrained. `source`: the request's text (for the
+        copy margin: `copying.copy_source`)."""
+        return self._row(tools, str(allow_no_call), lambda: _grammar(call_schema(tools, allow_no_call)), False,
+                         source)
 
     def chat_row(self, tools: list[Tool], tool_choice="auto", parallel: bool = True,
-                 abstain_margin: float | None = None) -> RowConstraint | None:
+                 abstain_margin: float | None = None, source: str = "") -> RowConstraint | None:
         """A fresh hermes constraint (`chat.grammar.chat_grammar`) for one sequence, or None when the
         callable tools fall back to unconstrained. Raises `CalltuneError` for a bad `tool_choice`.
-        `abstain_margin`: an auto answer with tools gets its two branches (`abstain.py`)."""
+        `abstain_margin`: an auto answer with tools gets its two branches (`abstain.py`). `source`: as
+        for `row`."""
         callable_ = callable_tools(tools, tool_choice)
         mode = f"chat|{json.dumps(tool_choice, sort_keys=True)}|{parallel}"
         row = self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags),
-                        True)
+                        True, source)
         if abstain_margin is not None and row is not None and tool_choice == "auto" and callable_:
             text = self._row([], f"chat|abstaining|{parallel}",
                              lambda: chat_grammar([], "none", parallel, self.special_tags, abstaining=True), True)
-            row.abstain = BranchRows(abstain_margin, text, self.chat_row(tools, "required", parallel))
+            row.abstain = BranchRows(abstain_margin, text, self.chat_row(tools, "required", parallel, source=source))
         return row
 
-    def _row(self, tools: list[Tool], mode: str, grammar, chat: bool) -> RowConstraint | None:
+    def _row(self, tools: list[Tool], mode: str, grammar, chat: bool, source: str = "") -> RowConstraint | None:
         """Compile `grammar()` once per (tools, mode); a fresh matcher copy each call."""
         from llguidance import LLMatcher
 
@@ -474,9 +489,12 @@ class GrammarCache:
             margin = closing_margin(tools, self.tokenizer, chat, matcher, self.policy)
             self.compiled[key] = (matcher, margin, closing_depth(tools))
         matcher, margin, depth = self.compiled[key]
+        copying = bool(tools and self.copy_margin)
         return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat,
                              optional_margin=self.optional_margin if tools else 0.0,
-                             next_call_margin=self.next_call_margin if tools and chat else 0.0)
+                             next_call_margin=self.next_call_margin if tools and chat else 0.0,
+                             copy_margin=self.copy_margin if copying else 0.0,
+                             copy_source=Source.of(source) if copying else None)
 
     def problem(self, tool: Tool) -> str | None:
         """Why the engine cannot enforce `tool`'s schema (llguidance's message, naming the keyword), or None."""
@@ -578,6 +596,8 @@ class ToolCallConstraint(LogitsProcessor):
                         _keep_only(scores, i, [first])  # follow the closing path
         self.llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device))
         for i, row in enumerate(self.rows):
+            if row is not None and row.copy_margin and self._weighs_copy(row, remaining):
+                self._weigh_copy(row, scores, i)
             if row is not None and row.optional_margin and self._weighs_arguments(row, remaining):
                 self._weigh_arguments(row, scores, i)
             if row is not None and row.next_call_margin and self._weighs_calls(row, remaining):
@@ -590,6 +610,8 @@ class ToolCallConstraint(LogitsProcessor):
         """Follow one consumed token's text: nesting, and whether an opening level starts a call
         (a hermes row: right after its `<tool_call>` tag; a paper row: always)."""
         opened = row.nesting[0] == 0
+        if row.copy_margin:
+            row.values = (ValueState() if row.nesting == NO_NESTING else row.values).feed(text)
         row.nesting = nesting_after(text, row.nesting)
         row.recent = (row.recent + text)[-64:]
         if opened and row.nesting[0] > 0:
@@ -630,6 +652,25 @@ class ToolCallConstraint(LogitsProcessor):
         choice = more if float(scores[i, more]) + row.optional_margin > float(scores[i, close]) else close
         if choice != best:
             _keep_only(scores, i, [choice])
+
+    @staticmethod
+    def _weighs_copy(row: RowConstraint, remaining: int) -> bool:
+        """Whether the row writes (or is about to write) an argument's value, free to choose (not
+        within its closing reserve)."""
+        matcher = row.matcher
+        return (row.in_call and len(row.values.stack) >= ARGUMENTS_DEPTH and row.values.at_value
+                and matcher is not None and not matcher.is_stopped() and not matcher.is_error()
+                and remaining > row.reserve())
+
+    def _weigh_copy(self, row: RowConstraint, scores: torch.Tensor, i: int) -> None:
+        """The copy margin on masked `scores[i]`: add it to each of the `COPY_TOP_K` best allowed tokens
+        that keeps the value a copy from the request (`copying.copy_bonus`)."""
+        values, tokens = torch.topk(scores[i], min(COPY_TOP_K, scores.shape[-1]))
+        tokens = [int(t) for t, v in zip(tokens.tolist(), values.tolist()) if v > -1e30]
+        flags = copy_bonus(row.values, row.copy_source, [self.policy.texts[t] for t in tokens])
+        for token, flag in zip(tokens, flags):
+            if flag:
+                scores[i, token] += row.copy_margin
 
     @staticmethod
     def _weighs_calls(row: RowConstraint, remaining: int) -> bool:

@@ -76,6 +76,9 @@ class PredictConfig:
     """hermes + constrained, parallel calls: after each call block, open another when log p(another)
     + M > log p(end) (`constrain.py`); None: greedy decides. M > 0 makes more calls, M < 0 fewer;
     choose M on synthetic dev."""
+    copy_margin: float | None = None
+    """Constrained decoding: add B to each of the best allowed tokens that keeps an argument value a
+    piece of the request's text (`copying.py`); None: greedy decides. Choose B on synthetic dev."""
     engine: bool | None = None
     """hermes: decode through `calltune serve`'s engine (`serve.engine`) instead of batches of
     `model.generate`: continuous batching of `batch_size` rows, speculative steps of `draft_tokens`,
@@ -125,6 +128,12 @@ class PredictConfig:
             if self.decoding != "constrained" or self.prompt_style != "hermes":
                 raise CalltuneError("--next-call-margin weighs the hermes grammar's choice after each call: it "
                                     "applies to --prompt-style hermes with --decoding constrained")
+        if self.copy_margin is not None:
+            check_margin(self.copy_margin, "--copy-margin")
+            self.copy_margin = float(self.copy_margin)
+            if self.decoding != "constrained":
+                raise CalltuneError("--copy-margin weighs the tokens of values the grammar allows: it applies to "
+                                    "--decoding constrained")
         if self.engine is None and self.prompt_style != "hermes":
             self.engine = False
         if self.engine and self.prompt_style != "hermes":
@@ -142,7 +151,8 @@ class PredictConfig:
                    parallel_tool_calls=getattr(args, "parallel_tool_calls", None),
                    abstain_margin=getattr(args, "abstain_margin", None),
                    optional_margin=getattr(args, "optional_margin", None),
-                   next_call_margin=getattr(args, "next_call_margin", None), engine=getattr(args, "engine", None),
+                   next_call_margin=getattr(args, "next_call_margin", None),
+                   copy_margin=getattr(args, "copy_margin", None), engine=getattr(args, "engine", None),
                    draft_tokens=getattr(args, "draft_tokens", 8))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
@@ -191,6 +201,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
         decoding.append({"optional_margin": cfg.optional_margin})
     if cfg.next_call_margin is not None:  # likewise
         decoding.append({"next_call_margin": cfg.next_call_margin})
+    if cfg.copy_margin is not None:  # likewise
+        decoding.append({"copy_margin": cfg.copy_margin})
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
@@ -330,7 +342,7 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
                           max_batch_size=cfg.batch_size, max_queue=max(1, len(todo)),
                           default_max_tokens=cfg.max_new_tokens, draft_tokens=cfg.draft_tokens,
                           abstain_margin=cfg.abstain_margin, optional_margin=cfg.optional_margin,
-                          next_call_margin=cfg.next_call_margin)
+                          next_call_margin=cfg.next_call_margin, copy_margin=cfg.copy_margin)
     engine = Engine(model, tokenizer, config, None if constrained is None else constrained[0])
     bar = tqdm(total=len(todo), desc="predict", unit="ex", disable=not progress, dynamic_ncols=True)
     done: list[int] = []
@@ -373,10 +385,13 @@ def decode_with_engine(model, tokenizer, prompts: list[str], cfg: PredictConfig,
 def row_for(cache, example: Example, cfg: PredictConfig):
     """The grammar row of one example: the paper/chat call grammar, or the hermes chat grammar
     restricted by its tool_choice and parallel setting."""
+    from calltune.copying import copy_source
+
+    source = copy_source(example.conversation()) if cfg.copy_margin else ""
     if cfg.prompt_style == "hermes":
         choice, parallel = cfg.choice_for(example)
-        return cache.chat_row(example.tools, choice, parallel, cfg.abstain_margin)
-    return cache.row(example.tools, cfg.no_call == "allow")
+        return cache.chat_row(example.tools, choice, parallel, cfg.abstain_margin, source)
+    return cache.row(example.tools, cfg.no_call == "allow", source)
 
 
 def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConfig):
@@ -389,7 +404,7 @@ def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConf
     start = time.perf_counter()
     n_vocab = model.get_output_embeddings().weight.shape[0]
     cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported, cfg.optional_margin or 0.0,
-                         cfg.next_call_margin or 0.0)
+                         cfg.next_call_margin or 0.0, cfg.copy_margin or 0.0)
     short = 0  # examples whose budget cannot fit their closing margin: a call may be cut off
     for ex in examples:
         try:

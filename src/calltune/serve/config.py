@@ -58,6 +58,11 @@ class EngineConfig:
     > log p(end), as `calltune predict --next-call-margin` does (`constrain.py`); default: none, greedy
     chooses."""
 
+    copy_margin: float | None = None
+    """Constrained decoding: add B to each of the best allowed tokens that keeps an argument's value a piece
+    of the request's text (its user messages and tool results), as `calltune predict --copy-margin` does
+    (`copying.py`); default: none, greedy chooses."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -75,7 +80,8 @@ class EngineConfig:
 
         weighed = (("abstain_margin", "text against calls"),
                    ("optional_margin", "another argument against the end of them"),
-                   ("next_call_margin", "another call against the end of the answer"))
+                   ("next_call_margin", "another call against the end of the answer"),
+                   ("copy_margin", "values copied from the request against the rest"))
         for name, weighs in weighed:
             value, option = getattr(self, name), "--" + name.replace("_", "-")
             if value is None:
@@ -150,7 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = {"int": int, "float": float, "int | None": int, "float | None": float, "str | None": str, "str": str}
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
                 "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M",
-                "next_call_margin": "M"}
+                "next_call_margin": "M", "copy_margin": "B"}
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4")}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):

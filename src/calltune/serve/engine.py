@@ -56,6 +56,7 @@ import torch
 
 from calltune.chat.grammar import callable_tools
 from calltune.chat.render import render_text
+from calltune.copying import copy_source
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
 from calltune.generate import END_OF_TURN, cut_turn
@@ -184,7 +185,8 @@ class Engine:
 
             self.grammars = grammars or GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0],
                                                      optional_margin=self.config.optional_margin or 0.0,
-                                                     next_call_margin=self.config.next_call_margin or 0.0)
+                                                     next_call_margin=self.config.next_call_margin or 0.0,
+                                                     copy_margin=self.config.copy_margin or 0.0)
             _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
         self.prefix = PrefixCache(int(self.config.prefix_cache_mb * 1024 * 1024))
         self.batch = KVBatch(self.device, self.config.max_batch_size)
@@ -241,7 +243,9 @@ class Engine:
                 if len(self.grammars.compiled) > GRAMMAR_CACHE_LIMIT:
                     self.grammars.compiled.clear()
                 try:
-                    constraint = self.grammars.chat_row(tools, tool_choice, parallel, self.config.abstain_margin)
+                    source = copy_source(messages) if self.grammars.copy_margin else ""
+                    constraint = self.grammars.chat_row(tools, tool_choice, parallel, self.config.abstain_margin,
+                                                        source)
                 except CalltuneError as err:
                     raise RequestProblem(str(err), "tools", "unsupported_schema") from None
         return Prepared(ids, max_tokens, constraint)
@@ -278,7 +282,8 @@ class Engine:
                 "max_batch_size": self.config.max_batch_size, "max_queue": self.config.max_queue,
                 "decoding": self.config.decoding, "abstain_margin": self.config.abstain_margin,
                 "optional_margin": self.config.optional_margin,
-                "next_call_margin": self.config.next_call_margin, "prefix_cache": self.prefix.stats()}
+                "next_call_margin": self.config.next_call_margin, "copy_margin": self.config.copy_margin,
+                "prefix_cache": self.prefix.stats()}
 
     def warm_up(self) -> None:
         """Decode one short request before serving (not on the engine thread): the first constrained
