@@ -116,24 +116,18 @@ class PredictConfig:
             if self.tool_choice not in (None, "auto"):
                 raise CalltuneError(f"--abstain-margin weighs text against calls under tool_choice auto; "
                                     f"--tool-choice {self.tool_choice} leaves no such choice")
-        if self.optional_margin is not None:
-            check_margin(self.optional_margin, "--optional-margin")
-            self.optional_margin = float(self.optional_margin)
-            if self.decoding != "constrained":
-                raise CalltuneError("--optional-margin weighs the grammar's choices: it applies to --decoding "
-                                    "constrained")
-        if self.next_call_margin is not None:
-            check_margin(self.next_call_margin, "--next-call-margin")
-            self.next_call_margin = float(self.next_call_margin)
-            if self.decoding != "constrained" or self.prompt_style != "hermes":
-                raise CalltuneError("--next-call-margin weighs the hermes grammar's choice after each call: it "
-                                    "applies to --prompt-style hermes with --decoding constrained")
-        if self.copy_margin is not None:
-            check_margin(self.copy_margin, "--copy-margin")
-            self.copy_margin = float(self.copy_margin)
-            if self.decoding != "constrained":
-                raise CalltuneError("--copy-margin weighs the tokens of values the grammar allows: it applies to "
-                                    "--decoding constrained")
+        weighed = (("optional_margin", "the grammar's choices", False),
+                   ("next_call_margin", "the hermes grammar's choice after each call", True),
+                   ("copy_margin", "the tokens of values the grammar allows", False))
+        for name, weighs, hermes in weighed:
+            value, option = getattr(self, name), "--" + name.replace("_", "-")
+            if value is None:
+                continue
+            check_margin(value, option)
+            setattr(self, name, float(value))
+            if self.decoding != "constrained" or (hermes and self.prompt_style != "hermes"):
+                needs = "--prompt-style hermes with --decoding constrained" if hermes else "--decoding constrained"
+                raise CalltuneError(f"{option} weighs {weighs}: it applies to {needs}")
         if self.engine is None and self.prompt_style != "hermes":
             self.engine = False
         if self.engine and self.prompt_style != "hermes":
