@@ -710,3 +710,44 @@ def test_the_optional_addition_lever():
         assert seed["data_sha256"].startswith("a33c14d4") and sum(seed["outcomes"].values()) == right
         with open(os.path.join(new, "dev", f"seed_predictions_{decoding}.jsonl"), encoding="utf-8") as handle:
             assert [json.loads(line)["id"] for line in handle] == list(seed["outcomes"])
+
+
+# The copy margin (session 40): cand40 decoded with --copy-margin B. B chosen on dev_copy150 (dev_proc150's
+# command with seed 7, made for it): right answers at none, 1, 2, 4 and, against none, (right only without,
+# right only with); then B = 1 on the three dev sets against cand40's recorded runs
+COPY = os.path.join(ROOT, "levers", "copy_margin")
+COPY_TUNING = {"none": 80, "b1": 82, "b2": 82, "b4": 80}
+COPY_TUNING_PAIRS = {"b1": (0, 2), "b2": (0, 2), "b4": (2, 2)}
+COPY_CONFIRM = {"eval150.json": (0, 0), "eval_par150.json": (1, 2), "eval_list100.json": (0, 1)}
+COPY_BFCL = {"simple_python": (236, 1, 3), "multiple": (115, 0, 3), "parallel": (66, 0, 4),
+             "parallel_multiple": (35, 0, 1)}
+
+
+def test_the_copy_margin_choice_and_its_rule(tmp_path):
+    """B = 1 wins dev_copy150 by 2 (0 / 2, B = 2 ties it), so the rule's step 2 ran; on the three dev sets it is
+    1 / 3 against cand40 without it, short of the 4 that (a) asks: the copy margin is not recommended. BFCL at
+    M = -2 (the veto, run all the same): simple_python 1 / 3, multiple 0 / 3, parallel 0 / 4, parallel_multiple
+    0 / 1, none significant."""
+    from calltune.jsonl import file_sha256, write_jsonl
+    from calltune.synth.generator import SynthConfig, generate
+
+    path = tmp_path / "dev_copy150.jsonl"
+    write_jsonl(path, generate(SynthConfig(
+        n=150, seed=7, parallel_rate=0.25, parallel_max_calls=4, irrelevant_rate=0.08, near_miss_rate=0.08,
+        procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1, description_style_rate=0.3)))
+    assert file_sha256(path).startswith("8dae13f5")
+    for tag, right in COPY_TUNING.items():
+        assert _dev_right(os.path.join(COPY, tag, "dev"), "copy150", "8dae13f5", 150) == right
+    for tag, pair in COPY_TUNING_PAIRS.items():
+        result = compare(*(load_outcomes(os.path.join(COPY, t, "dev", "eval_copy150.json")) for t in ("none", tag)))
+        assert (result["only_a"], result["only_b"]) == pair
+    assert max(COPY_TUNING, key=lambda t: (COPY_TUNING[t], t == "b1")) == "b1"  # ties: the smaller B
+    results = _paired_counts(os.path.join(ROOT, "cand40", "dev"), os.path.join(COPY, "b1", "dev"), COPY_CONFIRM)
+    assert not any(r["p_value"] < 0.05 for r in results.values())  # (b) holds
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == 2 < 4  # (a) fails
+    for category, (right, only_old, only_new) in COPY_BFCL.items():  # (c), run all the same: no veto
+        result = compare(*(load_outcomes(os.path.join(base, f"bfcl_{category}"))
+                           for base in (os.path.join(ROOT, "cand40"), os.path.join(COPY, "b1"))))
+        assert (right, only_old, only_new) == (sum(load_outcomes(os.path.join(COPY, "b1", f"bfcl_{category}"))
+                                                   ["outcomes"].values()), result["only_a"], result["only_b"])
+        assert result["p_value"] >= 0.05
