@@ -253,6 +253,17 @@ def _dev_right(where: str, name: str, sha: str, n: int, files: tuple[str, str] |
     return sum(loaded["outcomes"].values())
 
 
+def _bfcl_pairs(old: str, new: str, expected: dict) -> dict:
+    """For each BFCL category in `expected`, NEW's cases right and (right only for old, right only for new)
+    against the expected `(right, only_old, only_new)`; returns each category's comparison."""
+    results = {}
+    for category, counts in expected.items():
+        before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}")) for base in (old, new))
+        results[category] = compare(before, after)
+        assert (sum(after["outcomes"].values()), results[category]["only_a"], results[category]["only_b"]) == counts
+    return results
+
+
 def _paired_counts(old: str, new: str, pairs: dict) -> dict:
     """For each set in `pairs`, compare OLD/set with NEW/set: (right only for old, right only for new) against
     the expected counts; returns each set's comparison."""
@@ -668,10 +679,7 @@ def test_the_optional_contrast_lever():
             args["optional_not_in_target"]) == (33, 71, 13, 122)
     # its dev_abs200 figures are checked with the others' (ABS_FIGURES, test_the_abstention_dev_figures)
     assert ABS_FIGURES["cand40"][1] - ABS_FIGURES["cand39"][1] > -0.02  # (c) holds
-    for category, (right, only_old, only_new) in CONTRAST_BFCL.items():
-        before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}")) for base in (old, new))
-        result = compare(before, after)
-        assert (sum(after["outcomes"].values()), result["only_a"], result["only_b"]) == (right, only_old, only_new)
+    _bfcl_pairs(old, new, CONTRAST_BFCL)
     _at_calibrated_margins(("cand39", 0.0), ("cand40", 0.5), {"simple_python": ((25, 29), False),
                                                              "multiple": ((13, 24), False),
                                                              "irrelevance": ((9, 12), False)})
@@ -700,11 +708,7 @@ def test_the_optional_addition_lever():
     assert (args["optional_given"], args["optional_in_target"], args["optional_given_anyway"],
             args["optional_not_in_target"]) == (38, 72, 21, 128)
     assert ABS_FIGURES["levers/optional_addition/cand41"][1] - ABS_FIGURES["cand40"][1] > -0.02  # (c) holds
-    for category, (right, only_old, only_new) in ADDITION_BFCL.items():
-        before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}")) for base in (old, new))
-        result = compare(before, after)
-        assert (sum(after["outcomes"].values()), result["only_a"], result["only_b"]) == (right, only_old, only_new)
-        assert result["p_value"] >= 0.05
+    assert all(r["p_value"] >= 0.05 for r in _bfcl_pairs(old, new, ADDITION_BFCL).values())
     for decoding, right in (("constrained", 4), ("greedy", 3)):
         seed = load_outcomes(os.path.join(new, "dev", f"seed_eval_{decoding}.json"))
         assert seed["data_sha256"].startswith("a33c14d4") and sum(seed["outcomes"].values()) == right
@@ -745,9 +749,6 @@ def test_the_copy_margin_choice_and_its_rule(tmp_path):
     results = _paired_counts(os.path.join(ROOT, "cand40", "dev"), os.path.join(COPY, "b1", "dev"), COPY_CONFIRM)
     assert not any(r["p_value"] < 0.05 for r in results.values())  # (b) holds
     assert sum(r["only_b"] - r["only_a"] for r in results.values()) == 2 < 4  # (a) fails
-    for category, (right, only_old, only_new) in COPY_BFCL.items():  # (c), run all the same: no veto
-        result = compare(*(load_outcomes(os.path.join(base, f"bfcl_{category}"))
-                           for base in (os.path.join(ROOT, "cand40"), os.path.join(COPY, "b1"))))
-        assert (right, only_old, only_new) == (sum(load_outcomes(os.path.join(COPY, "b1", f"bfcl_{category}"))
-                                                   ["outcomes"].values()), result["only_a"], result["only_b"])
-        assert result["p_value"] >= 0.05
+    # (c), run all the same: no veto
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), os.path.join(COPY, "b1"), COPY_BFCL)
+    assert all(r["p_value"] >= 0.05 for r in bfcl.values())
