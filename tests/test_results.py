@@ -264,6 +264,14 @@ def _bfcl_pairs(old: str, new: str, expected: dict) -> dict:
     return results
 
 
+def _optional_reading(where: str) -> tuple[int, int, int, int]:
+    """WHERE/dev/eval150.json's optional arguments: given and in the target, given anyway and not in it."""
+    with open(os.path.join(where, "dev", "eval150.json"), encoding="utf-8") as handle:
+        args = json.load(handle)["arguments"]
+    return (args["optional_given"], args["optional_in_target"], args["optional_given_anyway"],
+            args["optional_not_in_target"])
+
+
 def _paired_counts(old: str, new: str, pairs: dict) -> dict:
     """For each set in `pairs`, compare OLD/set with NEW/set: (right only for old, right only for new) against
     the expected counts; returns each set's comparison."""
@@ -673,10 +681,7 @@ def test_the_optional_contrast_lever():
     assert _right150(new) == 77 and _right150(old) == 72
     results = _paired_counts(os.path.join(old, "dev"), os.path.join(new, "dev"), CONTRAST_DEV_PAIRS)
     assert not any(r["p_value"] < 0.05 for r in results.values())
-    with open(os.path.join(new, "dev", "eval150.json"), encoding="utf-8") as handle:
-        args = json.load(handle)["arguments"]
-    assert (args["optional_given"], args["optional_in_target"], args["optional_given_anyway"],
-            args["optional_not_in_target"]) == (33, 71, 13, 122)
+    assert _optional_reading(new) == (33, 71, 13, 122)
     # its dev_abs200 figures are checked with the others' (ABS_FIGURES, test_the_abstention_dev_figures)
     assert ABS_FIGURES["cand40"][1] - ABS_FIGURES["cand39"][1] > -0.02  # (c) holds
     _bfcl_pairs(old, new, CONTRAST_BFCL)
@@ -703,10 +708,7 @@ def test_the_optional_addition_lever():
     assert _right150(new) == 73 and _right150(old) == 77 and _right150(new) < 77 + 5  # (a) fails
     results = _paired_counts(os.path.join(old, "dev"), os.path.join(new, "dev"), ADDITION_DEV_PAIRS)
     assert not any(r["p_value"] < 0.05 for r in results.values())
-    with open(os.path.join(new, "dev", "eval150.json"), encoding="utf-8") as handle:
-        args = json.load(handle)["arguments"]
-    assert (args["optional_given"], args["optional_in_target"], args["optional_given_anyway"],
-            args["optional_not_in_target"]) == (38, 72, 21, 128)
+    assert _optional_reading(new) == (38, 72, 21, 128)
     assert ABS_FIGURES["levers/optional_addition/cand41"][1] - ABS_FIGURES["cand40"][1] > -0.02  # (c) holds
     assert all(r["p_value"] >= 0.05 for r in _bfcl_pairs(old, new, ADDITION_BFCL).values())
     for decoding, right in (("constrained", 4), ("greedy", 3)):
