@@ -11,7 +11,7 @@
         --near-miss-rate 0 --near-miss-missing-rate 0.5 --word-value-rate 0 --composed-dialogue-rate 0
         --session-rate 0 --session-max-rounds 3 --value-format-rate 0 --distractor-same-domain-rate 0.35
         --object-param-rate 0 --parallel-cross-rate 0 --novel-value-rate 0 --context-value-rate 0
-        --optional-contrast-rate 0 --optional-addition-rate 0]
+        --optional-contrast-rate 0 --optional-addition-rate 0 --round-value-rate 0]
 
 Each rate is documented once, on its `SynthConfig` field; `--help` shows those docstrings.
     calltune data stats synth.jsonl [--model embedded] [--out card.json]

@@ -24,7 +24,8 @@ change how offered tools look (`augment.offer`, `describe.py`, `formats.py`); `w
 (`wording.py`; tagged `word_values`); `composed_dialogue_rate` makes procedural dialogues on composed tools
 (`composed_dialogue.py`); `novel_value_rate` replaces names in requests with made-up ones after the examples
 are drawn (`novel_values.py`; tagged `novel_values`); `context_value_rate` adds a sentence naming a value of an
-argument's kind in another role (`context_values.py`; tagged `context_values`). Every such option is off by default, and off it draws nothing
+argument's kind in another role (`context_values.py`; tagged `context_values`); `round_value_rate` makes
+large numbers round amounts written with thousands separators (`round_values.py`; tagged `round_values`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
@@ -50,6 +51,7 @@ from calltune.synth.nearmiss import sample_missing, sample_operation
 from calltune.synth.novel_values import with_novel_values
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
+from calltune.synth.round_values import with_round_values
 from calltune.synth.smalltalk import GENERAL_DOMAIN, decline, sample_smalltalk
 from calltune.synth.tasks import TASK_DOMAIN, sample_task_drawn, sibling, takes_numbers, task_tool
 from calltune.synth.wording import worded
@@ -60,7 +62,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
          "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
-         "context_value_rate", "optional_contrast_rate", "optional_addition_rate")
+         "context_value_rate", "optional_contrast_rate", "optional_addition_rate", "round_value_rate")
 
 
 @dataclass
@@ -203,6 +205,14 @@ class SynthConfig:
     it, and the call with the argument (tagged optional_addition): the contrast in the other direction. It takes
     the next record's place (n stays n); drawn from its own RNG (with --value-format-rate, the added values
     also take part in the formats drawn). 0 draws nothing."""
+
+    round_value_rate: float = 0.0
+    """Per one-message request with a number of 1,000 or more among its arguments (not a possible year):
+    probability that its large numbers become round amounts of as many digits, with one or two significant
+    digits, written with thousands separators ("45,575" -> "40,000", "759221" -> "760,000"), in the instruction
+    and every call alike (`round_values.py`; tagged round_values), so a model must copy "500,000" as 500000.
+    Drawn from its own RNG after the examples (novel and context values) are: the same examples and tools as at
+    0. 0 draws nothing."""
 
     def __post_init__(self):
         if not isinstance(self.n, int) or self.n < 1:
@@ -453,6 +463,7 @@ def generate(cfg: SynthConfig) -> list[dict]:
     context = random.Random(f"context-values:{cfg.seed}") if cfg.context_value_rate else None
     contrast = random.Random(f"optional-contrast:{cfg.seed}") if cfg.optional_contrast_rate else None
     addition = random.Random(f"optional-addition:{cfg.seed}") if cfg.optional_addition_rate else None
+    rounding = random.Random(f"round-values:{cfg.seed}") if cfg.round_value_rate else None
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
         tries += 1
@@ -481,6 +492,8 @@ def generate(cfg: SynthConfig) -> list[dict]:
                 one = with_novel_values(one, novel, cfg.novel_value_rate)
             if context is not None:
                 one = with_context_value(one, context, cfg.context_value_rate)
+            if rounding is not None:
+                one = with_round_values(one, rounding, cfg.round_value_rate)
             records.append({"id": f"synth-{cfg.seed}-{len(records):06d}", **one})
     return records
 
