@@ -143,7 +143,7 @@ def _constrained_logprob(model, tok, prompt_ids, row, path) -> float:
     """log p(path) token by token, unbatched: the reference for `branch_logprobs`."""
     import llguidance.torch as llt
 
-    from calltune.constrain import _allowed
+    from calltune.closing import _allowed
 
     matcher, total, ids = row.matcher.deep_copy(), 0.0, list(prompt_ids)
     mask = llt.allocate_token_bitmask(1, model.config.vocab_size)
@@ -161,7 +161,7 @@ def _text_share(model, tok, prompt_ids, row) -> float:
     """log of the first token's constrained mass on tokens that open a text not starting with `<`."""
     import llguidance.torch as llt
 
-    from calltune.constrain import _allowed
+    from calltune.closing import _allowed
 
     logits = model(input_ids=torch.tensor([prompt_ids])).logits[0, -1].float()
     mask = llt.allocate_token_bitmask(1, logits.shape[0])

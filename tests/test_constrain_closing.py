@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from calltune.chat.grammar import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
-from calltune.constrain import (LEVEL_COST, NO_NESTING, GrammarCache, RowConstraint, ToolCallConstraint,
-                                _structure_score, closing_depth, minimal_instance, nesting_after)
+from calltune.closing import NO_NESTING, _structure_score, closing_depth, minimal_instance, nesting_after
+from calltune.constrain import LEVEL_COST, GrammarCache, RowConstraint, ToolCallConstraint
 from calltune.examples import Tool
 
 # BFCL parallel_29: `population` requires names it never lists, so each holds any JSON value

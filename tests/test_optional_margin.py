@@ -9,7 +9,8 @@ import json
 import pytest
 
 from calltune.cli import main
-from calltune.constrain import NO_NESTING, RowConstraint, ToolCallConstraint, argument_step, nesting_after
+from calltune.closing import NO_NESTING, nesting_after
+from calltune.constrain import RowConstraint, ToolCallConstraint, argument_step
 from calltune.errors import CalltuneError
 from calltune.examples import load_predictions
 from calltune.predict import PredictConfig, _fingerprint, run_predict

@@ -72,7 +72,7 @@ def branch_logprobs(model, tokenizer, enc: dict, rows: list) -> list[Branches]:
     `RowConstraint` with its `abstain` branches (matchers are copied, not advanced)."""
     import llguidance.torch as llt
 
-    from calltune.constrain import _allowed
+    from calltune.closing import _allowed
 
     path = call_prefix_ids(tokenizer)
     n = len(path)
