@@ -754,3 +754,40 @@ def test_the_copy_margin_choice_and_its_rule(tmp_path):
     # (c), run all the same: no veto
     bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), os.path.join(COPY, "b1"), COPY_BFCL)
     assert all(r["p_value"] >= 0.05 for r in bfcl.values())
+
+
+# Round amounts (session 41): cand42 = cand40's recipe + round_value_rate 1.0, against cand40 on dev_round100
+# (made for it), its ragged twin, the three dev sets and BFCL at M = -2: (right only cand40, right only cand42)
+ROUND = os.path.join(ROOT, "levers", "round_values")
+ROUND_DEV = {"eval150.json": (11, 5), "eval_par150.json": (7, 6), "eval_list100.json": (10, 4)}
+ROUND_BFCL = {"simple_python": (242, 20, 28), "multiple": (111, 13, 12), "parallel": (54, 15, 7),
+              "parallel_multiple": (26, 15, 7), "irrelevance": (89, 17, 2)}
+
+
+def test_the_round_values_lever(tmp_path):
+    """cand42 writes 84 of dev_round100's 124 round numbers (cand40 63: at least 15 more, as (a) asks) but is only
+    4 cases net ahead there (7 / 11; (a) asks 5) and 13 behind on the three dev sets (28 / 15 summed; (b) asks
+    at least -2): not adopted, and BFCL irrelevance at M = -2 vetoes it as well (17 / 2). The ragged twin (the
+    same records at rate 0): cand40 41, cand42 36."""
+    import runpy
+
+    from calltune.jsonl import file_sha256, write_jsonl
+
+    made = runpy.run_path(os.path.join(ROUND, "make_dev.py"))
+    write_jsonl(tmp_path / "dev_round100.jsonl", made["dev_round100"]())
+    assert file_sha256(tmp_path / "dev_round100.jsonl").startswith("0b308835")
+    copied = runpy.run_path(os.path.join(ROUND, "copied.py"))["counts"]
+    old, new = os.path.join(ROUND, "cand40"), os.path.join(ROUND, "cand42", "dev")
+    for where, round_written, right in ((old, 63, 27), (new, 84, 31)):
+        assert _dev_right(where, "round100", "0b308835", 100) == right
+        assert copied(tmp_path / "dev_round100.jsonl", os.path.join(where, "predictions_round100.jsonl")) == \
+            {"round": [round_written, 124], "ragged": [0, 0]}
+    for where, right in ((old, 41), (new, 36)):
+        assert _dev_right(where, "ragged100", "4dc88398", 100) == right
+    pair = compare(*(load_outcomes(os.path.join(w, "eval_round100.json")) for w in (old, new)))
+    assert (pair["only_a"], pair["only_b"]) == (7, 11) and 11 - 7 < 5  # (a) fails on exact match
+    results = _paired_counts(os.path.join(ROOT, "cand40", "dev"), new, ROUND_DEV)
+    assert not any(r["p_value"] < 0.05 for r in results.values())
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == -13 < -2  # (b) fails
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), os.path.join(ROUND, "cand42"), ROUND_BFCL)
+    assert [c for c, r in bfcl.items() if r["p_value"] < 0.05] == ["irrelevance"]  # (c): the veto falls

@@ -6,7 +6,10 @@ the answer has it as an argument value (anywhere in its arguments).
 """
 
 import json
+import re
 import sys
+
+CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.S)
 
 
 def numbers(value) -> list[float]:
@@ -26,15 +29,17 @@ def is_round(value: float) -> bool:
 
 
 def counts(data_path: str, pred_path: str) -> dict:
-    data = [json.loads(line) for line in open(data_path)]
-    preds = {p["id"]: p for p in map(json.loads, open(pred_path))}
+    with open(data_path, encoding="utf-8") as handle:
+        data = [json.loads(line) for line in handle]
+    with open(pred_path, encoding="utf-8") as handle:
+        raws = {p["id"]: p["raw"] for p in map(json.loads, handle)}
     out = {"round": [0, 0], "ragged": [0, 0]}
     for record in data:
         target = record.get("target")
         calls = [] if target is None else target if isinstance(target, list) else [target]
         wanted = {n for c in calls for n in numbers(c["arguments"]) if n >= 1000}
-        pred = preds[record["id"]]
-        got = {n for c in (pred.get("calls") or []) for n in numbers(c.get("arguments", {}))}
+        calls_given = [json.loads(m) for m in CALL.findall(raws[record["id"]])]
+        got = {n for c in calls_given for n in numbers(c.get("arguments", {}))}
         for n in wanted:
             kind = "round" if is_round(n) else "ragged"
             out[kind][0] += n in got

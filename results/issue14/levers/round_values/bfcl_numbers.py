@@ -1,0 +1,60 @@
+"""BFCL's large numbers and whether a run writes them (session 41; a report, used to choose nothing).
+
+    python results/issue14/levers/round_values/bfcl_numbers.py RUN_PREFIX [RUN_PREFIX ...]
+
+RUN_PREFIX is a path such that RUN_PREFIX + "simple_python" (and multiple, parallel, parallel_multiple) is a
+`calltune bfcl --out` directory, e.g. results/issue14/cand40/bfcl_. Every whole number of 1,000 or more among a
+case's accepted answers is counted once per case, by how the question writes it ("comma": with thousands
+separators, else "plain") and whether it is round (one or two significant digits); it counts as written when the
+raw answer holds it as a number.
+"""
+
+import collections
+import json
+import re
+import sys
+
+from calltune.bfcl import VERSION_PREFIX, _data_file, load_raw
+
+CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple")
+
+
+def _answers(category: str) -> dict:
+    with _data_file("possible_answer", f"{VERSION_PREFIX}_{category}.json").open(encoding="utf-8") as handle:
+        return {row["id"]: row["ground_truth"] for row in map(json.loads, handle)}
+
+
+def _wholes(truth: list) -> set[int]:
+    found = set()
+    for call in truth:
+        for args in call.values():
+            for accepted in args.values():
+                for x in accepted:
+                    if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 1000 and x == int(x):
+                        found.add(int(x))
+    return found
+
+
+def counts(prefix: str) -> collections.Counter:
+    out = collections.Counter()
+    for category in CATEGORIES:
+        truth = _answers(category)
+        text = {r["id"]: " ".join(m["content"] for m in r["question"][0]) for r in load_raw(category)}
+        with open(f"{prefix}{category}/bfcl_per_example.jsonl", encoding="utf-8") as handle:
+            raws = {row["id"]: row["raw"] for row in map(json.loads, handle)}
+        for key, raw in raws.items():
+            for x in _wholes(truth[key]):
+                form = "comma" if f"{x:,}" in text[key] else "plain" if str(x) in text[key] else None
+                if form is None:
+                    continue
+                shape = "round" if len(str(x).rstrip("0")) <= 2 else "ragged"
+                written = re.search(r"(?<![\d.])" + str(x) + r"(?![\d])", raw) is not None
+                out[(form, shape, "written" if written else "not written")] += 1
+    return out
+
+
+if __name__ == "__main__":
+    for prefix in sys.argv[1:]:
+        print(prefix)
+        for key, n in sorted(counts(prefix).items()):
+            print("  " + ", ".join(key) + f": {n}")
