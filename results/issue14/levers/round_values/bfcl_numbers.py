@@ -14,14 +14,9 @@ import json
 import re
 import sys
 
-from calltune.bfcl import VERSION_PREFIX, _data_file, load_raw
+from calltune.bfcl import load_category
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple")
-
-
-def _answers(category: str) -> dict:
-    with _data_file("possible_answer", f"{VERSION_PREFIX}_{category}.json").open(encoding="utf-8") as handle:
-        return {row["id"]: row["ground_truth"] for row in map(json.loads, handle)}
 
 
 def _wholes(truth: list) -> set[int]:
@@ -38,13 +33,13 @@ def _wholes(truth: list) -> set[int]:
 def counts(prefix: str) -> collections.Counter:
     out = collections.Counter()
     for category in CATEGORIES:
-        truth = _answers(category)
-        text = {r["id"]: " ".join(m["content"] for m in r["question"][0]) for r in load_raw(category)}
+        cases = {r["id"]: r for r in load_category(category)}
         with open(f"{prefix}{category}/bfcl_per_example.jsonl", encoding="utf-8") as handle:
             raws = {row["id"]: row["raw"] for row in map(json.loads, handle)}
         for key, raw in raws.items():
-            for x in _wholes(truth[key]):
-                form = "comma" if f"{x:,}" in text[key] else "plain" if str(x) in text[key] else None
+            text = " ".join(filter(None, (cases[key].get("system"), cases[key]["instruction"])))
+            for x in _wholes(cases[key]["meta"]["possible_answer"]):
+                form = "comma" if f"{x:,}" in text else "plain" if str(x) in text else None
                 if form is None:
                     continue
                 shape = "round" if len(str(x).rstrip("0")) <= 2 else "ragged"
