@@ -56,9 +56,11 @@ def rank_slice(group: list[int], rank: int, batch_size: int) -> list[int]:
     return group[rank * batch_size: (rank + 1) * batch_size]
 
 
-def collate(sequences: list[list[int]], masks: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(sequences: list[list[int]], masks: list[list[int]], pad_id: int,
+            weights: list[list[float] | None] | None = None) -> dict[str, torch.Tensor]:
     """Right-pad to the longest sequence. Labels are -100 where the loss mask is 0 or padding;
-    masking is by position only (the pad id may equal the EOS id that must be learned)."""
+    masking is by position only (the pad id may equal the EOS id that must be learned). With `weights`
+    (one list per sequence, None for weight 1 wherever supervised) the batch also carries `weights` (B, T)."""
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)  # (B, T)
     attention = torch.zeros((len(sequences), width), dtype=torch.long)
@@ -68,4 +70,10 @@ def collate(sequences: list[list[int]], masks: list[list[int]], pad_id: int) -> 
         ids[row, :n] = torch.tensor(seq)
         attention[row, :n] = 1
         labels[row, :n] = torch.tensor([tok if m else -100 for tok, m in zip(seq, mask)])
-    return {"input_ids": ids, "attention_mask": attention, "labels": labels}
+    batch = {"input_ids": ids, "attention_mask": attention, "labels": labels}
+    if weights is not None:
+        weight = torch.zeros((len(sequences), width), dtype=torch.float32)
+        for row, (mask, w) in enumerate(zip(masks, weights)):
+            weight[row, :len(mask)] = torch.tensor(w if w is not None else [float(bool(m)) for m in mask])
+        batch["weights"] = weight
+    return batch

@@ -192,6 +192,11 @@ class TrainConfig:
     interpolate: float = 1.0
     """Keep this share of what training changed in the saved weights: base + W * (trained - base) (WiSE-FT;
     LoRA: B scaled by W); 1 keeps the fine-tune as trained. See `calltune interpolate`."""
+    decision_weight: float = 1.0
+    """Loss weight of the answer tokens where the model decides (to call, which function, which arguments, where a
+    value ends, whether another argument or call follows; `calltune.decisions`), the rest weighing 1; each step is
+    normalized by the summed weights, so the step size stays and only its share moves. 1: every token alike (hermes
+    prompts only otherwise)."""
 
     def __post_init__(self):
         if self.method not in ("lora", "full"):
@@ -212,6 +217,9 @@ class TrainConfig:
         if not self.interpolate >= 0:  # also NaN
             raise CalltuneError(f"train.interpolate must be >= 0 (1 keeps the fine-tune as trained), "
                                 f"got {self.interpolate}")
+        if not self.decision_weight > 0:  # also NaN
+            raise CalltuneError(f"train.decision_weight must be > 0 (1 weighs every answer token alike), "
+                                f"got {self.decision_weight}")
 
 
 @dataclass
@@ -240,10 +248,14 @@ class RunConfig:
                                 f"(got {self.model.quantization})")
         if self.data.dev is None and self.data.synth is None and self.eval.every:  # synth: the generated dev
             raise CalltuneError("eval.every needs data.dev")
+        if self.train.decision_weight != 1.0 and self.data.prompt_style != "hermes":
+            raise CalltuneError(f"train.decision_weight reads hermes answers (<tool_call> blocks): it needs "
+                                f"data.prompt_style hermes (got {self.data.prompt_style})")
 
     def to_dict(self) -> dict:
         """Plain nested dicts and lists. The data-generation fields appear only when set, and
-        train.method only when it is not lora and train.interpolate only when it is not 1, so a config that
+        train.method only when it is not lora and train.interpolate and train.decision_weight only when they are not 1,
+        so a config that
         uses none of them serializes as before they existed (experiment cache keys, checkpoints)."""
         values = _plain(dataclasses.asdict(self))
         for name in GENERATION_FIELDS:
@@ -253,6 +265,8 @@ class RunConfig:
             del values["train"]["method"]
         if values["train"]["interpolate"] == 1.0:
             del values["train"]["interpolate"]
+        if values["train"]["decision_weight"] == 1.0:
+            del values["train"]["decision_weight"]
         return values
 
 

@@ -37,6 +37,8 @@ class Rendered:
     prompt_tokens: int
     boundary_merges: bool
     """True when tokenizing prompt+answer jointly would not keep the prompt's tokens as a prefix."""
+    weights: list[float] | None = None
+    """Per-position loss weights (`train.decision_weight`: `calltune.decisions`); None: every supervised token 1."""
 
 
 def render_hermes(example: Example, tokenizer, loss: str) -> Rendered:
@@ -81,9 +83,18 @@ def labels_from(rendered: Rendered) -> list[int]:
 
 
 def visualize(rendered: Rendered, tokenizer) -> str:
-    """The example's text with supervised tokens wrapped in [[...]] (for `calltune train --show-example`)."""
+    """The example's text with supervised tokens wrapped in [[...]] (for `calltune train --show-example`), and
+    within them, where weights differ from 1, each weighted token in {{...}}."""
     pieces, run, current = [], [], None
-    for tok, m in zip(rendered.input_ids, rendered.loss_mask):
+    weights = rendered.weights or [float(m) for m in rendered.loss_mask]
+    for pos, (tok, m) in enumerate(zip(rendered.input_ids, rendered.loss_mask)):
+        if m and weights[pos] != 1.0:
+            if run:
+                text = tokenizer.decode(run)
+                pieces.append(f"[[{text}]]" if current else text)
+            pieces.append(f"[[{{{{{tokenizer.decode([tok])}}}}}]]")
+            run, current = [], None
+            continue
         if m != current and run:
             text = tokenizer.decode(run)
             pieces.append(f"[[{text}]]" if current else text)
@@ -94,5 +105,8 @@ def visualize(rendered: Rendered, tokenizer) -> str:
         text = tokenizer.decode(run)
         pieces.append(f"[[{text}]]" if current else text)
     supervised = sum(rendered.loss_mask)
-    return (f"--- {rendered.id}: {len(rendered.input_ids)} tokens, {supervised} supervised (in [[ ]]) ---\n"
-            + "".join(pieces))
+    weighted = sum(1 for pos, m in enumerate(rendered.loss_mask) if m and weights[pos] != 1.0)
+    shown = f", {weighted} of them weighted (in {{{{ }}}})" if weighted else ""
+    text = "".join(pieces).replace("]][[", "") if weighted else "".join(pieces)  # one [[ ]] per supervised run
+    return (f"--- {rendered.id}: {len(rendered.input_ids)} tokens, {supervised} supervised (in [[ ]]){shown} ---\n"
+            + text)

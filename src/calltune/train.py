@@ -29,7 +29,7 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from calltune.batching import collate, rank_slice, run_plan
 from calltune.chat.template import ensure_chat_template
 from calltune.config import RunConfig, dump_config
+from calltune.decisions import decision_weights
 from calltune.errors import CalltuneError
 from calltune.examples import data_sha256, load_examples
 from calltune.overlap import benchmark_overlap
@@ -63,7 +64,9 @@ class CausalLMLoss(torch.nn.Module):
         self.model = model
         self.pad_mask = pad_mask
 
-    def forward(self, input_ids, attention_mask, labels):
+    def forward(self, input_ids, attention_mask, labels, weights=None):
+        """(summed loss, normalizer): the token count, or with `weights` (B, T) the weighted sum and the summed
+        weights of the supervised tokens (a token's weight is at its own position, the one it is predicted for)."""
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         body = getattr(base, base.base_model_prefix)
         mask = attention_mask if self.pad_mask else None
@@ -71,7 +74,19 @@ class CausalLMLoss(torch.nn.Module):
         targets = labels[:, 1:]  # position t predicts token t+1
         selected = targets != -100  # (B, T-1)
         logits = base.get_output_embeddings()(hidden[:, :-1][selected])  # (N, vocab)
-        return F.cross_entropy(logits.float(), targets[selected], reduction="sum"), selected.sum()
+        if weights is None:
+            return F.cross_entropy(logits.float(), targets[selected], reduction="sum"), selected.sum()
+        weight = weights[:, 1:][selected]  # (N,)
+        losses = F.cross_entropy(logits.float(), targets[selected], reduction="none")
+        return (losses * weight).sum(), weight.sum()
+
+
+def normalizer(batch: dict) -> float:
+    """What a batch's summed loss is divided by: its supervised tokens, or their summed weights."""
+    selected = batch["labels"][:, 1:] != -100
+    if "weights" in batch:
+        return float(batch["weights"][:, 1:][selected].sum())
+    return float(selected.sum())
 
 
 @dataclass
@@ -113,6 +128,9 @@ def render_dataset(spec: str, tokenizer, cfg: RunConfig) -> tuple[list[Rendered]
     rendered, dropped = [], []
     for ex in examples:
         item = render_example(ex, tokenizer, cfg.data.prompt_style, cfg.data.loss)
+        if cfg.train.decision_weight != 1.0:
+            item = replace(item, weights=decision_weights(item.input_ids, item.loss_mask, tokenizer,
+                                                          cfg.train.decision_weight))
         if len(item.input_ids) > cfg.data.max_length:
             if cfg.data.overlong == "error":
                 raise CalltuneError(f"{spec}: example '{ex.id}' is {len(item.input_ids)} tokens, over "
@@ -443,6 +461,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     previous = {sig: signal.signal(sig, lambda *_: stop.update(requested=True))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     log_path = os.path.join(out, "train_log.jsonl")
+    weighted = cfg.train.decision_weight != 1.0  # else collate adds no weights: the unweighted path, as before
     model.train()
     reset_peak_rss()
     bar = tqdm(total=total_steps, initial=state["step"], desc="train", unit="step",
@@ -453,9 +472,11 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
             micro = plan[state["step"] * cfg.train.grad_accum: (state["step"] + 1) * cfg.train.grad_accum]
             mine = [rank_slice(g, dist_info.rank, cfg.train.batch_size) for g in micro]
             batches = [collate([train_items[i].input_ids for i in idx], [train_items[i].loss_mask for i in idx],
-                               tokenizer.pad_token_id) for idx in mine]
-            # normalize by the step's supervised tokens over all processes
-            count = torch.tensor(float(sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)))
+                               tokenizer.pad_token_id,
+                               [train_items[i].weights for i in idx] if weighted else None)
+                       for idx in mine]
+            # normalize by the step's supervised tokens (their summed weights) over all processes
+            count = torch.tensor(float(sum(normalizer(b) for b in batches)))
             if dist_info.world_size > 1:
                 torch.distributed.all_reduce(count)
             step_loss = 0.0
