@@ -18,7 +18,8 @@ def marked(text, marks):
 
 
 def test_json_decisions_mark_the_function_the_keys_and_where_each_argument_ends():
-    call = '{"name": "find", "arguments": {"city": "Paris, FR", "n": 12, "tags": ["a", "b"], "opt": {"x": 1}, "ok": true}}'
+    call = ('{"name": "find", "arguments": {"city": "Paris, FR", "n": 12, "tags": ["a", "b"], "opt": {"x": 1}, '
+            '"ok": true}}')
     marks = json_decisions(call)
     # the name's first letter; each key's first letter; each value's last character and the , or } after it
     assert marked(call, marks) == 'f' + 'c",' + 'n2,' + 't],' + 'o},' + 'oe}'

@@ -305,7 +305,8 @@ ABS_DATA = "66893667"
 ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515), "cand31": (1.0, 0.848, 0.8881),
                "cand35": (0.5, 0.8543, 0.8913), "cand37": (2.0, 0.872, 0.9014),
                "levers/listed_share/cand38": (-0.5, 0.8426, 0.8682), "cand39": (1.25, 0.8883, 0.9151),
-               "cand40": (1.25, 0.8728, 0.9163), "levers/optional_addition/cand41": (1.25, 0.8665, 0.9188)}
+               "cand40": (1.25, 0.8728, 0.9163), "levers/optional_addition/cand41": (1.25, 0.8665, 0.9188),
+               "levers/decision_weight/cand43": (2.0, 0.8798, 0.9144)}
 
 
 @pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
@@ -791,3 +792,39 @@ def test_the_round_values_lever(tmp_path):
     assert sum(r["only_b"] - r["only_a"] for r in results.values()) == -13 < -2  # (b) fails
     bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), os.path.join(ROUND, "cand42"), ROUND_BFCL)
     assert [c for c, r in bfcl.items() if r["p_value"] < 0.05] == ["irrelevance"]  # (c): the veto falls
+
+
+# cand43 (session 42): best.yaml (cand40's recipe, the same training file) with `train.decision_weight=3`
+DECISION = os.path.join(ROOT, "levers", "decision_weight", "cand43")
+DECISION_DEV = {"eval150.json": (4, 9), "eval_par150.json": (4, 9), "eval_list100.json": (7, 7)}
+DECISION_BFCL = {"simple_python": (229, 25, 20), "multiple": (114, 12, 14), "parallel": (57, 13, 8),
+                 "parallel_multiple": (23, 14, 3), "irrelevance": (86, 21, 3)}
+
+
+def test_the_decision_weight_lever():
+    """cand43 passes (a) (10 cases net ahead over the three dev sets, 15 / 25, none worse) and (b) (dev_abs200's
+    best balanced accuracy 0.8798 against 0.8728), but BFCL irrelevance (21 / 3) and parallel_multiple (14 / 3) at
+    M = -2 are significantly worse: (c)'s veto falls, not adopted. The held-out gain is in choosing the function (wrong_function
+    14 -> 7 on dev_proc150), not in the optional decision (stated options given 33 of 74, against 33 of 71)."""
+    old = os.path.join(ROOT, "cand40", "dev")
+    new = os.path.join(DECISION, "dev")
+    assert _right150(DECISION) == 82
+    assert _dev_right(new, "par150", PAR_DATA, 150) == 37
+    assert _dev_right(new, "list100", LIST_DATA, 100) == 37
+    assert sum(load_outcomes(os.path.join(new, "eval100.json"))["outcomes"].values()) == 53  # dev_proc100
+    results = _paired_counts(old, new, DECISION_DEV)
+    assert not any(r["p_value"] < 0.05 for r in results.values())
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == 10 >= 5  # (a) holds
+    assert ABS_FIGURES["levers/decision_weight/cand43"][1] >= ABS_FIGURES["cand40"][1] - 0.02  # (b) holds
+    for where, errors in ((old, (14, 24, 5)), (new, (7, 26, 3))):
+        with open(os.path.join(where, "eval150.json"), encoding="utf-8") as handle:
+            found = json.load(handle)["errors"]
+        assert (found["wrong_function"], found["missing_argument"], found["unexpected_argument"]) == errors
+    assert _optional_reading(os.path.dirname(new)) == (33, 74, 9, 128)
+    assert _optional_reading(os.path.join(ROOT, "cand40")) == (33, 71, 13, 122)
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), DECISION, DECISION_BFCL)
+    assert [c for c, r in bfcl.items() if r["p_value"] < 0.05] == ["parallel_multiple", "irrelevance"]  # (c) falls
+    runs = {name: [load_run(os.path.join(base, f"bfcl_{c}")) for c in ("simple_python", "irrelevance")]
+            for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand43", DECISION))}
+    assert [accuracy_at(r, 2)["correct"] for r in runs["cand43"]] == [222, 183]  # at its dev_abs200 pick
+    assert [accuracy_at(r, 2)["correct"] for r in runs["cand40"]] == [221, 208]
