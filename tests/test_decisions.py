@@ -1,6 +1,7 @@
 """train.decision_weight: which answer tokens carry a decision, and how their weight reaches the loss."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -65,7 +66,7 @@ def test_decision_positions_are_supervised_tokens_of_the_hermes_answer(tok):
     assert [w for w, m in zip(weights, rendered.loss_mask) if not m] == [0.0] * (len(weights) - supervised)
     assert sorted(p for p, w in enumerate(weights) if w == 3.0) == sorted(positions)
     assert sum(1 for w in weights if w == 1.0) == supervised - len(positions)
-    shown = visualize(rendered.__class__(**{**rendered.__dict__, "weights": weights}), tok)
+    shown = visualize(replace(rendered, weights=weights), tok)
     assert f"{len(positions)} of them weighted" in shown and "{{" in shown
     assert "{{" not in visualize(rendered, tok)
 

@@ -128,14 +128,14 @@ def render_dataset(spec: str, tokenizer, cfg: RunConfig) -> tuple[list[Rendered]
     rendered, dropped = [], []
     for ex in examples:
         item = render_example(ex, tokenizer, cfg.data.prompt_style, cfg.data.loss)
-        if cfg.train.decision_weight != 1.0:
-            item = replace(item, weights=decision_weights(item.input_ids, item.loss_mask, tokenizer,
-                                                          cfg.train.decision_weight))
         if len(item.input_ids) > cfg.data.max_length:
             if cfg.data.overlong == "error":
                 raise CalltuneError(f"{spec}: example '{ex.id}' is {len(item.input_ids)} tokens, over "
                                     f"data.max_length {cfg.data.max_length}")
             dropped.append(ex.id)
+        elif cfg.train.decision_weight != 1.0:
+            rendered.append(replace(item, weights=decision_weights(item.input_ids, item.loss_mask, tokenizer,
+                                                                   cfg.train.decision_weight)))
         else:
             rendered.append(item)
     if not rendered:
