@@ -195,8 +195,8 @@ class TrainConfig:
     decision_weight: float = 1.0
     """Loss weight of the answer tokens where the model decides (to call, which function, which arguments, where a
     value ends, whether another argument or call follows; `calltune.decisions`), the rest weighing 1; each step is
-    normalized by the summed weights, so the step size stays and only its share moves. 1: every token alike (hermes
-    prompts only otherwise)."""
+    normalized by the summed weights, so the step size stays and only its share moves. 1: every token alike; other
+    values need hermes prompts."""
 
     def __post_init__(self):
         if self.method not in ("lora", "full"):
