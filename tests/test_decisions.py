@@ -8,7 +8,7 @@ import torch
 
 from calltune.batching import collate
 from calltune.config import load_config
-from calltune.decisions import decision_positions, decision_weights, json_decisions, text_decisions
+from calltune.decisions import KINDS, decision_positions, decision_weights, json_decisions, text_decisions
 from calltune.errors import CalltuneError
 from calltune.examples import parse_example
 from calltune.render import render_example, visualize
@@ -48,6 +48,20 @@ def test_text_decisions_mark_the_first_character_and_what_follows_each_call():
     assert text_decisions("") == set()
 
 
+def test_each_kind_marks_its_own_decisions_and_together_they_mark_all():
+    calls = ('<tool_call>\n{"name": "alpha", "arguments": {"city": "Oslo", "n": 2}}\n</tool_call>\n<tool_call>\n'
+             '{"name": "beta", "arguments": {}}\n</tool_call><|im_end|>')
+    by_kind = {kind: text_decisions(calls, (kind,)) for kind in KINDS}
+    assert by_kind["call"] == {0}
+    assert marked(calls, by_kind["function"]) == "ab"
+    assert marked(calls, by_kind["argument"]) == "cn"
+    assert marked(calls, by_kind["value_end"]) == '",2}}'  # Oslo ends, another argument, 2 ends, both close
+    assert marked(calls, by_kind["next_call"]) == "\n<<"  # after the first call: "\n" then "<"; after the last: "<"
+    assert set().union(*by_kind.values()) == text_decisions(calls)
+    assert sum(map(len, by_kind.values())) == len(text_decisions(calls))  # no character has two kinds here
+    assert text_decisions("No tool does that.", ("function", "argument")) == set()
+
+
 def test_decision_positions_are_supervised_tokens_of_the_hermes_answer(tok):
     record = {"id": "d1", "instruction": "Weather in Oslo in celsius?",
               "tools": [{"name": "get_weather", "description": "Weather.",
@@ -69,6 +83,13 @@ def test_decision_positions_are_supervised_tokens_of_the_hermes_answer(tok):
     shown = visualize(replace(rendered, weights=weights), tok)
     assert f"{len(positions)} of them weighted" in shown and "{{" in shown
     assert "{{" not in visualize(rendered, tok)
+    inner = ("function", "argument", "value_end")  # neither whether to call nor what follows the call
+    some = decision_weights(rendered.input_ids, rendered.loss_mask, tok, 3.0, inner)
+    chosen = decision_positions(rendered.input_ids, rendered.loss_mask, tok, inner)
+    assert sorted(p for p, w in enumerate(some) if w == 3.0) == sorted(chosen) and chosen < positions
+    first = rendered.loss_mask.index(1)
+    assert first in positions and first not in chosen  # the answer's first token ("<" of <tool_call>)
+    assert all(tok.decode([rendered.input_ids[p]]).strip() != "<|im_end|>" for p in chosen)
 
 
 def test_weighted_loss_is_the_weighted_mean_and_weight_one_is_the_unweighted_loss(tiny_llama):
@@ -104,20 +125,30 @@ def test_training_with_decision_weights_changes_the_loss_and_weight_one_changes_
     common = [f"model.name={tiny_gpt2}", "data.max_length=1024", "train.batch_size=2", "train.lr=1e-2",
               "train.seed=3", "eval.generate=false", "train.max_steps=2"]
     logs = {}
-    for name, extra in (("plain", []), ("one", ["train.decision_weight=1"]), ("three", ["train.decision_weight=3"])):
+    for name, extra in (("plain", []), ("one", ["train.decision_weight=1"]), ("three", ["train.decision_weight=3"]),
+                        ("inner", ["train.decision_weight=3", "train.decision_kinds=[function, argument, value_end]"])):
         train(load_config(None, common + extra), str(tmp_path / name), progress=False)
         with open(tmp_path / name / "train_log.jsonl") as handle:
             logs[name] = [json.loads(line)["loss"] for line in handle]
     assert logs["one"] == logs["plain"]
     assert logs["three"][0] != pytest.approx(logs["plain"][0], rel=1e-4)  # the same weights, another loss
+    assert logs["inner"][0] != pytest.approx(logs["three"][0], rel=1e-4)  # fewer tokens weighted
     saved = json.loads((tmp_path / "three" / "run.json").read_text())["config"]["train"]
-    assert saved["decision_weight"] == 3
+    assert saved["decision_weight"] == 3 and "decision_kinds" not in saved  # all kinds: the default, not written
     assert "decision_weight" not in json.loads((tmp_path / "plain" / "run.json").read_text())["config"]["train"]
+    inner = json.loads((tmp_path / "inner" / "run.json").read_text())["config"]["train"]
+    assert inner["decision_kinds"] == ["function", "argument", "value_end"]
+    assert load_config(None, ["train.decision_weight=3", "train.decision_kinds=[value_end, function]"]) \
+        .train.decision_kinds == ("function", "value_end")  # KINDS' order
 
 
 @pytest.mark.parametrize("overrides, message", [
     (["train.decision_weight=0"], "train.decision_weight must be > 0"),
     (["train.decision_weight=2", "data.prompt_style=paper"], "needs data.prompt_style hermes"),
+    (["train.decision_weight=2", "train.decision_kinds=[function, args]"], "unknown kind 'args'"),
+    (["train.decision_weight=2", "train.decision_kinds=[]"], "decision_kinds: empty"),
+    (["train.decision_kinds=[function]"], "set train.decision_weight"),
+    (["train.decision_weight=2", "train.decision_kinds=function"], "expected tuple"),
 ])
 def test_decision_weight_config_errors(overrides, message):
     with pytest.raises(CalltuneError, match=message):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from calltune.decisions import KINDS as DECISION_KINDS
 from calltune.errors import CalltuneError
 from calltune.jsonl import read_text
 from calltune.splits import SPLIT_BY
@@ -197,6 +198,11 @@ class TrainConfig:
     value ends, whether another argument or call follows; `calltune.decisions`), the rest weighing 1; each step is
     normalized by the summed weights, so the step size stays and only its share moves. 1: every token alike; other
     values need hermes prompts."""
+    decision_kinds: tuple[str, ...] = DECISION_KINDS
+    """Which decisions `decision_weight` weighs (`calltune.decisions.KINDS`): call (the answer's first token: call
+    or not), function (the name's first token), argument (each key's first token), value_end (a value's end through
+    the `,` or `}` after it) and next_call (what follows each call: another or the end); the others weigh 1.
+    Default: all five."""
 
     def __post_init__(self):
         if self.method not in ("lora", "full"):
@@ -220,6 +226,14 @@ class TrainConfig:
         if not self.decision_weight > 0:  # also NaN
             raise CalltuneError(f"train.decision_weight must be > 0 (1 weighs every answer token alike), "
                                 f"got {self.decision_weight}")
+        unknown = [k for k in self.decision_kinds if k not in DECISION_KINDS]
+        if unknown or not self.decision_kinds:
+            raise CalltuneError(f"train.decision_kinds: {'unknown kind ' + repr(unknown[0]) if unknown else 'empty'} "
+                                f"(known: {', '.join(DECISION_KINDS)})")
+        self.decision_kinds = tuple(k for k in DECISION_KINDS if k in self.decision_kinds)  # one order, no repeats
+        if self.decision_kinds != DECISION_KINDS and self.decision_weight == 1.0:
+            raise CalltuneError("train.decision_kinds chooses what train.decision_weight weighs: set "
+                                "train.decision_weight (other than 1) too")
 
 
 @dataclass
@@ -254,8 +268,8 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """Plain nested dicts and lists. The data-generation fields appear only when set, and
-        train.method only when it is not lora and train.interpolate and train.decision_weight only when they are not 1,
-        so a config that
+        train.method only when it is not lora, train.interpolate and train.decision_weight only when they are not 1
+        and train.decision_kinds only when it is not all of them, so a config that
         uses none of them serializes as before they existed (experiment cache keys, checkpoints)."""
         values = _plain(dataclasses.asdict(self))
         for name in GENERATION_FIELDS:
@@ -267,6 +281,8 @@ class RunConfig:
             del values["train"]["interpolate"]
         if values["train"]["decision_weight"] == 1.0:
             del values["train"]["decision_weight"]
+        if tuple(values["train"]["decision_kinds"]) == DECISION_KINDS:
+            del values["train"]["decision_kinds"]
         return values
 
 

@@ -135,7 +135,8 @@ def render_dataset(spec: str, tokenizer, cfg: RunConfig) -> tuple[list[Rendered]
             dropped.append(ex.id)
         elif cfg.train.decision_weight != 1.0:
             rendered.append(replace(item, weights=decision_weights(item.input_ids, item.loss_mask, tokenizer,
-                                                                   cfg.train.decision_weight)))
+                                                                   cfg.train.decision_weight,
+                                                                   cfg.train.decision_kinds)))
         else:
             rendered.append(item)
     if not rendered:
