@@ -306,7 +306,8 @@ ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515
                "cand35": (0.5, 0.8543, 0.8913), "cand37": (2.0, 0.872, 0.9014),
                "levers/listed_share/cand38": (-0.5, 0.8426, 0.8682), "cand39": (1.25, 0.8883, 0.9151),
                "cand40": (1.25, 0.8728, 0.9163), "levers/optional_addition/cand41": (1.25, 0.8665, 0.9188),
-               "levers/decision_weight/cand43": (2.0, 0.8798, 0.9144)}
+               "levers/decision_weight/cand43": (2.0, 0.8798, 0.9144),
+               "levers/decision_kinds/cand44": (2.0, 0.8619, 0.9211)}
 
 
 @pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
@@ -828,3 +829,39 @@ def test_the_decision_weight_lever():
             for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand43", DECISION))}
     assert [accuracy_at(r, 2)["correct"] for r in runs["cand43"]] == [222, 183]  # at its dev_abs200 pick
     assert [accuracy_at(r, 2)["correct"] for r in runs["cand40"]] == [221, 208]
+
+
+KINDS = os.path.join(ROOT, "levers", "decision_kinds", "cand44")
+KINDS_DEV = {"eval150.json": (9, 5), "eval_par150.json": (4, 8), "eval_list100.json": (7, 6)}
+KINDS_BFCL = {"simple_python": (234, 27, 27), "multiple": (108, 19, 15), "parallel": (52, 18, 8),
+              "parallel_multiple": (21, 17, 4), "irrelevance": (94, 17, 7)}
+
+
+def test_the_decision_kinds_lever():
+    """cand44 (cand43's weight 3 on the function, argument and value_end decisions only) fails (a): 1 case net behind
+    cand40 over the three dev sets (20 / 19); (b) holds (0.8619 against 0.8728); (c) falls on parallel_multiple
+    (17 / 4). Against cand43 it loses dev_proc150's gain (12 / 3) and the call log-odds separate simple_python from
+    irrelevance as well as cand40's again (AUC 0.958; cand43 0.945)."""
+    new = os.path.join(KINDS, "dev")
+    assert _right150(KINDS) == 73
+    assert _dev_right(new, "par150", PAR_DATA, 150) == 36
+    assert _dev_right(new, "list100", LIST_DATA, 100) == 36
+    assert sum(load_outcomes(os.path.join(new, "eval100.json"))["outcomes"].values()) == 46  # dev_proc100
+    results = _paired_counts(os.path.join(ROOT, "cand40", "dev"), new, KINDS_DEV)
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == -1 < 5  # (a) fails
+    assert ABS_FIGURES["levers/decision_kinds/cand44"][1] >= ABS_FIGURES["cand40"][1] - 0.02  # (b) holds
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), KINDS, KINDS_BFCL)
+    assert [c for c, r in bfcl.items() if r["p_value"] < 0.05] == ["parallel_multiple"]  # (c) falls
+    against43 = compare(load_outcomes(os.path.join(DECISION, "dev", "eval150.json")),
+                        load_outcomes(os.path.join(new, "eval150.json")))
+    assert (against43["only_a"], against43["only_b"]) == (12, 3) and against43["p_value"] < 0.05
+    with open(os.path.join(new, "eval150.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["errors"]["wrong_function"] == 10  # cand40 14, cand43 7
+    aucs = {}
+    for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand43", DECISION), ("cand44", KINDS)):
+        dirs = [os.path.join(base, f"bfcl_{c}") for c in ("simple_python", "irrelevance")]
+        (sep,) = sweep(dirs, margins=(2.0,))["separation"]
+        aucs[name] = round(sep["auc"], 3)
+    assert aucs == {"cand40": 0.958, "cand43": 0.945, "cand44": 0.958}
+    runs = [load_run(os.path.join(KINDS, f"bfcl_{c}")) for c in ("simple_python", "irrelevance")]
+    assert [accuracy_at(r, 2)["correct"] for r in runs] == [222, 204]  # at its dev_abs200 pick, M = 2
