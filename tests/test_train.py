@@ -8,6 +8,7 @@ import subprocess
 import sys
 import warnings
 
+import psutil
 import pytest
 import torch
 
@@ -236,8 +237,30 @@ sys.exit(code)
 """
 
 
+def _kill_launch(proc) -> tuple[str, str]:
+    """SIGKILL a launch and every process under it, then read what it printed. torch's launcher starts each rank
+    in a session of its own (start_new_session), so killing the launcher's process group leaves the ranks alive,
+    holding the output pipes open: reading them would wait forever."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)  # before the launcher dies and they are orphaned
+    except psutil.NoSuchProcess:
+        family = []
+    os.killpg(proc.pid, signal.SIGKILL)
+    for member in family:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # something still holds the pipes: give up on the output, not the test
+        proc.stdout.close()
+        proc.stderr.close()
+        return "", "(the output was lost: a process outside the launch's tree held its pipes)"
+
+
 def run_launcher(cmd, env, out, attempts=2, timeout=180):
-    """Run a torch.distributed launch, killing its whole process group past `timeout` (the run takes
+    """Run a torch.distributed launch, killing it and its ranks past `timeout` (the run takes
     20-35 s here). A launch that hangs (seen once on CI, output lost with the killed process) is retried
     once from scratch with what it printed kept, so that a second hang fails with both outputs."""
     hung = []
@@ -251,10 +274,43 @@ def run_launcher(cmd, env, out, attempts=2, timeout=180):
                 warnings.warn(f"the 2-process launch hung once and passed on its retry:\n{hung[0]}")
             return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
+            stdout, stderr = _kill_launch(proc)
             hung.append(f"--- stdout ---\n{stdout[-3000:]}\n--- stderr ---\n{stderr[-6000:]}")
     pytest.fail(f"the 2-process launch hung {attempts} times (> {timeout} s each):\n" + "\n".join(hung))
+
+
+HANGING_LAUNCH = """
+import subprocess, sys, time
+rank = subprocess.Popen([sys.executable, "-c", "import time; print('rank up', flush=True); time.sleep(300)"],
+                        start_new_session=True)  # as torch's launcher starts its ranks
+print("launcher", rank.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_hanging_launch_is_killed_with_its_ranks(tmp_path):
+    """A launch that hangs, whose rank runs in a session of its own holding the output pipes, fails the test in
+    seconds with what it printed, and leaves no rank behind (killing the launcher's group alone waited forever)."""
+    import threading
+
+    script = tmp_path / "launch.py"
+    script.write_text(HANGING_LAUNCH)
+    outcome = []
+
+    def launch():
+        try:
+            run_launcher([sys.executable, str(script)], dict(os.environ), tmp_path / "out", attempts=1, timeout=3)
+        except pytest.fail.Exception as err:
+            outcome.append(str(err))
+
+    waiter = threading.Thread(target=launch, daemon=True)  # a harness that waits forever fails here, not hangs
+    waiter.start()
+    waiter.join(60)
+    assert not waiter.is_alive(), "the hung launch was not ended: its rank still holds the output pipes"
+    (message,) = outcome
+    assert "hung 1 times" in message and "rank up" in message
+    rank = int(message.split("launcher ", 1)[1].split()[0])
+    assert not psutil.pid_exists(rank) or psutil.Process(rank).status() == psutil.STATUS_ZOMBIE
 
 
 def test_two_process_data_parallel_run(tiny_llama, tmp_path, monkeypatch):
