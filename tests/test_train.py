@@ -261,8 +261,8 @@ def _kill_launch(proc) -> tuple[str, str]:
 
 def run_launcher(cmd, env, out, attempts=2, timeout=180):
     """Run a torch.distributed launch, killing it and its ranks past `timeout` (the run takes
-    20-35 s here). A launch that hangs (seen once on CI, output lost with the killed process) is retried
-    once from scratch with what it printed kept, so that a second hang fails with both outputs."""
+    20-35 s here). A launch that hangs (seen once on CI and once here; why a rank stalls is not known) is
+    retried once from scratch with what it printed kept, so that a second hang fails with both outputs."""
     hung = []
     for _ in range(attempts):
         shutil.rmtree(out, ignore_errors=True)

@@ -1,5 +1,6 @@
 """Mean cross-entropy (teacher-forced) of the decision tokens and of the other answer tokens on a dev set, for a full
-fine-tune: `python decloss.py DATA RUN` (RUN/model/). Session 42: dev_proc150, cand40 and cand43; session 43: cand44."""
+fine-tune: `python decloss.py DATA RUN` (RUN/model/); decisions of all five kinds, whatever RUN weighed. Session 42:
+dev_proc150, cand40 and cand43; session 43: cand44."""
 import sys, torch
 from calltune.models import load_tokenizer
 from calltune.examples import load_examples
