@@ -898,3 +898,10 @@ def test_the_two_orders():
     assert aucs == {"cand40": 0.958, "cand45": 0.888}
     runs = [load_run(os.path.join(ORDER, f"bfcl_{c}")) for c in ("simple_python", "irrelevance")]
     assert [accuracy_at(r, m)["correct"] for r in runs for m in (0.5, 2)] == [234, 193, 132, 194]
+    medians = {}
+    for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand45", ORDER)):
+        for category in ("simple_python", "irrelevance"):
+            odds = sorted(r["log_odds"] for r in load_run(os.path.join(base, f"bfcl_{category}"))["rows"])
+            medians[name, category] = round((odds[(len(odds) - 1) // 2] + odds[len(odds) // 2]) / 2, 2)
+    assert medians == {("cand40", "simple_python"): 3.53, ("cand40", "irrelevance"): -1.43,
+                       ("cand45", "simple_python"): 2.62, ("cand45", "irrelevance"): -0.14}  # both sides moved
