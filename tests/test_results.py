@@ -905,3 +905,9 @@ def test_the_two_orders():
             medians[name, category] = round((odds[(len(odds) - 1) // 2] + odds[len(odds) // 2]) / 2, 2)
     assert medians == {("cand40", "simple_python"): 3.53, ("cand40", "irrelevance"): -1.43,
                        ("cand45", "simple_python"): 2.62, ("cand45", "irrelevance"): -0.14}  # both sides moved
+    third = os.path.join(ROOT, "levers", "seed", "cand46")  # a third order, two categories run
+    _bfcl_pairs(os.path.join(ROOT, "cand40"), third, {"simple_python": (227, 30, 23), "irrelevance": (100, 15, 11)})
+    assert _bfcl_pairs(ORDER, third, {"irrelevance": (100, 1, 26)})["irrelevance"]["p_value"] < 0.05
+    (sep,) = sweep([os.path.join(third, f"bfcl_{c}") for c in ("simple_python", "irrelevance")],
+                   margins=(2.0,))["separation"]
+    assert round(sep["auc"], 3) == 0.935
