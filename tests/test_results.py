@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 
 import pytest
 
@@ -838,6 +839,13 @@ KINDS_BFCL = {"simple_python": (234, 27, 27), "multiple": (108, 19, 15), "parall
               "parallel_multiple": (21, 17, 4), "irrelevance": (94, 17, 7)}
 
 
+def _bfcl_auc(base: str) -> float:
+    """The AUC, rounded to 3 places, of BASE's call log-odds separating BFCL simple_python from irrelevance."""
+    dirs = [os.path.join(base, f"bfcl_{c}") for c in ("simple_python", "irrelevance")]
+    (sep,) = sweep(dirs, margins=(2.0,))["separation"]
+    return round(sep["auc"], 3)
+
+
 def test_the_decision_kinds_lever():
     """cand44 (cand43's weight 3 on the function, argument and value_end decisions only) fails (a): 1 case net behind
     cand40 over the three dev sets (20 / 19); (b) holds (0.8619 against 0.8728); (c) falls on parallel_multiple
@@ -858,11 +866,8 @@ def test_the_decision_kinds_lever():
     assert (against43["only_a"], against43["only_b"]) == (12, 3) and against43["p_value"] < 0.05
     with open(os.path.join(new, "eval150.json"), encoding="utf-8") as handle:
         assert json.load(handle)["errors"]["wrong_function"] == 10  # cand40 14, cand43 7
-    aucs = {}
-    for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand43", DECISION), ("cand44", KINDS)):
-        dirs = [os.path.join(base, f"bfcl_{c}") for c in ("simple_python", "irrelevance")]
-        (sep,) = sweep(dirs, margins=(2.0,))["separation"]
-        aucs[name] = round(sep["auc"], 3)
+    aucs = {name: _bfcl_auc(base) for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand43", DECISION),
+                                                      ("cand44", KINDS))}
     assert aucs == {"cand40": 0.958, "cand43": 0.945, "cand44": 0.958}
     runs = [load_run(os.path.join(KINDS, f"bfcl_{c}")) for c in ("simple_python", "irrelevance")]
     assert [accuracy_at(r, 2)["correct"] for r in runs] == [222, 204]  # at its dev_abs200 pick, M = 2
@@ -890,24 +895,18 @@ def test_the_two_orders():
     bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), ORDER, ORDER_BFCL)
     assert [c for c, r in bfcl.items() if r["p_value"] < 0.05] == ["irrelevance"]
     assert ABS_FIGURES["levers/seed/cand45"][1] > ABS_FIGURES["cand40"][1]  # dev_abs200 does not see it
-    aucs = {}
-    for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand45", ORDER)):
-        dirs = [os.path.join(base, f"bfcl_{c}") for c in ("simple_python", "irrelevance")]
-        (sep,) = sweep(dirs, margins=(2.0,))["separation"]
-        aucs[name] = round(sep["auc"], 3)
+    aucs = {name: _bfcl_auc(base) for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand45", ORDER))}
     assert aucs == {"cand40": 0.958, "cand45": 0.888}
     runs = [load_run(os.path.join(ORDER, f"bfcl_{c}")) for c in ("simple_python", "irrelevance")]
     assert [accuracy_at(r, m)["correct"] for r in runs for m in (0.5, 2)] == [234, 193, 132, 194]
     medians = {}
     for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand45", ORDER)):
         for category in ("simple_python", "irrelevance"):
-            odds = sorted(r["log_odds"] for r in load_run(os.path.join(base, f"bfcl_{category}"))["rows"])
-            medians[name, category] = round((odds[(len(odds) - 1) // 2] + odds[len(odds) // 2]) / 2, 2)
+            rows = load_run(os.path.join(base, f"bfcl_{category}"))["rows"]
+            medians[name, category] = round(statistics.median(r["log_odds"] for r in rows), 2)
     assert medians == {("cand40", "simple_python"): 3.53, ("cand40", "irrelevance"): -1.43,
                        ("cand45", "simple_python"): 2.62, ("cand45", "irrelevance"): -0.14}  # both sides moved
     third = os.path.join(ROOT, "levers", "seed", "cand46")  # a third order, two categories run
     _bfcl_pairs(os.path.join(ROOT, "cand40"), third, {"simple_python": (227, 30, 23), "irrelevance": (100, 15, 11)})
     assert _bfcl_pairs(ORDER, third, {"irrelevance": (100, 1, 26)})["irrelevance"]["p_value"] < 0.05
-    (sep,) = sweep([os.path.join(third, f"bfcl_{c}") for c in ("simple_python", "irrelevance")],
-                   margins=(2.0,))["separation"]
-    assert round(sep["auc"], 3) == 0.935
+    assert _bfcl_auc(third) == 0.935
