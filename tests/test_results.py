@@ -11,6 +11,7 @@ import pytest
 
 from calltune.calibrate import decision_metrics, separation_auc
 from calltune.compare import compare, load_outcomes
+from calltune.score import mcnemar_exact
 from calltune.sweep import accuracy_at, load_run, sweep
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "results", "issue14")
@@ -309,7 +310,9 @@ ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515
                "cand40": (1.25, 0.8728, 0.9163), "levers/optional_addition/cand41": (1.25, 0.8665, 0.9188),
                "levers/decision_weight/cand43": (2.0, 0.8798, 0.9144),
                "levers/decision_kinds/cand44": (2.0, 0.8619, 0.9211),
-               "levers/seed/cand45": (0.5, 0.8859, 0.9072)}
+               "levers/seed/cand45": (0.5, 0.8859, 0.9072), "levers/seed/soup4546": (1.25, 0.8867, 0.9111),
+               "levers/decision_weight/cand47": (1.0, 0.8611, 0.8973),
+               "levers/seed/cand46": (1.5, 0.8861, 0.9027)}
 
 
 @pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
@@ -910,3 +913,88 @@ def test_the_two_orders():
     _bfcl_pairs(os.path.join(ROOT, "cand40"), third, {"simple_python": (227, 30, 23), "irrelevance": (100, 15, 11)})
     assert _bfcl_pairs(ORDER, third, {"irrelevance": (100, 1, 26)})["irrelevance"]["p_value"] < 0.05
     assert _bfcl_auc(third) == 0.935
+
+
+SOUP = os.path.join(ROOT, "levers", "seed", "soup4546")
+
+
+def test_the_soup_of_two_orders():
+    """soup4546, the average of cand45's and cand46's weights (two batch orders of best.yaml), separates BFCL
+    simple_python from irrelevance between its parents (AUC 0.928 against 0.888 and 0.935), not above both, and is
+    right on irrelevance at M = -2 between them too, significantly behind cand46: by its rule, averaging two orders
+    did not make the call-or-not decision robust."""
+    parents = [os.path.join(ROOT, "levers", "seed", name) for name in ("cand45", "cand46")]
+    assert _bfcl_auc(parents[0]) < _bfcl_auc(SOUP) == 0.928 < _bfcl_auc(parents[1])
+    _bfcl_pairs(parents[0], SOUP, {"irrelevance": (83, 1, 9), "simple_python": (232, 21, 18)})
+    against46 = _bfcl_pairs(parents[1], SOUP, {"irrelevance": (83, 18, 1), "simple_python": (232, 13, 18)})
+    assert against46["irrelevance"]["p_value"] < 0.05 < against46["simple_python"]["p_value"]
+    new = os.path.join(SOUP, "dev")
+    assert (_right150(SOUP), _dev_right(new, "par150", PAR_DATA, 150), _dev_right(new, "list100", LIST_DATA, 100)) \
+        == (73, 34, 42)
+    assert sum(load_outcomes(os.path.join(new, "eval100.json"))["outcomes"].values()) == 46  # dev_proc100
+    _paired_counts(os.path.join(parents[0], "dev"), new,
+                   {"eval150.json": (10, 5), "eval_par150.json": (6, 6), "eval_list100.json": (0, 5)})
+
+
+REPLICATE = os.path.join(ROOT, "levers", "decision_weight", "cand47")
+REPLICATE_DEV = {"eval150.json": (11, 5), "eval_par150.json": (8, 9), "eval_list100.json": (2, 10)}
+REPLICATE_BFCL = {"simple_python": (228, 32, 25), "multiple": (114, 12, 12), "parallel": (59, 14, 10),
+                  "parallel_multiple": (25, 14, 9), "irrelevance": (97, 2, 24)}
+
+
+def test_the_decision_weight_in_a_second_order():
+    """cand47 (cand43's decision weight 3 in cand45's batch order) against cand45: 3 cases net ahead on the three dev
+    sets, so cand43's +10 does not replicate and (a) fails; (b) fails (0.8611, 0.0248 below cand45's 0.8859). On
+    BFCL irrelevance the lever is 24 / 2 ahead in this order where it was 21 / 3 behind in cand40's, while the
+    separation falls in both (0.945 against 0.958, 0.857 against 0.888): the lever moves the call log-odds, and the
+    order sets which way. parallel_multiple is behind in both orders (14 / 3, 14 / 9; 28 / 12 summed)."""
+    new = os.path.join(REPLICATE, "dev")
+    assert (_right150(REPLICATE), _dev_right(new, "par150", PAR_DATA, 150),
+            _dev_right(new, "list100", LIST_DATA, 100)) == (72, 35, 45)
+    assert sum(load_outcomes(os.path.join(new, "eval100.json"))["outcomes"].values()) == 45  # dev_proc100
+    results = _paired_counts(os.path.join(ORDER, "dev"), new, REPLICATE_DEV)
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == 3 < 5  # (a) fails
+    assert [s for s, r in results.items() if r["p_value"] < 0.05] == ["eval_list100.json"]  # ahead, not behind
+    assert ABS_FIGURES["levers/decision_weight/cand47"][1] < ABS_FIGURES["levers/seed/cand45"][1] - 0.02  # (b)
+    second = _bfcl_pairs(ORDER, REPLICATE, REPLICATE_BFCL)
+    assert [c for c, r in second.items() if r["p_value"] < 0.05] == ["irrelevance"]  # ahead in this order
+    # (c): a veto needs the lever significantly behind in both orders; cand43's pairs are DECISION_BFCL
+    behind_first = {c for c, (_, a, b) in DECISION_BFCL.items() if a > b and mcnemar_exact(a, b) < 0.05}
+    behind_second = {c for c, r in second.items() if r["only_a"] > r["only_b"] and r["p_value"] < 0.05}
+    assert behind_first == {"irrelevance", "parallel_multiple"} and not behind_first & behind_second
+    pooled = {c: (DECISION_BFCL[c][1] + REPLICATE_BFCL[c][1], DECISION_BFCL[c][2] + REPLICATE_BFCL[c][2])
+              for c in REPLICATE_BFCL}
+    assert pooled["irrelevance"] == (23, 27) and pooled["parallel_multiple"] == (28, 12)
+    assert mcnemar_exact(*pooled["parallel_multiple"]) < 0.05 < mcnemar_exact(*pooled["irrelevance"])
+    aucs = {name: _bfcl_auc(base) for name, base in (("cand45", ORDER), ("cand47", REPLICATE))}
+    assert aucs == {"cand45": 0.888, "cand47": 0.857}
+    medians = {name: tuple(round(statistics.median(r["log_odds"] for r in
+                                                   load_run(os.path.join(base, f"bfcl_{c}"))["rows"]), 2)
+                           for c in ("simple_python", "irrelevance"))
+               for name, base in (("cand40", os.path.join(ROOT, "cand40")), ("cand43", DECISION),
+                                  ("cand45", ORDER), ("cand47", REPLICATE))}
+    assert medians == {"cand40": (3.53, -1.43), "cand43": (3.95, -0.6), "cand45": (2.62, -0.14),
+                       "cand47": (2.0, -1.21)}  # up in one order, down in the other
+
+
+def test_the_third_order_on_dev():
+    """cand46 (best.yaml with train.seed 3) on the three dev sets: 139 right against cand40's 146 and cand45's 149 (7
+    and 10 net behind; dev_proc150 13 / 4 against cand40, p < 0.05), so the recipe's own orders span more than
+    rule (a)'s margin of 5; the soup of cand45 and cand46 is 0 net behind cand45 and 10 ahead of cand46."""
+    third = os.path.join(ROOT, "levers", "seed", "cand46")
+    new = os.path.join(third, "dev")
+    assert (_right150(third), _dev_right(new, "par150", PAR_DATA, 150), _dev_right(new, "list100", LIST_DATA, 100)) \
+        == (68, 31, 40)
+    assert sum(load_outcomes(os.path.join(new, "eval100.json"))["outcomes"].values()) == 45  # dev_proc100
+    sets = ("eval150.json", "eval_par150.json", "eval_list100.json")
+    nets = {}
+    for name, old, counts in (("cand40", os.path.join(ROOT, "cand40", "dev"), [(13, 4), (9, 8), (4, 7)]),
+                              ("cand45", os.path.join(ORDER, "dev"), [(16, 6), (10, 7), (1, 4)]),
+                              ("soup4546", os.path.join(SOUP, "dev"), [(7, 2), (4, 1), (3, 1)])):
+        results = _paired_counts(old, new, dict(zip(sets, counts)))
+        nets[name] = sum(r["only_b"] - r["only_a"] for r in results.values())
+        if name == "cand40":
+            assert results["eval150.json"]["p_value"] < 0.05
+    assert nets == {"cand40": -7, "cand45": -10, "soup4546": -10}
+    assert max(ABS_FIGURES[k][1] for k in ("cand40", "levers/seed/cand45", "levers/seed/cand46")) \
+        - min(ABS_FIGURES[k][1] for k in ("cand40", "levers/seed/cand45", "levers/seed/cand46")) < 0.02
