@@ -996,5 +996,8 @@ def test_the_third_order_on_dev():
         if name == "cand40":
             assert results["eval150.json"]["p_value"] < 0.05
     assert nets == {"cand40": -7, "cand45": -10, "soup4546": -10}
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), third, {"multiple": (104, 21, 13), "parallel": (61, 15, 14),
+                                                             "parallel_multiple": (26, 11, 3)})
+    assert all(r["p_value"] > 0.05 for r in bfcl.values())
     assert max(ABS_FIGURES[k][1] for k in ("cand40", "levers/seed/cand45", "levers/seed/cand46")) \
         - min(ABS_FIGURES[k][1] for k in ("cand40", "levers/seed/cand45", "levers/seed/cand46")) < 0.02
