@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_constrain import SCHEMAS, TOOLS
 
-from calltune.chat.grammar import callable_tools, chat_grammar
+from calltune.chat.grammar import callable_tools, chat_grammar, schema_ordered, schema_ordered_call
 from calltune.constrain import GrammarCache, ToolCallConstraint, UnsupportedSchema
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
@@ -340,3 +340,38 @@ def test_embedded_tokenizer_chat_tables():
         assert _accepts(cache, tok, tools, text, choice, parallel), text
     for tools, choice, parallel, text in REJECT:
         assert not _accepts(cache, tok, tools, text, choice, parallel), text
+
+
+# --- the order the grammar writes ------------------------------------------------------------
+
+def test_the_grammar_writes_keys_only_in_schema_order_and_schema_ordered_gives_that_order(cache, tok):
+    # the lists tool: properties tags, scores, filters; filters' own properties kind, strict
+    mention_order = {"filters": {"strict": True, "kind": "b"}, "tags": ["x"]}
+    ordered = schema_ordered(mention_order, SCHEMAS["lists"])
+    assert list(ordered) == ["tags", "filters"] and list(ordered["filters"]) == ["kind", "strict"]
+    assert ordered == mention_order  # the same values: only keys move
+    assert _accepts(cache, tok, ["lists"], block("lists", ordered))
+    assert not _accepts(cache, tok, ["lists"], block("lists", mention_order))
+    assert not _accepts(cache, tok, ["weather"], block("weather", {"days": 3, "location": "Oslo"}))
+    assert schema_ordered_call({"name": "weather", "arguments": {"days": 3, "location": "Oslo"}},
+                               [TOOLS["weather"]]) == {"name": "weather", "arguments": {"location": "Oslo", "days": 3}}
+
+
+def test_schema_ordered_follows_items_refs_and_the_branch_that_lists_the_keys():
+    schema = {"type": "object", "$defs": {"who": {"type": "object", "properties": {
+        "name": {"type": "string"}, "phone": {"type": "string"}}}},
+        "properties": {"people": {"type": "array", "items": {"$ref": "#/$defs/who"}},
+                       "where": {"anyOf": [{"type": "object", "properties": {"city": {}}},
+                                           {"type": "object", "properties": {"lat": {}, "lon": {}}}]}},
+        "additionalProperties": {"type": "object", "properties": {"a": {}, "b": {}}}}
+    value = {"extra": {"b": 2, "a": 1}, "where": {"lon": 5, "lat": 6},
+             "people": [{"phone": "1", "name": "Ann"}, "not an object"]}
+    out = schema_ordered(value, schema)
+    assert list(out) == ["people", "where", "extra"]  # listed properties first, then the rest as given
+    assert list(out["people"][0]) == ["name", "phone"] and out["people"][1] == "not an object"
+    assert list(out["where"]) == ["lat", "lon"] and list(out["extra"]) == ["a", "b"]
+    assert schema_ordered({"z": 1, "y": 2}, {"type": "object"}) == {"z": 1, "y": 2}
+    assert list(schema_ordered({"z": 1, "y": 2}, {"properties": {"y": {}}, "$ref": "#/nowhere"})) == ["z", "y"]
+    # a call to a tool that is not offered comes back as it is
+    call = {"name": "gone", "arguments": {"b": 1, "a": 2}}
+    assert schema_ordered_call(call, [TOOLS["weather"]]) is call

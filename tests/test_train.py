@@ -383,6 +383,41 @@ def test_overlong_examples_are_dropped_and_reported_or_refused(tiny_gpt2, tmp_pa
         render_dataset(SEED_TRAIN, tok, cfg_for(tiny_gpt2, "data.max_length=20"))
 
 
+def test_argument_order_schema_trains_on_the_order_constrained_decoding_writes(tiny_gpt2, write_jsonl_lines):
+    from transformers import AutoTokenizer
+
+    from calltune.train import render_dataset
+
+    tok = AutoTokenizer.from_pretrained(tiny_gpt2)
+    tool = {"name": "book", "parameters": {"type": "object", "properties": {
+        "city": {"type": "string"}, "guest": {"type": "object", "properties": {"name": {}, "phone": {}}},
+        "nights": {"type": "integer"}}, "required": ["city"]}}
+    mention = {"nights": 2, "guest": {"phone": "555", "name": "Ann"}, "city": "Oslo"}
+    data = write_jsonl_lines("order.jsonl", [
+        {"id": "one", "instruction": "2 nights in Oslo for Ann", "tools": [tool],
+         "target": {"name": "book", "arguments": mention}},
+        {"id": "talk", "tools": [tool], "messages": [
+            {"role": "user", "content": "book Oslo"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+                "name": "book", "arguments": {"nights": 1, "city": "Oslo"}}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            {"role": "user", "content": "and Bergen"}],
+         "target": [{"name": "book", "arguments": {"nights": 3, "city": "Bergen"}}]}])
+
+    def supervised(*overrides):
+        items, _ = render_dataset(data, tok, cfg_for(tiny_gpt2, *overrides))
+        return [tok.decode([t for t, m in zip(i.input_ids, i.loss_mask) if m]) for i in items]
+
+    given, schema = supervised(), supervised("data.argument_order=schema")
+    assert '{"nights": 2, "guest": {"phone": "555", "name": "Ann"}, "city": "Oslo"}' in given[0]
+    assert '{"city": "Oslo", "guest": {"name": "Ann", "phone": "555"}, "nights": 2}' in schema[0]
+    # history calls (supervised too) and parallel targets follow the schema as well
+    assert '{"nights": 1, "city": "Oslo"}' in given[1] and '{"nights": 3, "city": "Bergen"}' in given[1]
+    assert '{"city": "Oslo", "nights": 1}' in schema[1] and '{"city": "Bergen", "nights": 3}' in schema[1]
+    with pytest.raises(CalltuneError, match="data.argument_order: 'mention' is not given or schema"):
+        cfg_for(tiny_gpt2, "data.argument_order=mention")
+
+
 def test_dataset_without_labels_is_refused(tiny_gpt2, tmp_path, write_jsonl_lines):
     from calltune.cli import main
 

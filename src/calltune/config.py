@@ -88,6 +88,10 @@ class DataConfig:
     1536 for hermes (the tools block and whole conversations), 384 for paper and chat."""
     overlong: str = "drop"
     """What to do with examples over max_length: `drop` (and report) or `error`."""
+    argument_order: str = "given"
+    """The order of each call's arguments in the answers trained on: `given` (as the data file has them)
+    or `schema` (the offered tool's `properties` order, nested objects too: the only order constrained
+    decoding writes; `render.in_schema_order`). The data files are not changed."""
     synth: SynthConfig | None = None
     """Generate the data: `calltune data synth`'s options as fields (`{n: 5000, seed: 0, parallel_rate:
     0.1, ...}`, each documented on `SynthConfig`). `train` then writes RUN/data/synth.jsonl, its split
@@ -118,6 +122,8 @@ class DataConfig:
             raise CalltuneError(f"data.loss: '{self.loss}' is not full or completion")
         if self.overlong not in ("drop", "error"):
             raise CalltuneError(f"data.overlong: '{self.overlong}' is not drop or error")
+        if self.argument_order not in ("given", "schema"):
+            raise CalltuneError(f"data.argument_order: '{self.argument_order}' is not given or schema")
         if self.max_length is None:
             self.max_length = 1536 if self.prompt_style == "hermes" else 384
         if self.max_length < 8:

@@ -21,8 +21,9 @@ token, so masks are built by position here and the collator only pads; it never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from calltune.chat.grammar import schema_ordered_call
 from calltune.chat.render import render_conversation
 from calltune.errors import CalltuneError
 from calltune.examples import Example
@@ -39,6 +40,26 @@ class Rendered:
     """True when tokenizing prompt+answer jointly would not keep the prompt's tokens as a prefix."""
     weights: list[float] | None = None
     """Per-position loss weights (`train.decision_weight`: `calltune.decisions`); None: every supervised token 1."""
+
+
+def in_schema_order(example: Example) -> Example:
+    """`example` with the arguments of its target calls and of its conversation's assistant calls in
+    the offered tools' schema order (`chat.grammar.schema_ordered`): the only order constrained
+    decoding can write, so a model trained on it is never asked to write keys in an order it did
+    not learn (`data.argument_order: schema`)."""
+    def message(m: dict) -> dict:
+        if not m.get("tool_calls"):
+            return m
+        calls = [{**c, "function": schema_ordered_call(c["function"], example.tools)} for c in m["tool_calls"]]
+        return {**m, "tool_calls": calls}
+
+    target = example.target
+    if isinstance(target, list):
+        target = [schema_ordered_call(c, example.tools) for c in target]
+    elif isinstance(target, dict):
+        target = schema_ordered_call(target, example.tools)
+    messages = None if example.messages is None else [message(m) for m in example.messages]
+    return replace(example, target=target, messages=messages)
 
 
 def render_hermes(example: Example, tokenizer, loss: str) -> Rendered:

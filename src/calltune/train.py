@@ -43,7 +43,7 @@ from calltune.examples import data_sha256, load_examples
 from calltune.overlap import benchmark_overlap
 from calltune.jsonl import atomic_write_text, dumps_line, write_json
 from calltune.recipe_data import prepare_data
-from calltune.render import Rendered, render_example
+from calltune.render import Rendered, in_schema_order, render_example
 
 
 class CausalLMLoss(torch.nn.Module):
@@ -127,6 +127,8 @@ def render_dataset(spec: str, tokenizer, cfg: RunConfig) -> tuple[list[Rendered]
         raise CalltuneError(f"{spec}: no labeled examples to train on")
     rendered, dropped = [], []
     for ex in examples:
+        if cfg.data.argument_order == "schema":
+            ex = in_schema_order(ex)
         item = render_example(ex, tokenizer, cfg.data.prompt_style, cfg.data.loss)
         if len(item.input_ids) > cfg.data.max_length:
             if cfg.data.overlong == "error":

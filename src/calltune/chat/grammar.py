@@ -54,6 +54,46 @@ def closed_schema(schema):
     return out
 
 
+def schema_ordered(value, schema, root=None):
+    """`value` with every object's keys in the order constrained decoding writes them: the order of
+    `schema`'s `properties`, then keys it does not list, as given; through nested objects, array
+    `items`, local `$ref`s (`#/$defs/...`, `#/definitions/...`, against `root`, default `schema`) and
+    the first `anyOf` / `oneOf` branch that lists every key of an object. Values are never changed,
+    only keys moved; a value the schema says nothing about comes back as it is."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict):
+        return value
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return schema_ordered(value, target, root) if isinstance(target, dict) else value
+    for key in ("anyOf", "oneOf"):
+        branches = [b for b in schema.get(key) or [] if isinstance(b, dict)]
+        if branches:
+            fits = [b for b in branches if isinstance(value, dict) and isinstance(b.get("properties"), dict)
+                    and set(value) <= set(b["properties"])]
+            return schema_ordered(value, fits[0], root) if fits else value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [schema_ordered(v, schema["items"], root) for v in value]
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        props = schema["properties"]
+        extra = schema.get("additionalProperties")
+        keys = [k for k in props if k in value] + [k for k in value if k not in props]
+        return {k: schema_ordered(value[k], props[k] if k in props else extra, root) for k in keys}
+    return value
+
+
+def schema_ordered_call(call: dict, tools: list[Tool]) -> dict:
+    """A `{"name", "arguments"}` call with its arguments in `schema_ordered` order for the offered tool
+    of its name (unchanged when no tool of that name is offered)."""
+    tool = next((t for t in tools if t.name == call.get("name")), None)
+    if tool is None or not isinstance(call.get("arguments"), dict):
+        return call
+    return {**call, "arguments": schema_ordered(call["arguments"], tool.parameters)}
+
+
 def tool_call_schema(tool: Tool) -> dict:
     """The schema of one call to `tool`: `{"name": <its name>, "arguments": <its closed parameters>}`."""
     return {"type": "object", "properties": {
