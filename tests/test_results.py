@@ -312,7 +312,7 @@ ABS_FIGURES = {"cand27f": (1.0, 0.8217, 0.8736), "cand29": (1.25, 0.8355, 0.8515
                "levers/decision_kinds/cand44": (2.0, 0.8619, 0.9211),
                "levers/seed/cand45": (0.5, 0.8859, 0.9072), "levers/seed/soup4546": (1.25, 0.8867, 0.9111),
                "levers/decision_weight/cand47": (1.0, 0.8611, 0.8973),
-               "levers/seed/cand46": (1.5, 0.8861, 0.9027)}
+               "levers/seed/cand46": (1.5, 0.8861, 0.9027), "levers/argument_order/cand48": (1.5, 0.8829, 0.903)}
 
 
 @pytest.mark.parametrize("candidate", sorted(ABS_FIGURES))
@@ -1000,3 +1000,50 @@ def test_the_third_order():
     assert all(r["p_value"] > 0.05 for r in bfcl.values())
     balanced = [ABS_FIGURES[k][1] for k in ("cand40", "levers/seed/cand45", "levers/seed/cand46")]
     assert max(balanced) - min(balanced) < 0.02  # dev_abs200 moves little with the order
+
+
+ARG_ORDER = os.path.join(ROOT, "levers", "argument_order")
+ARG_ORDER_RUN = os.path.join(ARG_ORDER, "cand48")
+ARG_ORDER_DEV = {"eval150.json": (12, 10), "eval_par150.json": (6, 6), "eval_list100.json": (8, 4)}
+ARG_ORDER_BFCL = {"simple_python": (232, 31, 29), "multiple": (114, 10, 12), "parallel": (56, 14, 8),
+                  "parallel_multiple": (30, 8, 4), "irrelevance": (101, 9, 6)}
+
+
+def test_the_argument_order_lever(dev_proc150):
+    """cand48 (best.yaml trained on answers in the schema's order, `data.argument_order=schema`) against cand40:
+    dev_proc150's 28 answers whose target order is not the schema's go from 2 to 8 right, the rest from 64 to 56;
+    6 cases net behind over the three dev sets, so rule (a) (15 ahead) fails. Unstated optional arguments are
+    given more often on every set."""
+    import runpy
+
+    from calltune.examples import load_examples
+    from calltune.render import in_schema_order
+
+    calls = [e for e in load_examples(dev_proc150) if e.calls]
+    assert (len(calls), sum(in_schema_order(e).calls != e.calls or
+                            [list(c["arguments"]) for c in in_schema_order(e).calls]
+                            != [list(c["arguments"]) for c in e.calls] for e in calls)) == (130, 28)
+    split = runpy.run_path(os.path.join(ARG_ORDER, "order_split.py"))["split"]
+    cells = {}
+    for name, where in (("cand40", os.path.join(ROOT, "cand40")), ("cand48", ARG_ORDER_RUN)):
+        counts = split(dev_proc150, os.path.join(where, "dev", "eval150.json"))
+        cells[name] = tuple(counts[(kind, what)] for kind in ("other_order", "schema_order") for what in ("exact", "n"))
+    assert cells == {"cand40": (2, 28, 64, 102), "cand48": (8, 28, 56, 102)}
+    new = os.path.join(ARG_ORDER_RUN, "dev")
+    assert (_right150(ARG_ORDER_RUN), _dev_right(new, "par150", PAR_DATA, 150),
+            _dev_right(new, "list100", LIST_DATA, 100)) == (75, 32, 33)
+    assert sum(load_outcomes(os.path.join(new, "eval100.json"))["outcomes"].values()) == 48  # dev_proc100
+    results = _paired_counts(os.path.join(ROOT, "cand40", "dev"), new, ARG_ORDER_DEV)
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == -6 < 15  # (a) fails
+    assert all(r["p_value"] > 0.05 for r in results.values())
+    given_anyway = []
+    for where in (os.path.join(ROOT, "cand40", "dev"), new):
+        for name in ("eval150.json", "eval_par150.json", "eval_list100.json"):
+            with open(os.path.join(where, name), encoding="utf-8") as handle:
+                given_anyway.append(json.load(handle)["arguments"]["optional_given_anyway"])
+    assert given_anyway == [13, 30, 18, 22, 47, 41]  # unstated optional arguments: cand40's three sets, cand48's
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), ARG_ORDER_RUN, ARG_ORDER_BFCL)
+    assert all(r["p_value"] > 0.05 for r in bfcl.values())  # (c) vetoes nothing
+    assert _bfcl_auc(ARG_ORDER_RUN) == 0.952
+    with open(os.path.join(ARG_ORDER_RUN, "bfcl_simple_python", "metrics.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["bfcl"]["errors"]["simple_function_checker:missing_optional"] == 52  # cand40: 37

@@ -91,7 +91,8 @@ class DataConfig:
     argument_order: str = "given"
     """The order of each call's arguments in the answers trained on: `given` (as the data file has them)
     or `schema` (the offered tool's `properties` order, nested objects too: the only order constrained
-    decoding writes; `render.in_schema_order`). The data files are not changed."""
+    decoding writes; `render.in_schema_order`). The data files are not changed. On the best recipe it
+    was not better (session 46, cand48 in the README)."""
     synth: SynthConfig | None = None
     """Generate the data: `calltune data synth`'s options as fields (`{n: 5000, seed: 0, parallel_rate:
     0.1, ...}`, each documented on `SynthConfig`). `train` then writes RUN/data/synth.jsonl, its split

@@ -45,8 +45,7 @@ class Rendered:
 def in_schema_order(example: Example) -> Example:
     """`example` with the arguments of its target calls and of its conversation's assistant calls in
     the offered tools' schema order (`chat.grammar.schema_ordered`): the only order constrained
-    decoding can write, so a model trained on it is never asked to write keys in an order it did
-    not learn (`data.argument_order: schema`)."""
+    decoding can write (`data.argument_order: schema`)."""
     def message(m: dict) -> dict:
         if not m.get("tool_calls"):
             return m
