@@ -68,6 +68,7 @@ def test_overrides_reach_nested_fields_and_explicit_train_wins():
 def test_configs_without_generated_data_serialize_as_before():
     data = load_config(None).to_dict()["data"]
     assert list(data) == ["train", "dev", "prompt_style", "loss", "max_length", "overlong"]
+    assert load_config(None, ["data.argument_order=schema"]).to_dict()["data"]["argument_order"] == "schema"
 
 
 @pytest.mark.parametrize("override, message", [

@@ -274,14 +274,17 @@ class RunConfig:
                                 f"data.prompt_style hermes (got {self.data.prompt_style})")
 
     def to_dict(self) -> dict:
-        """Plain nested dicts and lists. The data-generation fields appear only when set, and
-        train.method only when it is not lora, train.interpolate and train.decision_weight only when they are not 1
-        and train.decision_kinds only when it is not all of them, so a config that
-        uses none of them serializes as before they existed (experiment cache keys, checkpoints)."""
+        """Plain nested dicts and lists. The data-generation fields appear only when set, data.argument_order
+        only when it is not given, train.method only when it is not lora, train.interpolate and
+        train.decision_weight only when they are not 1 and train.decision_kinds only when it is not all of
+        them, so a config that uses none of them serializes as before they existed (experiment cache keys,
+        checkpoints)."""
         values = _plain(dataclasses.asdict(self))
         for name in GENERATION_FIELDS:
             if values["data"][name] is None:
                 del values["data"][name]
+        if values["data"]["argument_order"] == "given":
+            del values["data"]["argument_order"]
         if values["train"]["method"] == "lora":
             del values["train"]["method"]
         if values["train"]["interpolate"] == 1.0:
