@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import json
 
+import referencing
+import referencing.exceptions
+from referencing.jsonschema import DRAFT202012
+
 from calltune.errors import CalltuneError
 from calltune.examples import Tool
 
@@ -54,34 +58,39 @@ def closed_schema(schema):
     return out
 
 
-def schema_ordered(value, schema, root=None):
+def schema_ordered(value, schema):
     """`value` with every object's keys in the order constrained decoding writes them: the order of
     `schema`'s `properties`, then keys it does not list, as given; through nested objects, array
-    `items`, local `$ref`s (`#/$defs/...`, `#/definitions/...`, against `root`, default `schema`) and
-    the first `anyOf` / `oneOf` branch that lists every key of an object. Values are never changed,
+    `items`, `$ref`s that resolve within `schema` (`referencing`, as `examples` checks them) and the
+    first `anyOf` / `oneOf` branch that lists every key of an object. Values are never changed,
     only keys moved; a value the schema says nothing about comes back as it is."""
-    root = schema if root is None else root
     if not isinstance(schema, dict):
         return value
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, dict) else None
-        return schema_ordered(value, target, root) if isinstance(target, dict) else value
+    registry = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl()
+    return _ordered(value, schema, registry.resolver(""))
+
+
+def _ordered(value, schema, resolver):
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(schema.get("$ref"), str):
+        try:
+            return _ordered(value, resolver.lookup(schema["$ref"]).contents, resolver)
+        except referencing.exceptions.Unresolvable:
+            return value
     for key in ("anyOf", "oneOf"):
         branches = [b for b in schema.get(key) or [] if isinstance(b, dict)]
         if branches:
             fits = [b for b in branches if isinstance(value, dict) and isinstance(b.get("properties"), dict)
                     and set(value) <= set(b["properties"])]
-            return schema_ordered(value, fits[0], root) if fits else value
+            return _ordered(value, fits[0], resolver) if fits else value
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [schema_ordered(v, schema["items"], root) for v in value]
+        return [_ordered(v, schema["items"], resolver) for v in value]
     if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
         props = schema["properties"]
         extra = schema.get("additionalProperties")
         keys = [k for k in props if k in value] + [k for k in value if k not in props]
-        return {k: schema_ordered(value[k], props[k] if k in props else extra, root) for k in keys}
+        return {k: _ordered(value[k], props[k] if k in props else extra, resolver) for k in keys}
     return value
 
 
