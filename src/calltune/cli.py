@@ -90,6 +90,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copy-margin", default=None, type=float, metavar="B",
                    help="constrained: add B to each of the best allowed tokens that keeps an argument's value a "
                         "piece of the request's text (default: none, greedy chooses); choose B on synthetic dev")
+    p.add_argument("--key-order", default="schema", choices=["schema", "any"],
+                   help="hermes + constrained: a call's keys in the schema's order (default), or in any order, "
+                        "each once (such as the order the request mentions them in)")
     p.add_argument("--engine", action=argparse.BooleanOptionalAction, default=None,
                    help="hermes: decode through calltune serve's engine (continuous batching of --batch-size "
                         "rows, speculative steps, prefix reuse): the same greedy choices in fewer forward passes; "

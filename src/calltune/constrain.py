@@ -49,6 +49,9 @@ call block when log p(another) + M > log p(end), taking the best allowed token o
 end: the answer's stop tokens; another: any other token the grammar allows there, which can only
 begin the next block). M > 0 makes more calls, M < 0 fewer; it never acts within the closing
 margin, where a row that has closed a block stops.
+A key order (`GrammarCache(key_order="any")`, `calltune predict --key-order any`) lets a hermes
+call's arguments come in any order (`chat.grammar.AnyOrder`: each key once, required ones before the
+object closes) instead of the schema's, so a model can write the order it was trained on.
 A copy margin B (`GrammarCache(copy_margin=B)`, `calltune predict --copy-margin`) adds B to each of
 the best allowed tokens that keeps the argument value being written a piece of the request's text
 (`copying.py`; the request is the `source` a row is made with); it never acts within the closing
@@ -62,7 +65,7 @@ What is enforced: types, `enum`/`const`, `required`, nested objects and arrays
 (`items`, `minItems`/`maxItems`), `minimum`/`maximum` on integers and numbers,
 string `minLength`/`maxLength`/`pattern`, `anyOf`/`oneOf`, `$ref`/`$defs`. What
 is not: properties come in the schema's order (a valid JSON object with the
-keys in another order cannot be generated); `format` is not asserted (as in
+keys in another order cannot be generated) unless a hermes row frees them (`key_order="any"`); `format` is not asserted (as in
 calltune's scorer: an annotation in Draft 2020-12); keywords it does not implement (`not`,
 `if`/`then`, look-around in `pattern`, ...) are an error naming the tool
 (`UnsupportedSchema`), and with `on_unsupported="unconstrained"` such an
@@ -78,8 +81,8 @@ from dataclasses import dataclass
 import torch
 from transformers import LogitsProcessor
 
-from calltune.chat.grammar import (JSON_OPTIONS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, callable_tools, chat_grammar,
-                                   tool_call_schema)
+from calltune.chat.grammar import (JSON_OPTIONS, KEY_ORDERS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, callable_tools,
+                                   chat_grammar, tool_call_schema)
 from calltune.closing import NO_NESTING, ClosingPolicy, _allowed, closing_depth, closing_margin, nesting_after
 from calltune.copying import COPY_TOP_K, Source, ValueState, copy_bonus
 from calltune.errors import CalltuneError
@@ -257,9 +260,11 @@ class GrammarCache:
     `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
     def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0,
-                 next_call_margin: float = 0.0, copy_margin: float = 0.0):
+                 next_call_margin: float = 0.0, copy_margin: float = 0.0, key_order: str = "schema"):
         if on_unsupported not in ON_UNSUPPORTED:
             raise CalltuneError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
+        if key_order not in KEY_ORDERS:
+            raise CalltuneError(f"key_order must be one of {', '.join(KEY_ORDERS)}, not {key_order!r}")
         self.tokenizer = tokenizer
         self.n_vocab = n_vocab
         self.lltok = ll_tokenizer(tokenizer, n_vocab)
@@ -269,6 +274,7 @@ class GrammarCache:
         self.optional_margin = float(optional_margin)  # every row it hands out carries it
         self.next_call_margin = float(next_call_margin)  # every hermes row with tools carries it
         self.copy_margin = float(copy_margin)  # every row with tools carries it, with its source
+        self.key_order = key_order  # every hermes grammar's
         self.compiled: dict[str, tuple[object, int, int]] = {}  # key -> (matcher, margin, its depth)
         self.unsupported: dict[str, str] = {}  # tool-set key -> message, when falling back
         self._policy = None
@@ -295,9 +301,9 @@ class GrammarCache:
         `abstain_margin`: an auto answer with tools gets its two branches (`abstain.py`). `source`: as
         for `row`."""
         callable_ = callable_tools(tools, tool_choice)
-        mode = f"chat|{json.dumps(tool_choice, sort_keys=True)}|{parallel}"
-        row = self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags),
-                        True, source)
+        mode = f"chat|{json.dumps(tool_choice, sort_keys=True)}|{parallel}|{self.key_order}"
+        row = self._row(callable_, mode, lambda: chat_grammar(callable_, tool_choice, parallel, self.special_tags,
+                                                              key_order=self.key_order), True, source)
         if abstain_margin is not None and row is not None and tool_choice == "auto" and callable_:
             text = self._row([], f"chat|abstaining|{parallel}",
                              lambda: chat_grammar([], "none", parallel, self.special_tags, abstaining=True), True)

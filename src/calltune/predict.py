@@ -17,6 +17,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 
+from calltune.chat.grammar import KEY_ORDERS
 from calltune.errors import CalltuneError
 from calltune.examples import Example, Prediction, load_examples
 from calltune.extract import extract_call
@@ -79,6 +80,10 @@ class PredictConfig:
     copy_margin: float | None = None
     """Constrained decoding: add B to each of the best allowed tokens that keeps an argument value a
     piece of the request's text (`copying.py`); None: greedy decides. Choose B on synthetic dev."""
+    key_order: str = "schema"
+    """hermes + constrained: a call's keys come in the schema's order (`schema`, llguidance's JSON
+    schemas) or in any order, each once (`any`: `chat.grammar.AnyOrder`), such as the order a request
+    mentions them in, which calltune's generated data trains on."""
     engine: bool | None = None
     """hermes: decode through `calltune serve`'s engine (`serve.engine`) instead of batches of
     `model.generate`: continuous batching of `batch_size` rows, speculative steps of `draft_tokens`,
@@ -128,6 +133,10 @@ class PredictConfig:
             if self.decoding != "constrained" or (hermes and self.prompt_style != "hermes"):
                 needs = "--prompt-style hermes with --decoding constrained" if hermes else "--decoding constrained"
                 raise CalltuneError(f"{option} weighs {weighs}: it applies to {needs}")
+        if self.key_order not in KEY_ORDERS:
+            raise CalltuneError(f"--key-order must be one of {', '.join(KEY_ORDERS)}, not {self.key_order!r}")
+        if self.key_order != "schema" and (self.prompt_style != "hermes" or self.decoding != "constrained"):
+            raise CalltuneError("--key-order applies to --prompt-style hermes with --decoding constrained")
         if self.engine is None and self.prompt_style != "hermes":
             self.engine = False
         if self.engine and self.prompt_style != "hermes":
@@ -146,7 +155,8 @@ class PredictConfig:
                    abstain_margin=getattr(args, "abstain_margin", None),
                    optional_margin=getattr(args, "optional_margin", None),
                    next_call_margin=getattr(args, "next_call_margin", None),
-                   copy_margin=getattr(args, "copy_margin", None), engine=getattr(args, "engine", None),
+                   copy_margin=getattr(args, "copy_margin", None), key_order=getattr(args, "key_order", "schema"),
+                   engine=getattr(args, "engine", None),
                    draft_tokens=getattr(args, "draft_tokens", 8))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
@@ -197,6 +207,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
         decoding.append({"next_call_margin": cfg.next_call_margin})
     if cfg.copy_margin is not None:  # likewise
         decoding.append({"copy_margin": cfg.copy_margin})
+    if cfg.key_order != "schema":  # likewise
+        decoding.append({"key_order": cfg.key_order})
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
@@ -398,7 +410,7 @@ def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConf
     start = time.perf_counter()
     n_vocab = model.get_output_embeddings().weight.shape[0]
     cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported, cfg.optional_margin or 0.0,
-                         cfg.next_call_margin or 0.0, cfg.copy_margin or 0.0)
+                         cfg.next_call_margin or 0.0, cfg.copy_margin or 0.0, cfg.key_order)
     short = 0  # examples whose budget cannot fit their closing margin: a call may be cut off
     for ex in examples:
         try:

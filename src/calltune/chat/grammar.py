@@ -10,7 +10,9 @@ or one or more blocks
 
 separated by a newline, each holding a call that fits its tool's schema (`tool_call_schema`:
 compact `json.dumps` spacing, keys in schema order, objects closed with
-`additionalProperties: false`, `format` dropped). The answer ends where the grammar does;
+`additionalProperties: false`, `format` dropped). With `key_order="any"` the keys of a call's
+arguments (and of the objects nested in them) may come in any order instead (`AnyOrder`): each
+key once, the required ones before the object closes. The answer ends where the grammar does;
 the engine then allows (after the last block of a `parallel=False` answer: forces) the
 model's end tokens (EOS, `<|im_end|>`), so the grammar itself names no end token.
 
@@ -34,6 +36,11 @@ TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
 # compact JSON as `json.dumps` (and the template's `tojson`) writes it
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 TOOL_CHOICES = ("auto", "none", "required")
+KEY_ORDERS = ("schema", "any")
+ANY_ORDER_MAX = 8
+"""Properties an object may have for `AnyOrder` to free their order (its rules grow as 2^n); a larger
+object keeps the schema's order."""
+_FLAT_OBJECT_KEYS = {"type", "properties", "required", "additionalProperties", "description", "title"}
 
 
 def closed_schema(schema):
@@ -131,6 +138,74 @@ def callable_tools(tools: list[Tool], tool_choice="auto") -> list[Tool]:
     return [] if tool_choice == "none" else list(tools)
 
 
+class AnyOrder:
+    """Lark rules for calls whose objects take their keys in any order: llguidance's JSON schemas write
+    `properties` only in their declared order, and a model trained on arguments in the order a request
+    mentions them (as calltune's generator writes them) cannot follow that order under them.
+
+    An object is freed when it is flat: a closed (`closed_schema`) `type: object` with 2 to
+    `ANY_ORDER_MAX` properties and no other keyword than `required`, `description` and `title`. Its rules
+    are a state per set of keys written so far (2^n of them): from each, any key not yet written, or the
+    end once every required key is in. Values are llguidance's `%json` of the property's schema (or, when
+    that is a flat object too, rules of their own), so every constraint on them holds as before. A tool
+    whose parameters hold a `$ref` keeps the schema's order throughout (a property's schema alone would
+    lose what the reference points at)."""
+
+    def __init__(self):
+        self.rules: list[str] = []
+        self._names = 0
+
+    def _name(self, kind: str) -> str:
+        self._names += 1
+        return f"{kind}{self._names}"
+
+    def call(self, tool: Tool) -> str:
+        """The name of a rule for one call to `tool`: `{"name": ..., "arguments": {...}}`."""
+        rule = self._name("call")
+        params = closed_schema(tool.parameters)
+        if "$ref" in json.dumps(params):
+            self.rules.append(f"{rule}: %json {json.dumps({**tool_call_schema(tool), 'x-guidance': JSON_OPTIONS})}")
+            return rule
+        head = '{"name": ' + json.dumps(tool.name, ensure_ascii=False) + ', "arguments": '
+        self.rules.append(f'{rule}: {json.dumps(head)} {self.value(params)} "}}"')
+        return rule
+
+    def value(self, schema) -> str:
+        """The name of a rule for one JSON value valid for `schema`."""
+        if _flat_object(schema):
+            return self._object(schema)
+        rule = self._name("value")
+        schema = schema if isinstance(schema, dict) else {}  # `true`: any value (`false` never gets here)
+        self.rules.append(f"{rule}: %json {json.dumps({**schema, 'x-guidance': JSON_OPTIONS})}")
+        return rule
+
+    def _object(self, schema: dict) -> str:
+        names = [k for k, v in schema["properties"].items() if v is not False]
+        required = {j for j, k in enumerate(names) if k in schema.get("required", [])}
+        obj = self._name("object")
+        for j, key in enumerate(names):
+            text = json.dumps(key, ensure_ascii=False) + ": "
+            self.rules.append(f"{obj}_key{j}: {json.dumps(text)} {self.value(schema['properties'][key])}")
+        for written in range(2 ** len(names)):  # bit j: key j is written
+            options = ['"}"'] if all(written >> j & 1 for j in required) else []
+            comma = '", " ' if written else ""
+            options += [f"{comma}{obj}_key{j} {obj}_{written | 1 << j}"
+                        for j in range(len(names)) if not written >> j & 1]
+            self.rules.append(f"{obj}_{written}: " + " | ".join(options))
+        self.rules.append(f'{obj}: "{{" {obj}_0')
+        return obj
+
+
+def _flat_object(schema) -> bool:
+    """Whether `AnyOrder` frees the keys of an object valid for (closed) `schema`."""
+    if not isinstance(schema, dict) or not set(schema) <= _FLAT_OBJECT_KEYS:
+        return False
+    properties = schema.get("properties")
+    return (schema.get("type", "object") == "object" and isinstance(properties, dict)
+            and schema.get("additionalProperties") is False and isinstance(schema.get("required", []), list)
+            and 2 <= sum(v is not False for v in properties.values()) <= ANY_ORDER_MAX)
+
+
 def _tag(tag: str, special: bool) -> str:
     # llguidance holds every added `<...>` token as special: such a tag can only be matched
     # as that token (`<tool_call>` in Lark), never as its spelling in bytes
@@ -138,13 +213,16 @@ def _tag(tag: str, special: bool) -> str:
 
 
 def chat_grammar(tools: list[Tool], tool_choice="auto", parallel: bool = True,
-                 special_tags: frozenset[str] = frozenset(), abstaining: bool = False) -> str:
+                 special_tags: frozenset[str] = frozenset(), abstaining: bool = False,
+                 key_order: str = "schema") -> str:
     """An llguidance Lark grammar for one hermes answer (see the module docstring).
     `special_tags`: the tags (`<tool_call>`, `</tool_call>`) that the tokenizer holds as single
     added tokens (Qwen, Hermes models), written as token references. `abstaining`: the text
     branch of an abstention decision (`abstain.py`): the text may not open with `<` (after
     whitespace), so a model steered off a call cannot write one in a spelling of its own
-    (`<tool_call id=...`)."""
+    (`<tool_call id=...`). `key_order`: "schema" (keys in the schema's order) or "any" (`AnyOrder`)."""
+    if key_order not in KEY_ORDERS:
+        raise CalltuneError(f"key order must be one of {', '.join(KEY_ORDERS)}, not {key_order!r}")
     callable_ = callable_tools(tools, tool_choice)
     may_text = tool_choice in ("auto", "none")
     lines = ["%llguidance {}", "start: " + " | ".join((["answer"] if may_text else [])
@@ -155,10 +233,14 @@ def chat_grammar(tools: list[Tool], tool_choice="auto", parallel: bool = True,
         lines += ["answer: TEXT", f"TEXT: /(?s:.+)/ & ~/(?s:.*){TOOL_CALL_OPEN}(?s:.*)/"
                   + (" & ~/[ \\t\\r\\n]*<(?s:.*)/" if abstaining else "")]
     if callable_:
-        options = [tool_call_schema(t) for t in callable_]
-        schema = {**(options[0] if len(options) == 1 else {"anyOf": options}), "x-guidance": JSON_OPTIONS}
         lines += ['calls: call ("\\n" call)*' if parallel else "calls: call",
                   f"call: {_tag(TOOL_CALL_OPEN, TOOL_CALL_OPEN in special_tags)} \"\\n\" body "
-                  f"\"\\n\" {_tag(TOOL_CALL_CLOSE, TOOL_CALL_CLOSE in special_tags)}",
-                  f"body: %json {json.dumps(schema)}"]
+                  f"\"\\n\" {_tag(TOOL_CALL_CLOSE, TOOL_CALL_CLOSE in special_tags)}"]
+        if key_order == "any":
+            rules = AnyOrder()
+            lines += ["body: " + " | ".join(rules.call(t) for t in callable_), *rules.rules]
+        else:
+            options = [tool_call_schema(t) for t in callable_]
+            schema = {**(options[0] if len(options) == 1 else {"anyOf": options}), "x-guidance": JSON_OPTIONS}
+            lines += [f"body: %json {json.dumps(schema)}"]
     return "\n".join(lines) + "\n"

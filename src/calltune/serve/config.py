@@ -63,6 +63,10 @@ class EngineConfig:
     of the request's text (its user messages and tool results), as `calltune predict --copy-margin` does
     (`copying.py`); default: none, greedy chooses."""
 
+    key_order: str = "schema"
+    """Constrained decoding: a call's keys in the schema's order (`schema`) or in any order, each once
+    (`any`), as `calltune predict --key-order` does (`chat.grammar.AnyOrder`)."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -76,7 +80,14 @@ class EngineConfig:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
+        from calltune.chat.grammar import KEY_ORDERS
         from calltune.predict import check_margin
+
+        if self.key_order not in KEY_ORDERS:
+            raise CalltuneError(f"--key-order must be one of {', '.join(KEY_ORDERS)}, not {self.key_order!r}")
+        if self.key_order != "schema" and self.decoding != "constrained":
+            raise CalltuneError(f"--key-order {self.key_order} frees the grammar's key order under --decoding "
+                                f"constrained; --decoding {self.decoding} has no grammar")
 
         weighed = (("abstain_margin", "text against calls"),
                    ("optional_margin", "another argument against the end of them"),
@@ -157,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
                 "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M",
                 "next_call_margin": "M", "copy_margin": "B"}
-    choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4")}
+    choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4"), "key_order": ("schema", "any")}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):
             kind = kinds[f.type]

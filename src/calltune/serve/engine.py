@@ -186,7 +186,8 @@ class Engine:
             self.grammars = grammars or GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0],
                                                      optional_margin=self.config.optional_margin or 0.0,
                                                      next_call_margin=self.config.next_call_margin or 0.0,
-                                                     copy_margin=self.config.copy_margin or 0.0)
+                                                     copy_margin=self.config.copy_margin or 0.0,
+                                                     key_order=self.config.key_order)
             _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
         self.prefix = PrefixCache(int(self.config.prefix_cache_mb * 1024 * 1024))
         self.batch = KVBatch(self.device, self.config.max_batch_size)
@@ -283,7 +284,7 @@ class Engine:
                 "decoding": self.config.decoding, "abstain_margin": self.config.abstain_margin,
                 "optional_margin": self.config.optional_margin,
                 "next_call_margin": self.config.next_call_margin, "copy_margin": self.config.copy_margin,
-                "prefix_cache": self.prefix.stats()}
+                "key_order": self.config.key_order, "prefix_cache": self.prefix.stats()}
 
     def warm_up(self) -> None:
         """Decode one short request before serving (not on the engine thread): the first constrained
