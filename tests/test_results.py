@@ -1048,3 +1048,38 @@ def test_the_argument_order_lever(dev_proc150):
     assert _bfcl_auc(ARG_ORDER_RUN) == 0.952
     with open(os.path.join(ARG_ORDER_RUN, "bfcl_simple_python", "metrics.json"), encoding="utf-8") as handle:
         assert json.load(handle)["bfcl"]["errors"]["simple_function_checker:missing_optional"] == 52  # cand40: 37
+
+
+KEY_ORDER = os.path.join(ROOT, "levers", "key_order")
+KEY_ORDER_RUN = os.path.join(KEY_ORDER, "cand40_any")
+KEY_ORDER_DEV = {"eval150.json": (2, 7), "eval_par150.json": (0, 0), "eval_list100.json": (4, 3)}
+
+
+def test_the_key_order_lever(dev_proc150):
+    """cand40 decoded with `--key-order any` against its recorded schema-order runs: 4 cases net ahead on the
+    three dev sets, one short of the rule's 5, so not adopted; dev_proc150's 28 answers whose target order is
+    not the schema's go from 2 to 9 right, and missing_argument falls on every set."""
+    import runpy
+
+    split = runpy.run_path(os.path.join(ARG_ORDER, "order_split.py"))["split"]
+    counts = split(dev_proc150, os.path.join(KEY_ORDER_RUN, "dev", "eval150.json"))
+    assert [counts[(kind, what)] for kind in ("other_order", "schema_order") for what in ("exact", "n")] \
+        == [9, 28, 62, 102]  # cand40 in schema order: 2 / 28 and 64 / 102
+    new = os.path.join(KEY_ORDER_RUN, "dev")
+    assert (_right150(KEY_ORDER_RUN), _dev_right(new, "par150", PAR_DATA, 150),
+            _dev_right(new, "list100", LIST_DATA, 100)) == (82, 32, 36)
+    results = _paired_counts(os.path.join(ROOT, "cand40", "dev"), new, KEY_ORDER_DEV)
+    assert sum(r["only_b"] - r["only_a"] for r in results.values()) == 4 < 5  # (a) fails
+    assert all(r["p_value"] > 0.05 for r in results.values())
+    missing = []
+    for where in (os.path.join(ROOT, "cand40", "dev"), new):
+        for name in ("eval150.json", "eval_par150.json", "eval_list100.json"):
+            with open(os.path.join(where, name), encoding="utf-8") as handle:
+                missing.append(json.load(handle)["errors"]["missing_argument"])
+    assert missing == [24, 33, 28, 16, 23, 18]
+    orders = runpy.run_path(os.path.join(KEY_ORDER, "key_orders.py"))["orders"]
+    written = orders(dev_proc150, os.path.join(new, "predictions150.jsonl"))
+    assert (written["calls"], written["schema_order"]) == (121, 90)  # 31 calls in an order the schema forbids
+    assert (written["target_not_schema_order"], written["target_not_schema_order_followed"]) == (19, 10)
+    recorded = orders(dev_proc150, os.path.join(ROOT, "cand40", "dev", "predictions150.jsonl"))
+    assert recorded["calls"] == recorded["schema_order"] == 112
