@@ -147,3 +147,16 @@ def test_predict_with_any_key_order_gives_valid_calls_in_orders_the_schema_would
                                                       if k in c["arguments"]] for c in calls]
     assert all(orders["schema"])
     assert not all(orders["any"])
+
+
+def test_serve_engine_carries_the_key_order(tiny_loaded):
+    from calltune.serve.engine import Engine
+
+    model, tokenizer = tiny_loaded[0], tiny_loaded[1]
+    engine = Engine(model, tokenizer, EngineConfig(decoding="constrained", key_order="any"))
+    assert engine.grammars.key_order == "any" and engine.stats()["key_order"] == "any"
+    prepared = engine.prepare([{"role": "user", "content": "Weather in Oslo for 3 days?"}], [TOOLS["weather"]],
+                              "required", True)
+    answer = block("weather", {"days": 3, "location": "Oslo"})
+    matcher = prepared.constraint.matcher
+    assert matcher.consume_tokens(tokenizer(answer, add_special_tokens=False)["input_ids"]) and matcher.is_accepting()

@@ -65,8 +65,8 @@ What is enforced: types, `enum`/`const`, `required`, nested objects and arrays
 (`items`, `minItems`/`maxItems`), `minimum`/`maximum` on integers and numbers,
 string `minLength`/`maxLength`/`pattern`, `anyOf`/`oneOf`, `$ref`/`$defs`. What
 is not: properties come in the schema's order (a valid JSON object with the
-keys in another order cannot be generated) unless a hermes row frees them (`key_order="any"`); `format` is not asserted (as in
-calltune's scorer: an annotation in Draft 2020-12); keywords it does not implement (`not`,
+keys in another order cannot be generated) unless a hermes row frees them
+(`key_order="any"`); `format` is not asserted (as in calltune's scorer: an annotation in Draft 2020-12); keywords it does not implement (`not`,
 `if`/`then`, look-around in `pattern`, ...) are an error naming the tool
 (`UnsupportedSchema`), and with `on_unsupported="unconstrained"` such an
 example is decoded unconstrained instead. A budget smaller than the closing
@@ -256,7 +256,7 @@ class BranchRows:
 
 class GrammarCache:
     """Compiled matchers, one per distinct grammar: (tool set, no-call option) for `row()`,
-    (callable tools, tool_choice, parallel) for `chat_row()`; both hand out fresh copies.
+    (callable tools, tool_choice, parallel, key order) for `chat_row()`; both hand out fresh copies.
     `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
     def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0,

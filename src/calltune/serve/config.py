@@ -10,6 +10,7 @@ import inspect
 import os
 from dataclasses import dataclass, field, fields
 
+from calltune.chat.grammar import KEY_ORDERS
 from calltune.errors import CalltuneError
 
 DECODINGS = ("constrained", "greedy")
@@ -80,7 +81,6 @@ class EngineConfig:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
-        from calltune.chat.grammar import KEY_ORDERS
         from calltune.predict import check_margin
 
         if self.key_order not in KEY_ORDERS:
@@ -168,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
                 "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M",
                 "next_call_margin": "M", "copy_margin": "B"}
-    choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4"), "key_order": ("schema", "any")}
+    choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4"), "key_order": KEY_ORDERS}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):
             kind = kinds[f.type]
