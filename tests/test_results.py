@@ -1053,6 +1053,8 @@ def test_the_argument_order_lever(dev_proc150):
 KEY_ORDER = os.path.join(ROOT, "levers", "key_order")
 KEY_ORDER_RUN = os.path.join(KEY_ORDER, "cand40_any")
 KEY_ORDER_DEV = {"eval150.json": (2, 7), "eval_par150.json": (0, 0), "eval_list100.json": (4, 3)}
+KEY_ORDER_BFCL = {"simple_python": (229, 6, 1), "multiple": (111, 3, 2), "parallel": (63, 3, 4),
+                  "parallel_multiple": (35, 0, 1), "irrelevance": (104, 0, 0)}
 
 
 def test_the_key_order_lever(dev_proc150):
@@ -1083,3 +1085,7 @@ def test_the_key_order_lever(dev_proc150):
     assert (written["target_not_schema_order"], written["target_not_schema_order_followed"]) == (19, 10)
     recorded = orders(dev_proc150, os.path.join(ROOT, "cand40", "dev", "predictions150.jsonl"))
     assert recorded["calls"] == recorded["schema_order"] == 112
+    # BFCL, a diagnostic the rule did not call for: no category significantly different
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), KEY_ORDER_RUN, KEY_ORDER_BFCL)
+    assert all(r["p_value"] > 0.05 for r in bfcl.values())
+    assert _bfcl_auc(KEY_ORDER_RUN) == 0.958
