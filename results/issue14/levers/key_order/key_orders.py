@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 
 from calltune.chat.parse import parse_answer
+from calltune.examples import load_examples
 
 
 def _schema_order(call: dict, schemas: dict) -> bool:
@@ -16,19 +17,14 @@ def _schema_order(call: dict, schemas: dict) -> bool:
 
 
 def orders(data: str, predictions: str) -> Counter:
-    records = {}
-    with open(data, encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            records[record["id"]] = record
+    examples = {e.id: e for e in load_examples(data)}
     counts = Counter()
     with open(predictions, encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            record = records[row["id"]]
-            schemas = {t["function"]["name"]: t["function"]["parameters"] for t in record["tools"]}
-            target = record.get("target")
-            targets = target if isinstance(target, list) else [target] if target else []
+            example = examples[row["id"]]
+            schemas = {t.name: t.parameters for t in example.tools}
+            targets = example.calls or []
             for call in parse_answer(row["raw"]).calls:
                 if not isinstance(call.get("arguments"), dict) or len(call["arguments"]) < 2:
                     continue
