@@ -375,3 +375,56 @@ def test_schema_ordered_follows_items_refs_and_the_branch_that_lists_the_keys():
     # a call to a tool that is not offered comes back as it is
     call = {"name": "gone", "arguments": {"b": 1, "a": 2}}
     assert schema_ordered_call(call, [TOOLS["weather"]]) is call
+
+
+# tools whose parameters refer to their own `$defs`; both call one definition `n`, meaning different things
+REFERRING = [Tool("people", "", {"type": "object", "$defs": {"n": {"type": "object", "properties": {
+    "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}, "required": ["name"]}},
+    "properties": {"who": {"type": "array", "items": {"$ref": "#/$defs/n"}}, "lead": {"$ref": "#/$defs/n"}},
+    "required": ["who"]}),
+    Tool("pick", "", {"type": "object", "definitions": {"n": {"enum": ["a", "b"]}},
+                      "properties": {"choice": {"$ref": "#/definitions/n"},
+                                     "same": {"$ref": "#/properties/choice"}}, "required": ["choice"]})]
+REF_ACCEPTS = [("people", {"who": [{"name": "Ann", "age": 3}, {"name": "Bo"}]}),
+               ("people", {"who": [], "lead": {"name": "Cy"}}),
+               ("pick", {"choice": "a", "same": "b"})]
+REF_REJECTS = [("people", {"who": [{"age": 3}]}),  # the definition's required name
+               ("people", {"who": [{"name": "Ann", "age": -1}]}),  # its minimum
+               ("people", {"who": [{"name": "Ann", "pets": 1}]}),  # closed, as every object
+               ("people", {"who": "Ann"}),
+               ("pick", {"choice": "c"}),  # the other tool's `n`, not this one's
+               ("pick", {"choice": "a", "same": "z"}),
+               ("pick", {"choice": {"name": "Ann"}})]
+
+
+@pytest.mark.parametrize("key_order", ["schema", "any"])
+def test_tools_that_refer_to_their_own_definitions_are_enforced(tok, key_order):
+    """A `$ref` in a tool's parameters resolves against the parameters, though the call schema nests them
+    (once "Pointer '/$defs/n' does not exist"): each tool's definitions have a place of their own, and two
+    tools may name theirs alike. Hermes rows in either key order, and paper rows (`call_schema`)."""
+    parameters = {t.name: t.parameters for t in REFERRING}
+    assert not any(schema_errors(a, parameters[n]) for n, a in REF_ACCEPTS)  # the tables agree with the scorer
+    assert all(schema_errors(a, {**parameters[n], "additionalProperties": False,
+                                 "$defs": {"n": {**parameters["people"]["$defs"]["n"], "additionalProperties": False}}}
+                             if n == "people" else parameters[n]) for n, a in REF_REJECTS)
+    cache = GrammarCache(tok, len(tok), key_order=key_order)
+    for tools in (REFERRING, REFERRING[::-1], REFERRING[:1], REFERRING[1:]):
+        names = {t.name for t in tools}
+
+        def verdicts(table):
+            out = []
+            for name, arguments in table:
+                if name not in names:
+                    continue
+                for row, text in ((cache.chat_row(tools), block(name, arguments)),
+                                  (cache.row(tools), json.dumps({"name": name, "arguments": arguments}))):
+                    ids = tok(text, add_special_tokens=False)["input_ids"]
+                    out.append(row.matcher.consume_tokens(ids) and row.matcher.is_accepting())
+            return out
+
+        assert all(verdicts(REF_ACCEPTS)) and verdicts(REF_ACCEPTS)
+        assert not any(verdicts(REF_REJECTS)) and verdicts(REF_REJECTS)
+    # the tool is not touched, and a tool without references embeds its parameters as before
+    assert REFERRING[0].parameters["properties"]["lead"] == {"$ref": "#/$defs/n"}
+    plain = json.loads(chat_grammar([TOOLS["weather"]]).split("%json", 1)[1])
+    assert "$defs" not in plain and plain["properties"]["arguments"]["properties"]["location"]

@@ -82,7 +82,7 @@ import torch
 from transformers import LogitsProcessor
 
 from calltune.chat.grammar import (JSON_OPTIONS, KEY_ORDERS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, callable_tools,
-                                   chat_grammar, tool_call_schema)
+                                   calls_choice, chat_grammar, tool_call_schema)
 from calltune.closing import NO_NESTING, ClosingPolicy, _allowed, closing_depth, closing_margin, nesting_after
 from calltune.copying import COPY_TOP_K, Source, ValueState, copy_bonus
 from calltune.errors import CalltuneError
@@ -106,10 +106,10 @@ NO_CALL_SCHEMA = {"type": "object", "properties": {
 
 def call_schema(tools: list[Tool], allow_no_call: bool = True) -> dict:
     """A JSON Schema matching exactly the answers allowed for these tools."""
-    options = [tool_call_schema(t) for t in tools]
+    options = [tool_call_schema(t, f"arguments{i}") for i, t in enumerate(tools)]
     if allow_no_call:
         options.append(NO_CALL_SCHEMA)
-    return options[0] if len(options) == 1 else {"anyOf": options}
+    return calls_choice(options)
 
 
 def _grammar(schema: dict) -> str:

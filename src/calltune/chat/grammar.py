@@ -110,12 +110,58 @@ def schema_ordered_call(call: dict, tools: list[Tool]) -> dict:
     return {**call, "arguments": schema_ordered(call["arguments"], tool.parameters)}
 
 
-def tool_call_schema(tool: Tool) -> dict:
-    """The schema of one call to `tool`: `{"name": <its name>, "arguments": <its closed parameters>}`."""
-    return {"type": "object", "properties": {
-        "name": {"const": tool.name},
-        "arguments": closed_schema(tool.parameters)},
-        "required": ["name", "arguments"], "additionalProperties": False}
+def tool_call_schema(tool: Tool, slot: str = "arguments") -> dict:
+    """The schema of one call to `tool`: `{"name": <its name>, "arguments": <its closed parameters>}`.
+
+    A `$ref` in the parameters points into the parameters (`#/$defs/...`, `#` itself), but a JSON
+    Schema resolves it against the root of the schema that holds it: the call's. So parameters that
+    hold one move into the call's `$defs` under `slot`, `arguments` becomes a reference to them, and
+    every reference within is rebased onto that place (`#/$defs/n` -> `#/$defs/<slot>/$defs/n`).
+    Parameters without references are embedded as they are. `calls_choice` joins such schemas."""
+    params = closed_schema(tool.parameters)
+    rebased = _rebased(params, f"/$defs/{slot}")
+    arguments = params if rebased == params else {"$ref": f"#/$defs/{slot}"}
+    call = {"type": "object", "properties": {"name": {"const": tool.name}, "arguments": arguments},
+            "required": ["name", "arguments"], "additionalProperties": False}
+    return call if rebased == params else {**call, "$defs": {slot: rebased}}
+
+
+def calls_choice(options: list[dict]) -> dict:
+    """One schema for a choice among call schemas (`anyOf`; one option as it is), the `$defs` of each
+    (`tool_call_schema`'s, under slots of their own) gathered at its root, where references resolve."""
+    if len(options) == 1:
+        return options[0]
+    defs = {k: v for option in options for k, v in option.get("$defs", {}).items()}
+    branches = [{k: v for k, v in option.items() if k != "$defs"} for option in options]
+    return {"anyOf": branches, **({"$defs": defs} if defs else {})}
+
+
+# keywords whose value is a schema, a list of schemas, or a map of names to schemas (Draft 2020-12 and
+# its predecessors' `definitions`, `dependencies`); every other keyword's value is data, never walked
+_SCHEMA_KEYWORDS = {"items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
+                    "propertyNames", "unevaluatedItems", "unevaluatedProperties"}
+_SCHEMA_LISTS = {"anyOf", "oneOf", "allOf", "prefixItems"}
+_SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+
+
+def _rebased(schema, base: str):
+    """`schema` with every local `$ref` (`#` and a JSON pointer) moved under the pointer `base`: where
+    `schema` sits in the schema that will hold it. Other references are left as they are."""
+    if isinstance(schema, list):  # `items` as a list (draft 4-7)
+        return [_rebased(s, base) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "$ref" and isinstance(value, str) and value.startswith("#"):
+            out[key] = "#" + base + value[1:]
+        elif key in _SCHEMA_KEYWORDS or (key in _SCHEMA_LISTS and isinstance(value, list)):
+            out[key] = _rebased(value, base)
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _rebased(sub, base) for name, sub in value.items()}
+        else:
+            out[key] = value
+    return out
 
 
 def callable_tools(tools: list[Tool], tool_choice="auto") -> list[Tool]:
@@ -240,7 +286,7 @@ def chat_grammar(tools: list[Tool], tool_choice="auto", parallel: bool = True,
             rules = AnyOrder()
             lines += ["body: " + " | ".join(rules.call(t) for t in callable_), *rules.rules]
         else:
-            options = [tool_call_schema(t) for t in callable_]
-            schema = {**(options[0] if len(options) == 1 else {"anyOf": options}), "x-guidance": JSON_OPTIONS}
+            options = [tool_call_schema(t, f"arguments{i}") for i, t in enumerate(callable_)]
+            schema = {**calls_choice(options), "x-guidance": JSON_OPTIONS}
             lines += [f"body: %json {json.dumps(schema)}"]
     return "\n".join(lines) + "\n"
