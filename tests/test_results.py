@@ -1089,3 +1089,57 @@ def test_the_key_order_lever(dev_proc150):
     bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), KEY_ORDER_RUN, KEY_ORDER_BFCL)
     assert all(r["p_value"] > 0.05 for r in bfcl.values())
     assert _bfcl_auc(KEY_ORDER_RUN) == 0.958
+
+
+ORDER_OPTIONAL = os.path.join(ROOT, "levers", "order_optional")
+OPT_DATA = "b5fa98a4"
+# dev_opt150 right of 150 and (right only without a margin, right only with it) under --key-order any
+ORDER_OPTIONAL_RUNS = {"any": (92, None), "any_m1": (93, (0, 1)), "any_m2": (91, (2, 1)), "any_m4": (90, (3, 1))}
+
+
+@pytest.fixture(scope="module")
+def dev_opt150(tmp_path_factory):
+    """dev_opt150 (dev_proc150's command with seed 8) regenerated, checked against its sha256."""
+    from calltune.jsonl import file_sha256, write_jsonl
+    from calltune.synth.generator import SynthConfig, generate
+
+    path = tmp_path_factory.mktemp("dev") / "dev_opt150.jsonl"
+    write_jsonl(path, generate(SynthConfig(
+        n=150, seed=8, parallel_rate=0.25, parallel_max_calls=4, irrelevant_rate=0.08, near_miss_rate=0.08,
+        procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1, description_style_rate=0.3)))
+    assert file_sha256(path).startswith(OPT_DATA)
+    return str(path)
+
+
+def test_the_order_optional_lever(dev_opt150):
+    """cand40 with --key-order any and --optional-margin M on dev_opt150: M* = -1 is one case ahead of no margin
+    where the rule asked for two, so the lever stops; the unstated optional arguments barely move (16 -> 15 even at
+    M = -4) and 5 of them come before a required key, out of the margin's reach. `any` alone beats `schema` there,
+    0 / 8 (p = 0.0078)."""
+    import runpy
+
+    dev = os.path.join(ORDER_OPTIONAL, "dev")
+    files = {name: (f"eval_opt150_{name}.json", f"predictions_opt150_{name}.jsonl")
+             for name in ("schema", *ORDER_OPTIONAL_RUNS)}
+    right = {name: _dev_right(dev, name, OPT_DATA, 150, files[name]) for name in files}
+    assert {name: right[name] for name in ORDER_OPTIONAL_RUNS} == {k: v[0] for k, v in ORDER_OPTIONAL_RUNS.items()}
+    best = max(ORDER_OPTIONAL_RUNS, key=lambda name: (right[name], name == "any"))  # ties to no margin
+    assert best == "any_m1" and right[best] - right["any"] == 1 < 2  # the rule stops here
+    outcomes = {name: load_outcomes(os.path.join(dev, files[name][0])) for name in files}
+    for name, (_, pair) in ORDER_OPTIONAL_RUNS.items():
+        if pair:
+            result = compare(outcomes["any"], outcomes[name])
+            assert (result["only_a"], result["only_b"]) == pair
+    unstated = runpy.run_path(os.path.join(ORDER_OPTIONAL, "unstated.py"))["unstated"]
+    positions = {name: unstated(dev_opt150, os.path.join(dev, files[name][1])) for name in files}
+    assert [(positions[n]["after_every_required_key"], positions[n]["before_a_required_key"])
+            for n in ("schema", "any", "any_m4")] == [(8, 1), (9, 5), (8, 5)]
+    readings = {}
+    for name in files:
+        with open(os.path.join(dev, files[name][0]), encoding="utf-8") as handle:
+            loaded = json.load(handle)
+        readings[name] = (loaded["errors"]["missing_argument"], loaded["arguments"]["optional_given_anyway"])
+    assert readings == {"schema": (25, 13), "any": (14, 16), "any_m1": (14, 15), "any_m2": (16, 15),
+                        "any_m4": (17, 15)}
+    schema_any = compare(outcomes["schema"], outcomes["any"])
+    assert (schema_any["only_a"], schema_any["only_b"], round(schema_any["p_value"], 4)) == (0, 8, 0.0078)
