@@ -1143,3 +1143,44 @@ def test_the_order_optional_lever(dev_opt150):
                         "any_m4": (17, 15)}
     schema_any = compare(outcomes["schema"], outcomes["any"])
     assert (schema_any["only_a"], schema_any["only_b"], round(schema_any["p_value"], 4)) == (0, 8, 0.0078)
+
+
+KEY_ORDER_CONFIRM = os.path.join(KEY_ORDER, "confirm")
+# each fresh set: sha256 prefix, size, right with schema / any, (right only schema, right only any)
+CONFIRM_SETS = {"proc150": ("a298dc3e", 150, 78, 83, (0, 5)), "par150": ("655a860e", 150, 43, 44, (0, 1)),
+                "list100": ("a9f42f30", 100, 37, 36, (4, 3))}
+
+
+def test_the_key_order_confirmation():
+    """`--key-order any` against `schema` on three fresh sets (seed 9), by a rule written first: +5 net (4 / 9), none
+    significantly worse, so adopted; over every set decoded both ways (session 47's three against cand40's recorded
+    runs, dev_opt150 and these three) 10 / 27."""
+    only = []
+    for name, (sha, n, schema, any_, pair) in CONFIRM_SETS.items():
+        right = {order: _dev_right(KEY_ORDER_CONFIRM, name, sha, n,
+                                   (f"eval_{name}_{order}.json", f"predictions_{name}_{order}.jsonl"))
+                 for order in ("schema", "any")}
+        assert (right["schema"], right["any"]) == (schema, any_)
+        result = compare(*(load_outcomes(os.path.join(KEY_ORDER_CONFIRM, f"eval_{name}_{order}.json"))
+                           for order in ("schema", "any")))
+        assert (result["only_a"], result["only_b"]) == pair and result["p_value"] > 0.05  # (b)
+        only.append(pair)
+        for order in ("schema", "any"):
+            with open(os.path.join(KEY_ORDER_CONFIRM, f"eval_{name}_{order}.json"), encoding="utf-8") as handle:
+                loaded = json.load(handle)
+            assert loaded["json_validity"] == loaded["schema_adherence"] == 1.0
+    assert sum(b - a for a, b in only) == 5  # (a): at least 5
+    # (c): session 47's BFCL runs of both orders, none significantly worse with `any`
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "cand40"), KEY_ORDER_RUN, KEY_ORDER_BFCL)
+    assert all(r["only_a"] <= r["only_b"] or r["p_value"] > 0.05 for r in bfcl.values())
+    # the evidence over every set decoded both ways (not a test of its own)
+    dev = os.path.join(ORDER_OPTIONAL, "dev")
+    opt = compare(*(load_outcomes(os.path.join(dev, f"eval_opt150_{order}.json")) for order in ("schema", "any")))
+    earlier = list(KEY_ORDER_DEV.values()) + [(opt["only_a"], opt["only_b"])]
+    total = [sum(pair[i] for pair in earlier + only) for i in (0, 1)]
+    assert total == [10, 27] and round(mcnemar_exact(*total), 4) == 0.0076
+    seed = {}
+    for order in ("schema", "any"):
+        with open(os.path.join(KEY_ORDER_CONFIRM, f"seed_eval_{order}.json"), encoding="utf-8") as handle:
+            seed[order] = json.load(handle)["exact_match"]
+    assert seed == {"schema": 0.5, "any": 0.5}  # the seed dev set: 2 of 4 in both orders
