@@ -80,13 +80,23 @@ def test_any_key_order_keeps_every_answer_the_schema_order_allowed(any_cache, to
 
 
 def test_refs_and_large_objects_keep_the_schema_order(any_cache, tok):
-    referring = Tool("ref", "", {"type": "object", "$defs": {"n": {"type": "integer"}},
-                                 "properties": {"a": {"$ref": "#/$defs/n"}, "b": {"type": "string"}},
-                                 "required": ["a"]})
-    # the whole call as one schema, as under the schema's order (a property's schema alone would lose its $ref)
-    rules = chat_grammar([referring], key_order="any").splitlines()
-    assert [r.split(": %json ")[0] for r in rules if "%json" in r] == ["call1"]
-    assert not any(r.startswith("object") for r in rules)
+    # a reference that cannot be written out in place (a cycle, or a keyword beside the `$ref`): the whole call as
+    # one schema, as under the schema's order (a property's schema alone would lose what its $ref points at)
+    cyclic = Tool("tree", "", {"type": "object", "$defs": {"t": {"type": "object", "properties": {
+        "label": {"type": "string"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/t"}}}}},
+        "properties": {"root": {"$ref": "#/$defs/t"}, "depth": {"type": "integer"}}, "required": ["root"]})
+    beside = Tool("ref", "", {"type": "object", "$defs": {"n": {"type": "integer"}},
+                              "properties": {"a": {"$ref": "#/$defs/n", "minimum": 2}, "b": {"type": "string"}},
+                              "required": ["a"]})
+    for tool, keep, other in ((cyclic, {"root": {"label": "x", "kids": []}, "depth": 1},
+                               {"depth": 1, "root": {"kids": [], "label": "x"}}),
+                              (beside, {"a": 3, "b": "x"}, {"b": "x", "a": 3})):
+        rules = chat_grammar([tool], key_order="any").splitlines()
+        assert [r.split(": %json ")[0] for r in rules if "%json" in r] == ["call1"]
+        assert not any(r.startswith("object") for r in rules)
+        assert _accepts(any_cache, tok, [tool], block(tool.name, keep))
+        assert not _accepts(any_cache, tok, [tool], block(tool.name, other))
+    assert not _accepts(any_cache, tok, [beside], block("ref", {"a": 1, "b": "x"}))  # the keyword beside it holds
     keys = [f"k{i}" for i in range(ANY_ORDER_MAX + 1)]
     large = Tool("large", "", {"type": "object", "properties": {k: {"type": "integer"} for k in keys}})
     small = Tool("small", "", {"type": "object", "properties": {k: {"type": "integer"} for k in keys[:-1]}})
@@ -160,3 +170,42 @@ def test_serve_engine_carries_the_key_order(tiny_loaded):
     answer = block("weather", {"days": 3, "location": "Oslo"})
     matcher = prepared.constraint.matcher
     assert matcher.consume_tokens(tokenizer(answer, add_special_tokens=False)["input_ids"]) and matcher.is_accepting()
+
+
+def test_refs_written_out_in_place_free_the_order(any_cache, tok):
+    """References to a tool's own definitions (pydantic writes nested models so) are written out in place, so their
+    objects take their keys in any order too, with every constraint of what they point at."""
+    from test_chat_grammar import REF_ACCEPTS, REF_REJECTS, REFERRING
+
+    people, pick = REFERRING
+    assert _accepts(any_cache, tok, REFERRING, block("people", {"lead": {"age": 4, "name": "Cy"}, "who": [
+        {"age": 3, "name": "Ann"}]}))
+    assert _accepts(any_cache, tok, REFERRING, block("pick", {"same": "b", "choice": "a"}))
+    assert not _accepts(any_cache, tok, REFERRING, block("people", {"lead": {"age": 4}, "who": []}))
+    assert all(_accepts(any_cache, tok, REFERRING, block(n, a)) for n, a in REF_ACCEPTS)
+    assert not any(_accepts(any_cache, tok, REFERRING, block(n, a)) for n, a in REF_REJECTS)
+    rules = chat_grammar(REFERRING, key_order="any")
+    assert "$ref" not in rules and "object" in rules
+    assert people.parameters["properties"]["lead"] == {"$ref": "#/$defs/n"}  # the tool is not touched
+
+
+def test_lists_of_objects_take_their_keys_in_any_order(any_cache, tok):
+    """An array of flat objects with no bound on its length gets rules of its own (each item in any order, every
+    item's constraints kept); with a bound it stays llguidance's own schema, keys in the schema's order."""
+    item = {"type": "object", "properties": {"name": {"type": "string"}, "nights": {"type": "integer", "minimum": 1}},
+            "required": ["name"]}
+    free = Tool("book", "", {"type": "object", "properties": {"stays": {"type": "array", "items": item}},
+                             "required": ["stays"]})
+    bounded = Tool("book", "", {"type": "object", "properties": {
+        "stays": {"type": "array", "items": item, "minItems": 1}}, "required": ["stays"]})
+    reversed_items = {"stays": [{"nights": 2, "name": "Oslo"}, {"name": "Bergen", "nights": 1}]}
+    assert _accepts(any_cache, tok, [free], block("book", reversed_items))
+    assert _accepts(any_cache, tok, [free], block("book", {"stays": []}))
+    for wrong in ({"stays": [{"nights": 2}]}, {"stays": [{"name": "Oslo", "nights": 0}]},
+                  {"stays": [{"name": "Oslo", "pets": 1}]}):
+        assert not _accepts(any_cache, tok, [free], block("book", wrong))
+    twice = block("book", {"stays": [{"name": "A", "nights": 1}]}).replace('"nights": 1', '"name": "B"')
+    assert not _accepts(any_cache, tok, [free], twice)  # a key twice
+    assert not _accepts(any_cache, tok, [bounded], block("book", reversed_items))
+    assert _accepts(any_cache, tok, [bounded], block("book", {"stays": [{"name": "Oslo", "nights": 2}]}))
+    assert not _accepts(any_cache, tok, [bounded], block("book", {"stays": []}))  # minItems holds

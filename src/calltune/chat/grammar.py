@@ -189,13 +189,15 @@ class AnyOrder:
     `properties` only in their declared order, and a model trained on arguments in the order a request
     mentions them (as calltune's generator writes them) cannot follow that order under them.
 
-    An object is freed when it is flat: a closed (`closed_schema`) `type: object` with 2 to
+    An object is freed when it is flat: a closed (`closed_schema`) `type: object` with 1 to
     `ANY_ORDER_MAX` properties and no other keyword than `required`, `description` and `title`. Its rules
     are a state per set of keys written so far (2^n of them): from each, any key not yet written, or the
     end once every required key is in. Values are llguidance's `%json` of the property's schema (or, when
-    that is a flat object too, rules of their own), so every constraint on them holds as before. A tool
+    that is a flat object too, or an array of them with no bound on its length, rules of their own), so
+    every constraint on them holds as before. A tool
     whose parameters hold a `$ref` keeps the schema's order throughout (a property's schema alone would
-    lose what the reference points at)."""
+    lose what the reference points at) unless its references can be written out in place (`_inlined`: no
+    cycle, nothing beside a `$ref` but annotations), as pydantic's schemas of nested models can."""
 
     def __init__(self):
         self.rules: list[str] = []
@@ -210,6 +212,8 @@ class AnyOrder:
         rule = self._name("call")
         params = closed_schema(tool.parameters)
         if "$ref" in json.dumps(params):
+            params = _inlined(params)
+        if params is None:
             self.rules.append(f"{rule}: %json {json.dumps({**tool_call_schema(tool), 'x-guidance': JSON_OPTIONS})}")
             return rule
         head = '{"name": ' + json.dumps(tool.name, ensure_ascii=False) + ', "arguments": '
@@ -220,6 +224,10 @@ class AnyOrder:
         """The name of a rule for one JSON value valid for `schema`."""
         if _flat_object(schema):
             return self._object(schema)
+        if _plain_array(schema) and _flat_object(schema["items"]):  # a list of such objects
+            rule, item = self._name("array"), self._object(schema["items"])
+            self.rules.append(f'{rule}: "[]" | "[" {item} ("{JSON_OPTIONS["item_separator"]}" {item})* "]"')
+            return rule
         rule = self._name("value")
         schema = schema if isinstance(schema, dict) else {}  # `true`: any value (`false` never gets here)
         self.rules.append(f"{rule}: %json {json.dumps({**schema, 'x-guidance': JSON_OPTIONS})}")
@@ -242,6 +250,61 @@ class AnyOrder:
         return obj
 
 
+_ANNOTATIONS = {"description", "title", "examples", "default", "$comment"}
+
+
+def _inlined(schema: dict) -> dict | None:
+    """`schema` with each of its `$ref`s replaced by what it points at (a `$ref` beside annotations only; the
+    annotations of the place it stood are dropped) and its definitions dropped, or None where that cannot be
+    done: a reference that does not resolve locally, a cycle, or a `$ref` beside another keyword."""
+    registry = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl()
+    resolver = registry.resolver("")
+
+    def walk(node, expanding: tuple[str, ...]):
+        if isinstance(node, list):
+            out = [walk(n, expanding) for n in node]
+            return _FAIL if any(o is _FAIL for o in out) else out
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#") or ref in expanding \
+                    or not set(node) - {"$ref"} <= _ANNOTATIONS:
+                return _FAIL
+            try:
+                target = resolver.lookup(ref).contents
+            except referencing.exceptions.Unresolvable:
+                return _FAIL
+            return walk(target, expanding + (ref,))
+        out = {}
+        for key, value in node.items():
+            if key in ("$defs", "definitions"):
+                continue
+            if key in _SCHEMA_KEYWORDS or (key in _SCHEMA_LISTS and isinstance(value, list)):
+                out[key] = walk(value, expanding)
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                out[key] = {name: walk(sub, expanding) for name, sub in value.items()}
+                if any(v is _FAIL for v in out[key].values()):
+                    return _FAIL
+            else:
+                out[key] = value
+            if out[key] is _FAIL:
+                return _FAIL
+        return out
+
+    out = walk(schema, ())
+    return None if out is _FAIL else out
+
+
+_FAIL = object()
+
+
+def _plain_array(schema) -> bool:
+    """Whether `schema` is an array of `items` with no other keyword than annotations (no bounds on its length)."""
+    return (isinstance(schema, dict) and schema.get("type") == "array" and isinstance(schema.get("items"), dict)
+            and set(schema) <= {"type", "items", "description", "title"})
+
+
 def _flat_object(schema) -> bool:
     """Whether `AnyOrder` frees the keys of an object valid for (closed) `schema`."""
     if not isinstance(schema, dict) or not set(schema) <= _FLAT_OBJECT_KEYS:
@@ -249,7 +312,7 @@ def _flat_object(schema) -> bool:
     properties = schema.get("properties")
     return (schema.get("type", "object") == "object" and isinstance(properties, dict)
             and schema.get("additionalProperties") is False and isinstance(schema.get("required", []), list)
-            and 2 <= sum(v is not False for v in properties.values()) <= ANY_ORDER_MAX)
+            and 1 <= sum(v is not False for v in properties.values()) <= ANY_ORDER_MAX)
 
 
 def _tag(tag: str, special: bool) -> str:
