@@ -144,23 +144,30 @@ _SCHEMA_LISTS = {"anyOf", "oneOf", "allOf", "prefixItems"}
 _SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
 
 
+def _map_subschemas(node: dict, f) -> dict:
+    """`node` with `f` applied to each of its subschemas (the values of `_SCHEMA_KEYWORDS`, the items of
+    `_SCHEMA_LISTS`, the values of `_SCHEMA_MAPS`); every other keyword's value as it is."""
+    out = {}
+    for key, value in node.items():
+        if key in _SCHEMA_KEYWORDS:
+            out[key] = [f(v) for v in value] if isinstance(value, list) else f(value)  # draft 4-7 `items` lists
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [f(v) for v in value]
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: f(sub) for name, sub in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
 def _rebased(schema, base: str):
     """`schema` with every local `$ref` (`#` and a JSON pointer) moved under the pointer `base`: where
     `schema` sits in the schema that will hold it. Other references are left as they are."""
-    if isinstance(schema, list):  # `items` as a list (draft 4-7)
-        return [_rebased(s, base) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {}
-    for key, value in schema.items():
-        if key == "$ref" and isinstance(value, str) and value.startswith("#"):
-            out[key] = "#" + base + value[1:]
-        elif key in _SCHEMA_KEYWORDS or (key in _SCHEMA_LISTS and isinstance(value, list)):
-            out[key] = _rebased(value, base)
-        elif key in _SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: _rebased(sub, base) for name, sub in value.items()}
-        else:
-            out[key] = value
+    out = _map_subschemas(schema, lambda sub: _rebased(sub, base))
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#"):
+        out["$ref"] = "#" + base + schema["$ref"][1:]
     return out
 
 
@@ -257,46 +264,31 @@ def _inlined(schema: dict) -> dict | None:
     """`schema` with each of its `$ref`s replaced by what it points at (a `$ref` beside annotations only; the
     annotations of the place it stood are dropped) and its definitions dropped, or None where that cannot be
     done: a reference that does not resolve locally, a cycle, or a `$ref` beside another keyword."""
-    registry = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl()
-    resolver = registry.resolver("")
+    resolver = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl().resolver("")
 
     def walk(node, expanding: tuple[str, ...]):
-        if isinstance(node, list):
-            out = [walk(n, expanding) for n in node]
-            return _FAIL if any(o is _FAIL for o in out) else out
         if not isinstance(node, dict):
             return node
         if "$ref" in node:
             ref = node["$ref"]
             if not isinstance(ref, str) or not ref.startswith("#") or ref in expanding \
                     or not set(node) - {"$ref"} <= _ANNOTATIONS:
-                return _FAIL
+                raise _NotInlinable(ref)
             try:
-                target = resolver.lookup(ref).contents
-            except referencing.exceptions.Unresolvable:
-                return _FAIL
-            return walk(target, expanding + (ref,))
-        out = {}
-        for key, value in node.items():
-            if key in ("$defs", "definitions"):
-                continue
-            if key in _SCHEMA_KEYWORDS or (key in _SCHEMA_LISTS and isinstance(value, list)):
-                out[key] = walk(value, expanding)
-            elif key in _SCHEMA_MAPS and isinstance(value, dict):
-                out[key] = {name: walk(sub, expanding) for name, sub in value.items()}
-                if any(v is _FAIL for v in out[key].values()):
-                    return _FAIL
-            else:
-                out[key] = value
-            if out[key] is _FAIL:
-                return _FAIL
-        return out
+                return walk(resolver.lookup(ref).contents, expanding + (ref,))
+            except referencing.exceptions.Unresolvable as err:
+                raise _NotInlinable(ref) from err
+        kept = {k: v for k, v in node.items() if k not in ("$defs", "definitions")}
+        return _map_subschemas(kept, lambda sub: walk(sub, expanding))
 
-    out = walk(schema, ())
-    return None if out is _FAIL else out
+    try:
+        return walk(schema, ())
+    except _NotInlinable:
+        return None
 
 
-_FAIL = object()
+class _NotInlinable(Exception):
+    """A `$ref` that `_inlined` cannot write out in place."""
 
 
 def _plain_array(schema) -> bool:
