@@ -1181,3 +1181,29 @@ def test_the_key_order_confirmation():
         with open(os.path.join(KEY_ORDER_CONFIRM, f"seed_eval_{order}.json"), encoding="utf-8") as handle:
             seed[order] = json.load(handle)["exact_match"]
     assert seed == {"schema": 0.5, "any": 0.5}  # the seed dev set: 2 of 4 in both orders
+
+
+ORDER_NEXT_CALL = os.path.join(ROOT, "levers", "order_next_call", "dev")
+# choice set -> (sha256 prefix, size, right with no margin / M = 1 / M = 2), all with --key-order any
+NEXT_CALL_CHOICE = {"list100": ("8e4bd3e8", 100, (43, 43, 44)), "proc150": ("cc36736c", 150, (86, 86, 86))}
+
+
+def test_the_order_next_call_lever():
+    """--next-call-margin on top of --key-order any (cand40): M* = 2 is one case ahead of no margin over the two
+    choice sets where the rule asked for two, so the lever stops; missing_call 13 -> 10 on choice_list100."""
+    totals = []
+    for name, (sha, n, expected) in NEXT_CALL_CHOICE.items():
+        right = tuple(_dev_right(ORDER_NEXT_CALL, name, sha, n, (f"eval_choice_{name}_{run}.json",
+                                                                 f"predictions_choice_{name}_{run}.jsonl"))
+                      for run in ("any", "any_m1", "any_m2"))
+        assert right == expected
+        totals.append(right)
+    summed = [sum(t[i] for t in totals) for i in range(3)]
+    assert summed == [129, 129, 130]
+    best = max(range(3), key=lambda i: (summed[i], -i))  # ties: the smaller margin, no margin first
+    assert best == 2 and summed[best] - summed[0] == 1 < 2  # the rule stops here
+    missing = []
+    for run in ("any", "any_m2"):
+        with open(os.path.join(ORDER_NEXT_CALL, f"eval_choice_list100_{run}.json"), encoding="utf-8") as handle:
+            missing.append(json.load(handle)["errors"]["missing_call"])
+    assert missing == [13, 10]
