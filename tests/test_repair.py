@@ -75,3 +75,13 @@ def test_prediction_record_keeps_raw_and_scores_repaired(tmp_path):
     assert pred.raw == raw and json.loads(pred.repaired) == OSLO and pred.error is None
     assert prediction_for(ex, raw, "greedy").error == "invalid_json"
     assert "repaired" not in prediction_for(ex, json.dumps(OSLO), "repair").to_json()
+
+
+def test_repair_follows_references_to_the_tools_own_definitions():
+    """A tool whose parameters `$ref` their own `$defs`: the call schema repair coerces against resolves them (it
+    once raised an unresolvable-pointer error, a traceback out of `calltune repair`)."""
+    tool = Tool("count", "", {"type": "object", "$defs": {"n": {"type": "integer"}},
+                              "properties": {"limit": {"$ref": "#/$defs/n"}, "tag": {"type": "string"}},
+                              "required": ["limit"]})
+    repaired = repair_call('{"name": "count", "arguments": {"limit": "5", "tag": "x"}}', [tool])
+    assert json.loads(repaired) == {"name": "count", "arguments": {"limit": 5, "tag": "x"}}
