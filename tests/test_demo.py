@@ -92,6 +92,21 @@ def test_demo_trains_compares_prompt_only_with_tuned_and_reuses_cells(long_gpt2,
     assert after[:2] == before[:2] and after[2] != before[2]
     assert "| tuned | hermes | BFCL parallel (first 2) | constrained | 2 |" in capsys.readouterr().out
 
+    # constrained hermes cells decode in the recipe's key order (any) by default; greedy ones have none to choose
+    def cell_order(path):
+        with open(os.path.join(out, path, "metrics.json"), encoding="utf-8") as handle:
+            return json.load(handle)["cell"]["predict"]["key_order"]
+
+    assert [cell_order(p) for p in ("tuned/hermes/seed_dev-constrained", "prompt-only/hermes/bfcl_simple_python-constrained",
+                                    "tuned/hermes/seed_dev-greedy")] == ["any", "any", "schema"]
+    assert json.load(open(os.path.join(out, "config.json")))["key_order"] == "any"
+    assert "any order (the recipe's decoding)" in open(os.path.join(out, "results.md")).read()
+    greedy = os.path.join(out, "tuned/hermes/seed_dev-greedy/predictions.jsonl")
+    greedy_stamp = os.stat(greedy).st_mtime_ns
+    assert main(more + ["--key-order", "schema"]) == 0  # the constrained cells rerun in the schema's order
+    assert cell_order("tuned/hermes/seed_dev-constrained") == "schema" and os.stat(greedy).st_mtime_ns == greedy_stamp
+    assert stamps()[0] == after[0] and stamps()[1] != after[1]  # training reused, constrained cells not
+
 
 def test_demo_with_a_full_fine_tune_evaluates_the_tuned_weights_themselves(long_gpt2, tmp_path, capsys, monkeypatch):
     """`--set train.method=full` saves model/, not an adapter: the tuned cells load it (not the base
@@ -118,7 +133,7 @@ def test_demo_with_a_full_fine_tune_evaluates_the_tuned_weights_themselves(long_
     monkeypatch.setattr(demo_module, "run_predict", lambda *a, **k: calls.append(1) or {})
     monkeypatch.setattr(demo_module, "evaluate", lambda *a, **k: {})
     predict = PredictConfig(data="", out="", model=os.path.join(out, "train"), prompt_style="hermes",
-                            decoding="constrained", batch_size=4, max_new_tokens=24)
+                            decoding="constrained", batch_size=4, max_new_tokens=24, key_order="any")
     cell = demo_module.Cell("tuned", "hermes", "seed_dev", "constrained")
     demo_module.run_cell(cell, out, predict, lambda: None, False)
     assert calls == []  # the demo's own settings: reused

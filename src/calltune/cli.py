@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="default: 256 for hermes (as serve), 64 for paper and chat")
+    p.add_argument("--key-order", default="any", choices=["schema", "any"],
+                   help="constrained hermes cells: a call's keys in the schema's order or in any order (default: "
+                        "any, the recipe's decoding since session 48; see the README's \"Key order\")")
     p.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -246,6 +246,9 @@ def plot(rows: list[dict], path: str, title: str) -> None:
     plt.close(fig)
 
 
+_ORDER_WORDS = {"schema": "the schema's order", "any": "any order (the recipe's decoding)"}
+
+
 def report(args, rows: list[dict], trained: dict, seconds: dict, method: str = "lora") -> str:
     """results.md's text: what was run, the table, and the caveats."""
     data = trained.get("data", {}).get("generated", {}).get("counts", {})
@@ -255,7 +258,9 @@ def report(args, rows: list[dict], trained: dict, seconds: dict, method: str = "
     return (f"# calltune demo: {args.model}\n\n"
             f"Tuned: {how} with the recipe of `{args.config}` at a demo budget: {data.get('train')} training examples "
             f"of {data.get('synth')} synthetic (`data.synth.n={args.synth_n}`), {trained.get('steps')} steps "
-            f"in {trained.get('train_seconds')} s. Prompt-only: the same base model {base}.\n\n"
+            f"in {trained.get('train_seconds')} s. Prompt-only: the same base model {base}. Constrained hermes "
+            f"answers write their arguments' keys in {_ORDER_WORDS[getattr(args, 'key_order', 'schema')]} "
+            f"(`--key-order {getattr(args, 'key_order', 'schema')}`).\n\n"
             + results_table(rows) +
             "\nBrackets: 95% Wilson intervals. BFCL rows are subsets (the first N cases of each category): a "
             "preview, not the benchmark's score. seed dev is the report's 4 hand-written examples.\n\n"
@@ -277,7 +282,8 @@ def run_demo(args) -> list[dict]:
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "config.json"),
                {"model": args.model, "config": args.config, "recipe": cfg.to_dict(), "prompt_styles": styles,
-                "bfcl": bfcl, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "cells": [asdict(c) for c in cells]})
+                "bfcl": bfcl, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
+                "key_order": args.key_order, "cells": [asdict(c) for c in cells]})
     write_json(os.path.join(args.out, "versions.json"), versions())
     print(f"calltune demo: train on generated data, then {len(cells)} evaluations; BFCL: the first "
           f"{', '.join(f'{n} {c}' for c, n in bfcl.items())} cases (a preview, not whole categories)",
@@ -306,9 +312,10 @@ def run_demo(args) -> list[dict]:
     for i, cell in enumerate(cells, start=2):
         print(f"[{i}/{stages}] {cell.model} ({cell.style}): {cell.label}, {cell.decoding}", file=sys.stderr)
         model, adapter = weights[cell.model]
+        free = cell.decoding == "constrained" and cell.style == "hermes"  # where a key order applies
         predict = PredictConfig(data="", out="", model=model, adapter=adapter,
                                 prompt_style=cell.style, batch_size=args.batch_size, decoding=cell.decoding,
-                                max_new_tokens=args.max_new_tokens)
+                                max_new_tokens=args.max_new_tokens, key_order=args.key_order if free else "schema")
         before = time.perf_counter()
         metrics = run_cell(cell, args.out, predict, loader(cell.model), progress)
         seconds[cell.directory("")] = round(time.perf_counter() - before, 1)
