@@ -133,27 +133,31 @@ class Prediction:
 
 # Keywords whose value is a subschema, a {name: subschema} map, or a list of subschemas (the places a
 # `$ref` can be; `$ref`-looking objects inside `enum`, `const` or `default` are data, not references).
-_SUBSCHEMA = ("additionalProperties", "items", "contains", "not", "if", "then", "else", "propertyNames",
-              "unevaluatedItems", "unevaluatedProperties", "contentSchema", "additionalItems")
-_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+SUBSCHEMA = ("additionalProperties", "items", "contains", "not", "if", "then", "else", "propertyNames",
+             "unevaluatedItems", "unevaluatedProperties", "contentSchema", "additionalItems")
+SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+
+
+def local_resolver(schema: dict):
+    """A resolver for the `$ref`s within `schema` (a Draft 2020-12 resource at the empty URI; nothing is fetched)."""
+    return referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl().resolver("")
 
 
 def _subschemas(schema: dict, at: str):
     """Yield `(path, subschema)` for `schema`'s direct subschemas."""
     for key, value in schema.items():
-        if key in _SUBSCHEMA and isinstance(value, dict):
+        if key in SUBSCHEMA and isinstance(value, dict):
             yield f"{at}/{key}", value
-        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+        elif key in SUBSCHEMA_MAPS and isinstance(value, dict):
             yield from ((f"{at}/{key}/{k}", v) for k, v in value.items() if isinstance(v, dict))
-        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+        elif key in SUBSCHEMA_LISTS and isinstance(value, list):
             yield from ((f"{at}/{key}/{i}", v) for i, v in enumerate(value) if isinstance(v, dict))
 
 
 def _unresolved_ref(schema: dict) -> str | None:
     """The first `$ref` in `schema` that does not resolve within it (nothing is fetched), as a message."""
-    registry = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl()
-    stack = [("", schema, registry.resolver(""))]
+    stack = [("", schema, local_resolver(schema))]
     while stack:
         at, node, resolver = stack.pop()
         if "$id" in node and node is not schema:  # a nested resource: its refs are relative to it

@@ -27,10 +27,9 @@ import json
 
 import referencing
 import referencing.exceptions
-from referencing.jsonschema import DRAFT202012
 
 from calltune.errors import CalltuneError
-from calltune.examples import Tool
+from calltune.examples import SUBSCHEMA, SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, Tool, local_resolver
 
 TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
 # compact JSON as `json.dumps` (and the template's `tojson`) writes it
@@ -73,8 +72,7 @@ def schema_ordered(value, schema):
     only keys moved; a value the schema says nothing about comes back as it is."""
     if not isinstance(schema, dict):
         return value
-    registry = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl()
-    return _ordered(value, schema, registry.resolver(""))
+    return _ordered(value, schema, local_resolver(schema))
 
 
 def _ordered(value, schema, resolver):
@@ -136,23 +134,20 @@ def calls_choice(options: list[dict]) -> dict:
     return {"anyOf": branches, **({"$defs": defs} if defs else {})}
 
 
-# keywords whose value is a schema, a list of schemas, or a map of names to schemas (Draft 2020-12 and
-# its predecessors' `definitions`, `dependencies`); every other keyword's value is data, never walked
-_SCHEMA_KEYWORDS = {"items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
-                    "propertyNames", "unevaluatedItems", "unevaluatedProperties"}
-_SCHEMA_LISTS = {"anyOf", "oneOf", "allOf", "prefixItems"}
-_SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+# where subschemas stand (examples.py's lists, which its `$ref` check walks) and draft 7's `dependencies`, whose
+# values may be schemas too; every other keyword's value is data, never walked
+_SCHEMA_MAPS = SUBSCHEMA_MAPS + ("dependencies",)
 
 
 def _map_subschemas(node: dict, f) -> dict:
-    """`node` with `f` applied to each of its subschemas (the values of `_SCHEMA_KEYWORDS`, the items of
-    `_SCHEMA_LISTS`, the values of `_SCHEMA_MAPS`); every other keyword's value as it is."""
+    """`node` with `f` applied to each of its subschemas (the values of `SUBSCHEMA`, the items of
+    `SUBSCHEMA_LISTS`, the values of `_SCHEMA_MAPS`); every other keyword's value as it is."""
     out = {}
     for key, value in node.items():
-        if key in _SCHEMA_KEYWORDS:
-            out[key] = [f(v) for v in value] if isinstance(value, list) else f(value)  # draft 4-7 `items` lists
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
+        if key in SUBSCHEMA_LISTS and isinstance(value, list):  # draft 4-7 `items` lists too
             out[key] = [f(v) for v in value]
+        elif key in SUBSCHEMA:
+            out[key] = f(value)
         elif key in _SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: f(sub) for name, sub in value.items()}
         else:
@@ -264,7 +259,7 @@ def _inlined(schema: dict) -> dict | None:
     """`schema` with each of its `$ref`s replaced by what it points at (a `$ref` beside annotations only; the
     annotations of the place it stood are dropped) and its definitions dropped, or None where that cannot be
     done: a reference that does not resolve locally, a cycle, or a `$ref` beside another keyword."""
-    resolver = referencing.Registry().with_resource("", DRAFT202012.create_resource(schema)).crawl().resolver("")
+    resolver = local_resolver(schema)
 
     def walk(node, expanding: tuple[str, ...]):
         if not isinstance(node, dict):
