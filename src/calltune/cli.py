@@ -99,6 +99,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                         "default: on for hermes where the model allows it; --no-engine: batches of generate")
     p.add_argument("--draft-tokens", type=int, default=8, metavar="N",
                    help="with --engine: tokens guessed ahead per row and step (default 8; 0: none)")
+    p.add_argument("--num-beams", type=int, default=1, metavar="K",
+                   help="hermes: beam search over K answers, returning the one the model finds most likely as a "
+                        "whole (default 1: greedy); one prompt at a time, outside the engine")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -91,6 +91,9 @@ class PredictConfig:
     engine for hermes prompts when the model's layers all use full attention (`engine_fits`)."""
     draft_tokens: int = 8
     """With `engine`: tokens guessed ahead per row and step (0: none)."""
+    num_beams: int = 1
+    """hermes: 1 decodes greedily; K > 1 keeps the K best answers so far by the model's summed log-probabilities
+    and returns the most likely finished one (`beam.py`; one prompt at a time, outside the engine)."""
 
     def __post_init__(self):
         if self.prompt_style == "auto":
@@ -143,6 +146,14 @@ class PredictConfig:
             raise CalltuneError("--engine decodes --prompt-style hermes (the chat format calltune serve speaks)")
         if self.draft_tokens < 0:
             raise CalltuneError("--draft-tokens must not be negative")
+        if isinstance(self.num_beams, bool) or not isinstance(self.num_beams, int) or self.num_beams < 1:
+            raise CalltuneError(f"--num-beams must be a whole number of at least 1, got {self.num_beams!r}")
+        if self.num_beams > 1:
+            if self.prompt_style != "hermes":
+                raise CalltuneError("--num-beams searches hermes answers: add --prompt-style hermes")
+            if self.engine:
+                raise CalltuneError("--num-beams decodes outside the engine (which is greedy): drop --engine")
+            self.engine = False
 
     @classmethod
     def from_args(cls, args, data: str, out: str) -> "PredictConfig":
@@ -157,7 +168,7 @@ class PredictConfig:
                    next_call_margin=getattr(args, "next_call_margin", None),
                    copy_margin=getattr(args, "copy_margin", None), key_order=getattr(args, "key_order", "schema"),
                    engine=getattr(args, "engine", None),
-                   draft_tokens=getattr(args, "draft_tokens", 8))
+                   draft_tokens=getattr(args, "draft_tokens", 8), num_beams=getattr(args, "num_beams", 1))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
         """The `(tool_choice, parallel)` that constrain `example`'s answer (hermes)."""
@@ -209,6 +220,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
         decoding.append({"copy_margin": cfg.copy_margin})
     if cfg.key_order != "schema":  # likewise
         decoding.append({"key_order": cfg.key_order})
+    if cfg.num_beams > 1:  # likewise (greedy, unconstrained, too)
+        decoding = (decoding if isinstance(decoding, list) else [decoding]) + [{"num_beams": cfg.num_beams}]
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
@@ -299,7 +312,8 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
         else:
             stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                                  skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
-                                 constrain=constrain, stop="turn" if cfg.prompt_style == "hermes" else "json")
+                                 constrain=constrain, stop="turn" if cfg.prompt_style == "hermes" else "json",
+                                 num_beams=cfg.num_beams)
     preds = []
     for ex in examples:
         pred = prediction_for(ex, answers[ex.id]["raw"], cfg.decoding, cfg.prompt_style)

@@ -1,0 +1,150 @@
+"""Beam search (`calltune.beam`, `calltune predict --num-beams`): the answer the model finds most likely as a
+whole, each beam under its own copy of the grammar."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from calltune.beam import beam_generate
+from calltune.cli import main
+from calltune.errors import CalltuneError
+from calltune.evaluate import evaluate
+from calltune.examples import load_examples, load_predictions
+from calltune.generate import generate_batch
+from calltune.predict import PredictConfig, _fingerprint, row_for, run_predict
+
+FORECAST = {"type": "function", "function": {
+    "name": "get_forecast", "description": "Forecast for a city.",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "enum": ["Oslo", "Rome"]},
+        "days": {"type": "integer", "minimum": 1, "maximum": 9},
+        "date": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"}},
+        "required": ["city"], "additionalProperties": False}}}
+ROWS = [{"id": f"r{i}", "instruction": text, "tools": [FORECAST], "tool_choice": choice,
+         "target": {"name": "get_forecast", "arguments": {"city": "Oslo"}}}
+        for i, (text, choice) in enumerate([("Forecast for Oslo?", "required"), ("Rome, three days.", "auto"),
+                                            ("Weather on 2026-05-03 in Oslo", "required"), ("Hi there", "auto")])]
+BUDGET = 96
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("beam") / "forecast.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return str(path)
+
+
+def _config(data, out="", **kw) -> PredictConfig:
+    return PredictConfig(data=data, out=str(out), model="tiny", prompt_style="hermes", decoding="constrained",
+                         max_new_tokens=BUDGET, **kw)
+
+
+def _rows(data, tiny_loaded, **kw):
+    """Each example's prompt and a fresh constraint row, with the grammar cache."""
+    from calltune.predict import compile_grammars
+    from calltune.prompts import render_prompt
+
+    model, tokenizer, _ = tiny_loaded
+    cfg = _config(data, **kw)
+    examples = load_examples(data)
+    grammars, _ = compile_grammars(examples, tokenizer, model, cfg)
+    return [(render_prompt(ex, "hermes", tokenizer), row_for(grammars, ex, cfg)) for ex in examples], grammars
+
+
+def test_a_beam_of_one_is_greedy(data, tiny_loaded):
+    model, tokenizer, _ = tiny_loaded
+    rows, grammars = _rows(data, tiny_loaded, key_order="any")
+    fresh, _ = _rows(data, tiny_loaded, key_order="any")  # generate_batch moves its rows' matchers on
+    for (prompt, row), (_, twin) in zip(rows, fresh):
+        greedy = generate_batch(model, tokenizer, [prompt], BUDGET, ([row], grammars), stop="turn")[0]
+        beam = beam_generate(model, tokenizer, prompt, BUDGET, 1, twin, grammars)
+        assert (beam.text, beam.ids, beam.at_budget) == (greedy.text, greedy.ids, greedy.at_budget)
+
+
+@pytest.mark.parametrize("key_order", ["schema", "any"])
+def test_every_beam_keeps_its_own_grammar(data, tiny_loaded, key_order, tmp_path):
+    """A random model under the grammar: every answer of a beam of 4 parses and adheres (beams that shared
+    one matcher would write calls no grammar allows)."""
+    out = tmp_path / "beam.jsonl"
+    run_predict(_config(data, out, key_order=key_order, num_beams=4), loaded=tiny_loaded, progress=False)
+    metrics = evaluate(load_examples(data), str(out))
+    assert metrics["json_validity"] == 1.0 and metrics["schema_adherence"] == 1.0
+    assert all(p.calls for p in load_predictions(str(out)) if p.id in ("r0", "r2"))  # tool_choice required
+
+
+class _TableModel(torch.nn.Module):
+    """A stand-in model whose next-token distribution depends only on the last token: `table[last]` maps
+    tokens to probabilities (every other token gets almost none)."""
+
+    def __init__(self, vocab: int, table: dict[int, dict[int, float]], default: dict[int, float]):
+        super().__init__()
+        self.vocab, self.table, self.default = vocab, table, default
+        self.device = torch.device("cpu")
+
+    def forward(self, input_ids, attention_mask=None, past_key_values=None, use_cache=True, logits_to_keep=0):
+        logits = torch.full((input_ids.shape[0], 1, self.vocab), float("-inf"))
+        for r, last in enumerate(input_ids[:, -1].tolist()):
+            for token, p in self.table.get(last, self.default).items():
+                logits[r, 0, token] = math.log(p)
+
+        class Cache:
+            def reorder_cache(self, index):
+                pass
+
+        class Out:
+            pass
+
+        out = Out()
+        out.logits, out.past_key_values = logits, past_key_values or Cache()
+        return out
+
+
+def test_the_beam_finds_the_likelier_answer_greedy_walks_past(tok):
+    """Greedy takes `a` (0.6) and then can only end after one more token of 0.36 at best (0.216 in all); a beam
+    of 2 also holds `b` (0.4), which ends at once with 0.95 (0.38): it returns `b`."""
+    a, b, c, d = (tok.convert_tokens_to_ids(t) for t in "abcd")
+    stop = tok.eos_token_id
+    table = {a: {stop: 0.3, c: 0.36, d: 0.34}, b: {stop: 0.95}, c: {stop: 1.0}, d: {stop: 1.0}}
+    model = _TableModel(len(tok), table, default={a: 0.6, b: 0.4})
+    assert beam_generate(model, tok, "x", 8, 1).text == "ac"  # greedy
+    found = beam_generate(model, tok, "x", 8, 2)
+    assert (found.text, found.at_budget) == ("b", False)
+
+
+def test_a_beam_cut_by_the_budget_says_so(tok):
+    a = tok.convert_tokens_to_ids("a")
+    model = _TableModel(len(tok), {}, default={a: 1.0})  # never ends
+    cut = beam_generate(model, tok, "x", 5, 3)
+    assert (cut.text, cut.at_budget) == ("aaaaa", True)
+
+
+def test_num_beams_is_checked_and_keys_the_run(data, tiny_loaded, tmp_path):
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(CalltuneError, match="--num-beams"):
+            _config(data, num_beams=bad)
+    with pytest.raises(CalltuneError, match="hermes"):
+        PredictConfig(data=data, out="", model="tiny", prompt_style="paper", num_beams=2)
+    with pytest.raises(CalltuneError, match="engine"):
+        _config(data, num_beams=2, engine=True)
+    assert _config(data, num_beams=2).engine is False
+    model, tokenizer, path = tiny_loaded
+    prompts = ["p"]
+    keys = {_fingerprint(_config(data, num_beams=k), path, prompts) for k in (1, 2, 4)}
+    assert len(keys) == 3
+    # a run without beams keeps the fingerprint it had before the option existed (no "num_beams" in it)
+    assert _fingerprint(_config(data), path, prompts) == _fingerprint(_config(data, num_beams=1), path, prompts)
+
+
+def test_cli_num_beams(data, tiny_gpt2, tmp_path, capsys):
+    out = tmp_path / "p.jsonl"
+    code = main(["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "hermes", "--decoding",
+                 "constrained", "--max-new-tokens", str(BUDGET), "--num-beams", "3", "--out", str(out),
+                 "--no-progress"])
+    assert code == 0 and len(load_predictions(str(out))) == len(ROWS)
+    assert main(["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "paper", "--num-beams", "2",
+                 "--out", str(tmp_path / "q.jsonl"), "--no-progress"]) == 2
+    assert "--num-beams" in capsys.readouterr().err
