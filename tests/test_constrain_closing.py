@@ -281,3 +281,21 @@ def test_embedded_tokenizer_nesting_logits_close_a_valid_call(chat):
             call = _call(tok, cache.stop_ids, generated, chat)
             assert call["name"] == tool.name, (budget, call)
             jsonschema.validate(call["arguments"], tool.parameters)
+
+
+def test_the_shortest_call_follows_the_tools_own_references():
+    """A required parameter that `$ref`s a definition gets that definition's shortest value (it used to be None,
+    `null`: a shortest call that no grammar allows, sizing the margin short), through `definitions` and nested
+    references; a cycle or a reference that does not resolve stops at None instead of looping or raising."""
+    params = {"type": "object", "$defs": {
+        "dims": {"type": "object", "properties": {"w": {"type": "integer", "minimum": 1}, "unit": {"$ref": "#/$defs/u"}},
+                 "required": ["w", "unit"]},
+        "u": {"type": "string", "enum": ["cm", "in"]},
+        "loop": {"$ref": "#/$defs/loop"}},
+        "definitions": {"tag": {"type": "string", "pattern": "^[a-z]+$"}},
+        "properties": {"size": {"$ref": "#/$defs/dims"}, "tags": {"type": "array", "items": {"$ref": "#/definitions/tag"},
+                                                                 "minItems": 1},
+                       "self": {"$ref": "#/$defs/loop"}, "gone": {"$ref": "#/$defs/missing"}},
+        "required": ["size", "tags", "self", "gone"]}
+    assert minimal_instance(params) == {"size": {"w": 1, "unit": "cm"}, "tags": ["0" * 12], "self": None,
+                                        "gone": None}

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from calltune.chat.grammar import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
-from calltune.examples import Tool
+from calltune.examples import Tool, local_resolver
 from calltune.extract import string_step
 
 PATH_LIMIT = 256  # tokens of a closing path simulated for the closing margin, at most
@@ -30,26 +30,38 @@ def _allowed(bitmask_row: torch.Tensor, n_vocab: int) -> torch.Tensor:
     return torch.from_numpy(np.unpackbits(packed, bitorder="little")[:n_vocab].astype(bool))
 
 
-def minimal_instance(schema):
+REF_DEPTH = 8  # `$ref`s followed in a row by `minimal_instance`, at most (a cycle stops there)
+
+
+def minimal_instance(schema, root=None, depth: int = 0):
     """A short value valid for `schema` (roughly: strings with a pattern or format get a
-    placeholder of typical length). Used only to size the closing margin."""
+    placeholder of typical length). Used only to size the closing margin. `root`: the document
+    that `schema`'s local `$ref`s point into (default `schema` itself: a tool's parameters)."""
     if not isinstance(schema, dict):
         return None
+    root = schema if root is None else root
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and depth < REF_DEPTH:
+        try:
+            target = local_resolver(root).lookup(ref).contents
+        except Exception:  # noqa: BLE001 - unresolvable: the schema checks reject it before decoding
+            return None
+        return minimal_instance(target, root, depth + 1)
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
-            return minimal_instance(schema[key][0])
+            return minimal_instance(schema[key][0], root, depth)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = kind[0] if kind else None
     if kind == "object" or "properties" in schema:
         props = schema.get("properties", {})
-        return {k: minimal_instance(props.get(k, {})) for k in schema.get("required", [])}
+        return {k: minimal_instance(props.get(k, {}), root, depth) for k in schema.get("required", [])}
     if kind == "array":
-        return [minimal_instance(schema.get("items", {}))] * int(schema.get("minItems", 0))
+        return [minimal_instance(schema.get("items", {}), root, depth)] * int(schema.get("minItems", 0))
     if kind in ("integer", "number"):
         return schema.get("minimum", 0)
     if kind == "boolean":
