@@ -1210,28 +1210,31 @@ def test_the_order_next_call_lever():
 
 
 BEAM = os.path.join(ROOT, "levers", "beam", "dev")
-# rule.txt's sets (seed 12) -> (sha256 prefix, size, right greedy / K = 4, (right only greedy, right only K = 4),
-# optional arguments the target leaves out given greedy / K = 4); constrained, --key-order any, no margin
+# set -> (sha256 prefix, size, right greedy / K = 4, (right only greedy, right only K = 4), optional arguments the
+# target leaves out given greedy / K = 4); constrained, --key-order any. rule.txt's (seed 12, no margin):
 BEAM_SETS = {"proc150": ("34b81706", 150, (92, 92), (5, 5), (16, 12)),
              "list100": ("4c2d9be3", 100, (45, 48), (3, 6), (49, 18))}
+# rule2.txt's (seed 13, --abstain-margin 0.5 for both)
+BEAM2_SETS = {"proc150": ("a8e38e0b", 150, (76, 83), (1, 8), (36, 18)),
+              "list100": ("1e65212b", 100, (37, 44), (0, 7), (33, 16))}
 
 
-def test_the_beam_lever(tmp_path_factory):
-    """--num-beams 4 against greedy on cand40 (rule.txt): 8 / 11 over the two sets made for it, net +3 where the rule
-    asked for 5, so the lever stops; fewer unstated optional arguments on both sets. beam_proc150 is regenerated
-    and every file rescored from its predictions."""
+def _beam_pairs(sets: dict, files, proc: str) -> tuple[list[int], list[dict]]:
+    """Check each set's greedy and K = 4 files (`files(name, k)`: evaluation and predictions) against `sets`:
+    right answers, the pair, validity and adherence, unstated optional arguments; proc150's are rescored from
+    `proc` (the set regenerated). Returns the flips summed and each set's pair."""
     from calltune.evaluate import run_eval
 
-    proc = _proc150(tmp_path_factory, 12, BEAM_SETS["proc150"][0])
-    net = 0
-    for name, (sha, n, right, flips, unstated) in BEAM_SETS.items():
-        runs = {k: (f"eval_beam_{name}_{k}.json", f"predictions_beam_{name}_{k}.jsonl") for k in ("k1", "k4")}
+    flips_all, pairs = [0, 0], []
+    for name, (sha, n, right, flips, unstated) in sets.items():
+        runs = {k: files(name, k) for k in ("k1", "k4")}
         assert tuple(_dev_right(BEAM, name, sha, n, runs[k]) for k in runs) == right
         pair = compare(*(load_outcomes(os.path.join(BEAM, runs[k][0])) for k in runs))
         assert (pair["only_a"], pair["only_b"]) == flips
-        net += flips[1] - flips[0]
+        flips_all = [flips_all[0] + flips[0], flips_all[1] + flips[1]]
+        pairs.append(pair)
         given = []
-        for k, (evaluation, predictions) in runs.items():
+        for evaluation, predictions in runs.values():
             with open(os.path.join(BEAM, evaluation), encoding="utf-8") as handle:
                 metrics = json.load(handle)
             assert metrics["json_validity"] == metrics["schema_adherence"] == 1.0
@@ -1240,13 +1243,17 @@ def test_the_beam_lever(tmp_path_factory):
                 again = run_eval(proc, os.path.join(BEAM, predictions), None, style="hermes")
                 assert again["exact_match"] == metrics["exact_match"] and again["errors"] == metrics["errors"]
         assert tuple(given) == unstated
-    assert net == 3 < 5  # rule (a) fails: the lever stops
+    return flips_all, pairs
 
 
-# rule2.txt's sets (seed 13), --abstain-margin 0.5 for both -> (sha256 prefix, size, right greedy / K = 4,
-# (right only greedy, right only K = 4), optional arguments the target leaves out given greedy / K = 4)
-BEAM2_SETS = {"proc150": ("a8e38e0b", 150, (76, 83), (1, 8), (36, 18)),
-              "list100": ("1e65212b", 100, (37, 44), (0, 7), (33, 16))}
+def test_the_beam_lever(tmp_path_factory):
+    """--num-beams 4 against greedy on cand40 (rule.txt): 8 / 11 over the two sets made for it, net +3 where the rule
+    asked for 5, so the lever stops; fewer unstated optional arguments on both sets. beam_proc150 is regenerated
+    and its files rescored from their predictions."""
+    proc = _proc150(tmp_path_factory, 12, BEAM_SETS["proc150"][0])
+    flips, _ = _beam_pairs(BEAM_SETS, lambda name, k: (f"eval_beam_{name}_{k}.json",
+                                                        f"predictions_beam_{name}_{k}.jsonl"), proc)
+    assert flips == [8, 11] and flips[1] - flips[0] == 3 < 5  # rule (a) fails: the lever stops
 
 
 def test_the_beam_within_the_chosen_branch(tmp_path_factory):
@@ -1254,30 +1261,16 @@ def test_the_beam_within_the_chosen_branch(tmp_path_factory):
     +14, neither worse (each significantly better), validity and adherence 100%: (a) to (c) hold and the lever
     waits for BFCL's veto (d). Both runs take the same branch on every answer (the same log-odds to float
     rounding); beam2_proc150 is regenerated and its files rescored."""
-    from calltune.evaluate import run_eval
-
     proc = _proc150(tmp_path_factory, 13, BEAM2_SETS["proc150"][0])
-    net, flips_all = 0, [0, 0]
-    for name, (sha, n, right, flips, unstated) in BEAM2_SETS.items():
-        runs = {k: (f"eval_beam2_{name}_{k}_m05.json", f"predictions_beam2_{name}_{k}_m05.jsonl") for k in ("k1", "k4")}
-        assert tuple(_dev_right(BEAM, name, sha, n, runs[k]) for k in runs) == right
-        pair = compare(*(load_outcomes(os.path.join(BEAM, runs[k][0])) for k in runs))
-        assert (pair["only_a"], pair["only_b"]) == flips and pair["p_value"] < 0.05
-        net += flips[1] - flips[0]
-        flips_all = [flips_all[0] + flips[0], flips_all[1] + flips[1]]
-        given, answers = [], []
-        for k, (evaluation, predictions) in runs.items():
-            with open(os.path.join(BEAM, evaluation), encoding="utf-8") as handle:
-                metrics = json.load(handle)
-            assert metrics["json_validity"] == metrics["schema_adherence"] == 1.0
-            given.append(metrics["arguments"]["optional_given_anyway"])
-            with open(os.path.join(BEAM, predictions), encoding="utf-8") as handle:
+    files = lambda name, k: (f"eval_beam2_{name}_{k}_m05.json", f"predictions_beam2_{name}_{k}_m05.jsonl")  # noqa: E731
+    flips, pairs = _beam_pairs(BEAM2_SETS, files, proc)
+    assert flips == [1, 15] and flips[1] - flips[0] == 14 >= 5  # (a) holds
+    assert all(pair["p_value"] < 0.05 for pair in pairs)  # each set significantly better under K = 4
+    for name in BEAM2_SETS:
+        answers = []
+        for k in ("k1", "k4"):
+            with open(os.path.join(BEAM, files(name, k)[1]), encoding="utf-8") as handle:
                 answers.append([json.loads(line) for line in handle])
-            if name == "proc150":
-                again = run_eval(proc, os.path.join(BEAM, predictions), None, style="hermes")
-                assert again["exact_match"] == metrics["exact_match"] and again["errors"] == metrics["errors"]
-        assert tuple(given) == unstated
         for greedy, beam in zip(*answers):
             assert ("<tool_call>" in greedy["raw"]) == ("<tool_call>" in beam["raw"])
             assert abs(greedy["log_odds"] - beam["log_odds"]) < 1e-3
-    assert (net, flips_all) == (14, [1, 15])  # (a) holds: at least 5 net
