@@ -67,9 +67,10 @@ def beam_generate(model, tokenizer, prompt: str, max_new_tokens: int, num_beams:
         rows = [_copy_row(state) for _, state in beams]
         if processor is not None:
             processor.rows, processor.bitmask = rows, None
-            last = torch.tensor([[tokens[-1] if tokens else 0] for tokens, _ in beams])
-            ids = torch.cat([torch.zeros(len(beams), prompt_len + step - 1, dtype=torch.long), last], dim=1) \
-                if step else torch.zeros(len(beams), prompt_len, dtype=torch.long)
+            # the processor reads only the length (the step) and the last column (each beam's last token)
+            ids = torch.zeros(len(beams), prompt_len + step, dtype=torch.long)
+            if step:
+                ids[:, -1] = torch.tensor([tokens[-1] for tokens, _ in beams])
             masked = processor(ids, masked)  # consumes each beam's last token into its copy, then masks
         total = scores[:, None] + masked  # (k, vocab)
         flat = total.flatten()

@@ -134,13 +134,13 @@ def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
     step = 1 if num_beams > 1 else batch_size  # a beam decodes one prompt at a time
     for lo in range(0, len(todo), step):
         idx = todo[lo: lo + step]
-        constraint = None if constrain is None else ([constrain(i) for i in idx], grammars)
         if num_beams > 1:
             from calltune.beam import beam_generate
 
-            gens = [beam_generate(model, tokenizer, prompts[idx[0]], max_new_tokens, num_beams,
-                                  None if constraint is None else constraint[0][0], grammars, timing)]
+            row = None if constrain is None else constrain(idx[0])
+            gens = [beam_generate(model, tokenizer, prompts[idx[0]], max_new_tokens, num_beams, row, grammars, timing)]
         else:
+            constraint = None if constrain is None else ([constrain(i) for i in idx], grammars)
             gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, constraint, timing,
                                   stop)
         new_tokens += sum(g.new_tokens for g in gens)
