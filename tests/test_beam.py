@@ -3,13 +3,14 @@ whole, each beam under its own copy of the grammar."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
 import pytest
 import torch
 
-from calltune.beam import beam_generate
+from calltune.beam import beam_generate, beam_generate_batch
 from calltune.cli import main
 from calltune.errors import CalltuneError
 from calltune.evaluate import evaluate
@@ -85,7 +86,8 @@ class _TableModel(torch.nn.Module):
         self.vocab, self.table, self.default = vocab, table, default
         self.device = torch.device("cpu")
 
-    def forward(self, input_ids, attention_mask=None, past_key_values=None, use_cache=True, logits_to_keep=0):
+    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True,
+                logits_to_keep=0):
         logits = torch.full((input_ids.shape[0], 1, self.vocab), float("-inf"))
         for r, last in enumerate(input_ids[:, -1].tolist()):
             for token, p in self.table.get(last, self.default).items():
@@ -120,6 +122,35 @@ def test_a_beam_cut_by_the_budget_says_so(tok):
     model = _TableModel(len(tok), {}, default={a: 1.0})  # never ends
     cut = beam_generate(model, tok, "x", 5, 3)
     assert (cut.text, cut.at_budget) == ("aaaaa", True)
+
+
+def test_prompts_batched_keep_their_own_searches(tok):
+    """Two prompts in one batch: the first ends at its second step (the beam's `b`), the second runs to the
+    budget; each gets the answer it gets alone (the batch sheds the first prompt's rows and goes on)."""
+    a, b, c, d, e, x, y = (tok.convert_tokens_to_ids(t) for t in "abcdexy")
+    stop = tok.eos_token_id
+    table = {x: {a: 0.6, b: 0.4}, a: {stop: 0.3, c: 0.36, d: 0.34}, b: {stop: 0.95}, c: {stop: 1.0},
+             d: {stop: 1.0}, y: {e: 1.0}, e: {e: 0.7, a: 0.3}}
+    model = _TableModel(len(tok), table, default={stop: 1.0})
+    padded = copy.deepcopy(tok)
+    padded.pad_token = padded.eos_token
+    alone = [beam_generate(model, tok, prompt, 5, 2) for prompt in ("x", "y")]
+    together = beam_generate_batch(model, padded, ["x", "y"], 5, 2)
+    assert [(g.text, g.at_budget) for g in alone] == [("b", False), ("eeeee", True)]
+    assert together == alone
+
+
+def test_a_batch_of_beams_answers_as_one_prompt_at_a_time(data, tiny_loaded):
+    """Prompts of different lengths, left padded in one batch under the grammar: the same answers as each
+    decoded alone (positions count from each prompt's own first token)."""
+    model, tokenizer, _ = tiny_loaded
+    rows, grammars = _rows(data, tiny_loaded, key_order="any")
+    fresh, _ = _rows(data, tiny_loaded, key_order="any")
+    assert len({len(tokenizer(p)["input_ids"]) for p, _ in rows}) > 1  # padding is exercised
+    alone = [beam_generate(model, tokenizer, prompt, BUDGET, 3, row, grammars) for prompt, row in rows]
+    together = beam_generate_batch(model, tokenizer, [p for p, _ in fresh], BUDGET, 3, [r for _, r in fresh],
+                                   grammars)
+    assert [(g.text, g.ids, g.at_budget) for g in together] == [(g.text, g.ids, g.at_budget) for g in alone]
 
 
 def test_num_beams_is_checked_and_keys_the_run(data, tiny_loaded, tmp_path):

@@ -101,7 +101,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="with --engine: tokens guessed ahead per row and step (default 8; 0: none)")
     p.add_argument("--num-beams", type=int, default=1, metavar="K",
                    help="hermes: beam search over K answers, returning the one the model finds most likely as a "
-                        "whole (default 1: greedy); one prompt at a time, outside the engine")
+                        "whole (default 1: greedy); --batch-size prompts at a time, each with its own K beams, outside "
+                        "the engine")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -124,23 +124,24 @@ def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
     """Generate for every prompt index not in `skip`, longest first, calling `on_batch(indices,
     generations)` after each batch. For constrained decoding, `constrain(i)` gives prompt i's
     `RowConstraint` from `grammars` (a `GrammarCache`). `num_beams` above 1 (hermes, `stop="turn"`):
-    beam search, one prompt at a time (`beam.beam_generate`). Returns timing stats."""
+    beam search, `batch_size` prompts at a time, each with its own beams (`beam.beam_generate_batch`).
+    Returns timing stats."""
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     todo = sorted((i for i in range(len(prompts)) if i not in skip), key=lambda i: -lengths[i])
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="predict", unit="ex", disable=not progress, dynamic_ncols=True)
     start, new_tokens, timing = time.perf_counter(), 0, {"steps": 0, "constraint_s": 0.0}
-    step = 1 if num_beams > 1 else batch_size  # a beam decodes one prompt at a time
-    for lo in range(0, len(todo), step):
-        idx = todo[lo: lo + step]
+    for lo in range(0, len(todo), batch_size):
+        idx = todo[lo: lo + batch_size]
+        rows = None if constrain is None else [constrain(i) for i in idx]
         if num_beams > 1:
-            from calltune.beam import beam_generate
+            from calltune.beam import beam_generate_batch
 
-            row = None if constrain is None else constrain(idx[0])
-            gens = [beam_generate(model, tokenizer, prompts[idx[0]], max_new_tokens, num_beams, row, grammars, timing)]
+            gens = beam_generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, num_beams, rows,
+                                       grammars, timing)
         else:
-            constraint = None if constrain is None else ([constrain(i) for i in idx], grammars)
+            constraint = None if rows is None else (rows, grammars)
             gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, constraint, timing,
                                   stop)
         new_tokens += sum(g.new_tokens for g in gens)

@@ -93,7 +93,8 @@ class PredictConfig:
     """With `engine`: tokens guessed ahead per row and step (0: none)."""
     num_beams: int = 1
     """hermes: 1 decodes greedily; K > 1 keeps the K best answers so far by the model's summed log-probabilities
-    and returns the most likely finished one (`beam.py`; one prompt at a time, outside the engine)."""
+    and returns the most likely finished one (`beam.py`; `batch_size` prompts at a time, each with its own K beams,
+    outside the engine)."""
 
     def __post_init__(self):
         if self.prompt_style == "auto":
