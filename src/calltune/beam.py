@@ -96,22 +96,30 @@ def _answer(search: _Search, row, odds, tokenizer) -> Generation:
     return Generation(cut_turn(text), len(ids), tuple(ids), odds, at_budget)
 
 
-@torch.inference_mode()
 def beam_generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, num_beams: int,
                         rows: list | None = None, grammars=None, timing: dict | None = None) -> list[Generation]:
-    """Decode several hermes prompts, each with its own beam of `num_beams`, in one batch: the prompts left
-    padded (positions counted from each prompt's first token, as `model.generate` does), every prompt's beams
-    rows of one forward pass per step, each search ended on its own (see the module docstring). The answers
-    are each prompt's own beam search; only the floating-point order of a batched forward pass differs.
+    """Decode several hermes prompts, each with its own beam of `num_beams`, in one batch (`beam_search`).
     `rows`: each prompt's `RowConstraint` from `grammars` (a `GrammarCache`), or None (unconstrained)."""
+    enc = tokenizer(prompts, return_tensors="pt", padding=len(prompts) > 1, add_special_tokens=False)
+    enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    return beam_search(model, tokenizer, enc, max_new_tokens, num_beams, rows, grammars, timing)
+
+
+@torch.inference_mode()
+def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int, rows: list | None = None,
+                grammars=None, timing: dict | None = None) -> list[Generation]:
+    """Beam search over a left-padded batch of prompts (`enc`: `input_ids` and `attention_mask`), each prompt
+    with its own beams: positions counted from each prompt's first token (as `model.generate` does), every
+    prompt's beams rows of one forward pass per step, each search ended on its own (see the module
+    docstring). The answers are each prompt's own beam search; only the floating-point order of a batched
+    forward pass differs. `rows`: each prompt's `RowConstraint` from `grammars`, or None (unconstrained).
+    `timing`, if given, accumulates `steps` (and, under a margin, `abstain.decide`'s counts)."""
     from calltune.constrain import ToolCallConstraint, stop_ids
 
     stops = stop_ids(tokenizer)
-    rows = list(rows) if rows is not None else [None] * len(prompts)
-    enc = tokenizer(prompts, return_tensors="pt", padding=len(prompts) > 1, add_special_tokens=False)
-    enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-    prompt_len = enc["input_ids"].shape[1]
-    odds = [None] * len(prompts)
+    n_prompts, prompt_len = enc["input_ids"].shape
+    rows = list(rows) if rows is not None else [None] * n_prompts
+    odds = [None] * n_prompts
     processor = None
     if any(row is not None for row in rows):
         from calltune.abstain import decide
@@ -123,7 +131,7 @@ def beam_generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: in
     out = model(**enc, position_ids=positions, use_cache=True, logits_to_keep=1)
     cache, logits = out.past_key_values, out.logits[:, -1, :]
     searches = [_Search([([], row, 0.0)]) for row in rows]
-    owners = list(range(len(prompts)))  # the prompt of each row of the batch, in order
+    owners = list(range(n_prompts))  # the prompt of each row of the batch, in order
     last_position = positions[:, -1]
     steps = 0
     for step in range(max_new_tokens):

@@ -68,6 +68,12 @@ class EngineConfig:
     """Constrained decoding: a call's keys in the schema's order (`schema`) or in any order, each once
     (`any`), as `calltune predict --key-order` does (`chat.grammar.AnyOrder`)."""
 
+    num_beams: int = 1
+    """Beam search: each answer the likeliest whole answer of K beams, as `calltune predict --num-beams` does
+    (`beam.py`; under --abstain-margin within the branch it chooses). Waiting requests with the same
+    max_tokens decode together, up to --max-batch-size, outside the batch of greedy rows (no drafts, no
+    prefix cache), and a streamed answer arrives in one piece. 1 (default): greedy."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -79,6 +85,8 @@ class EngineConfig:
             raise CalltuneError("--draft-step-overhead must be a number of at least 0 (inf: the widest draft)")
         if self.prefix_cache_mb < 0:
             raise CalltuneError("--prefix-cache-mb must not be negative")
+        if isinstance(self.num_beams, bool) or not isinstance(self.num_beams, int) or self.num_beams < 1:
+            raise CalltuneError(f"--num-beams must be a whole number of at least 1, got {self.num_beams!r}")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
         from calltune.predict import check_margin
@@ -167,7 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = {"int": int, "float": float, "int | None": int, "float | None": float, "str | None": str, "str": str}
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
                 "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M",
-                "next_call_margin": "M", "copy_margin": "B"}
+                "next_call_margin": "M", "copy_margin": "B", "num_beams": "K"}
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4"), "key_order": KEY_ORDERS}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):

@@ -29,6 +29,12 @@ picks its tokens position by position as above, and keeps going while each pick 
 draft token fed there: one pass yields 1 + (drafts accepted) tokens, the same tokens a
 one-token step would have picked. Rejected columns are masked out (`KVBatch.advance`).
 
+Beam search (`EngineConfig.num_beams` > 1) replaces the batch of greedy rows: each scheduler iteration
+takes the first waiting job and the waiting jobs with its budget (up to `max_batch_size`) and decodes them
+together with `beam.beam_search`, as `predict --num-beams` does (its own copy of the tokenizer, so no lock
+is held meanwhile); a streaming job gets its whole answer in one event, and a job cancelled or past its
+deadline during the search gets its failure instead of the answer.
+
 Under an abstention margin (`EngineConfig.abstain_margin`), a request under tool_choice auto with
 tools takes its branch at admission, as `predict` does before decoding: `abstain.decide` weighs
 text against calls in one forward pass over the tag's tokens on top of the prefilled prompt
@@ -44,6 +50,7 @@ engine thread; `prepare` runs on the caller's thread (tokenizing and grammar com
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -203,6 +210,8 @@ class Engine:
         self.widths = StepWidth(self.config.draft_tokens, self.config.draft_step_overhead)
         if self.config.abstain_margin is not None:
             self.counts.update(abstain_decided=0, abstained=0)  # answers weighed / sent to text
+        # beam search runs on the engine thread with its own tokenizer (HF fast tokenizers are not thread-safe)
+        self.beam_tokenizer = copy.deepcopy(tokenizer) if self.config.num_beams > 1 else None
 
     # ---- the caller's side -------------------------------------------------------------------
 
@@ -284,7 +293,8 @@ class Engine:
                 "decoding": self.config.decoding, "abstain_margin": self.config.abstain_margin,
                 "optional_margin": self.config.optional_margin,
                 "next_call_margin": self.config.next_call_margin, "copy_margin": self.config.copy_margin,
-                "key_order": self.config.key_order, "prefix_cache": self.prefix.stats()}
+                "key_order": self.config.key_order, "num_beams": self.config.num_beams,
+                "prefix_cache": self.prefix.stats()}
 
     def warm_up(self) -> None:
         """Decode one short request before serving (not on the engine thread): the first constrained
@@ -342,6 +352,9 @@ class Engine:
         """One scheduler iteration: admit waiting jobs while there is room, then one decode step
         (speculative when drafts are on: see the module docstring)."""
         self._sweep_queue()
+        if self.config.num_beams > 1:
+            self._beam_step()
+            return
         self._admit()
         if not self.rows:
             return
@@ -375,6 +388,47 @@ class Engine:
             order = fill_holes(keep)  # the last rows take the free slots: the others are not copied
             self.rows = [self.rows[i] for i in order]
             self.batch.keep(order)
+
+    def _beam_step(self) -> None:
+        """Beam search (see the module docstring): the first waiting job and those with its budget."""
+        from calltune.beam import beam_search
+
+        with self.lock:
+            if not self.queue:
+                return
+            budget = self.queue[0].prepared.max_tokens
+            jobs = [job for job in self.queue if job.prepared.max_tokens == budget][:self.config.max_batch_size]
+            for job in jobs:
+                self.queue.remove(job)
+        prompts = [job.prepared.prompt_ids for job in jobs]
+        width = max(map(len, prompts))
+        pad = self.beam_tokenizer.pad_token_id or 0  # masked out: any id does
+        enc = {"input_ids": torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device),
+               "attention_mask": torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
+                                              device=self.device)}
+        try:
+            answers = beam_search(self.model, self.beam_tokenizer, enc, budget, self.config.num_beams,
+                                  [job.prepared.constraint for job in jobs], self.grammars, self.counts)
+        except Exception as err:  # a bug or out of memory: fail these jobs, keep serving
+            log.exception("beam search failed")
+            for job in jobs:
+                self._emit(job, Failed("internal", f"internal error: {type(err).__name__}: {err}"))
+            return
+        now = time.monotonic()
+        for job, answer in zip(jobs, answers):
+            if job.cancelled:
+                self._emit(job, Failed("cancelled", "the request was cancelled"))
+                continue
+            if job.deadline is not None and now > job.deadline:
+                self._emit(job, Failed("timeout", "the request took longer than the server's request timeout"))
+                continue
+            ended = len(answer.ids) < budget  # a finished beam's end token is not in its ids
+            self.counts["completion_tokens"] += len(answer.ids) + ended
+            if job.stream:
+                self._emit(job, Progress(answer.text))
+            self._emit(job, Finished(answer.text, "stop" if ended else "length", len(job.prepared.prompt_ids),
+                                     len(answer.ids) + ended, 0, answer.log_odds, ended,
+                                     ended and answer.at_budget))
 
     def _draft(self, row: Row) -> Draft:
         """Up to `draft_tokens` guesses at the row's next tokens (none past its budget)."""

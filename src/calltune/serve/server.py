@@ -51,7 +51,8 @@ def run_server(config: ServeConfig) -> int:
     try:
         print(f"calltune serve: model '{config.served_model_name}' ({config.model}"
               f"{', adapter ' + config.adapter if config.adapter else ''}, {config.engine.decoding} decoding"
-              f"{'' if margin is None else f', abstain margin {margin:g}'}) on "
+              f"{'' if margin is None else f', abstain margin {margin:g}'}"
+              f"{'' if config.engine.num_beams == 1 else f', {config.engine.num_beams} beams'}) on "
               f"http://{config.host}:{config.port}/v1", file=sys.stderr)
         uvicorn.run(create_app(engine, config), host=config.host, port=config.port, log_level=config.log_level)
     finally:
