@@ -71,7 +71,8 @@ def test_every_beam_keeps_its_own_grammar(data, tiny_loaded, key_order, tmp_path
     """A random model under the grammar: every answer of a beam of 4 parses and adheres (beams that shared
     one matcher would write calls no grammar allows)."""
     out = tmp_path / "beam.jsonl"
-    run_predict(_config(data, out, key_order=key_order, num_beams=4), loaded=tiny_loaded, progress=False)
+    stats = run_predict(_config(data, out, key_order=key_order, num_beams=4), loaded=tiny_loaded, progress=False)
+    assert stats["constraint_s"] > 0  # the time spent masking is counted
     metrics = evaluate(load_examples(data), str(out))
     assert metrics["json_validity"] == 1.0 and metrics["schema_adherence"] == 1.0
     assert all(p.calls for p in load_predictions(str(out)) if p.id in ("r0", "r2"))  # tool_choice required

@@ -113,7 +113,8 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
     prompt's beams rows of one forward pass per step, each search ended on its own (see the module
     docstring). The answers are each prompt's own beam search; only the floating-point order of a batched
     forward pass differs. `rows`: each prompt's `RowConstraint` from `grammars`, or None (unconstrained).
-    `timing`, if given, accumulates `steps` (and, under a margin, `abstain.decide`'s counts)."""
+    `timing`, if given, accumulates `steps`, `constraint_s` where it has it (seconds spent masking) and, under a
+    margin, `abstain.decide`'s counts."""
     from calltune.constrain import ToolCallConstraint, stop_ids
 
     stops = stop_ids(tokenizer)
@@ -166,4 +167,6 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
                        past_key_values=cache, use_cache=True).logits[:, -1, :]
     if timing is not None:
         timing["steps"] = timing.get("steps", 0) + steps
+        if processor is not None and "constraint_s" in timing:
+            timing["constraint_s"] += processor.seconds
     return [_answer(search, row, log_odds, tokenizer) for search, row, log_odds in zip(searches, rows, odds)]
