@@ -1274,3 +1274,40 @@ def test_the_beam_within_the_chosen_branch(tmp_path_factory):
         for greedy, beam in zip(*answers):
             assert ("<tool_call>" in greedy["raw"]) == ("<tool_call>" in beam["raw"])
             assert abs(greedy["log_odds"] - beam["log_odds"]) < 1e-3
+
+
+BEAM_BFCL = os.path.join(ROOT, "levers", "beam", "bfcl_k4")
+# rule2.txt (d): K = 4 against cand40's --key-order any runs (greedy), (right under K = 4, right only greedy, right
+# only K = 4) at each margin the rule names; the margin only moves the branch, chosen first the same way by both
+BEAM_BFCL_PAIRS = {
+    -2.0: {"simple_python": (232, 5, 8), "irrelevance": (104, 0, 0)},
+    0.5: {"simple_python": (231, 5, 8), "multiple": (123, 2, 15), "parallel": (67, 2, 6),
+          "parallel_multiple": (33, 5, 3), "irrelevance": (165, 0, 0)},
+    1.5: {"simple_python": (226, 5, 8), "irrelevance": (197, 0, 0)},
+}
+
+
+def test_the_beam_bfcl_veto():
+    """rule2.txt (d): BFCL puts --num-beams 4 significantly behind greedy in no category at any margin the rule
+    names (multiple significantly ahead, 2 / 15), validity and adherence 100%: the lever is adopted."""
+    for margin, expected in BEAM_BFCL_PAIRS.items():
+        for category, counts in expected.items():
+            greedy, beam = (load_outcomes(os.path.join(base, f"bfcl_{category}"), margin)
+                            for base in (KEY_ORDER_RUN, BEAM_BFCL))
+            pair = compare(greedy, beam)
+            assert (sum(beam["outcomes"].values()), pair["only_a"], pair["only_b"]) == counts
+            assert not (pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05)  # no veto
+    assert compare(*(load_outcomes(os.path.join(base, "bfcl_multiple")) for base in (KEY_ORDER_RUN, BEAM_BFCL))
+                   )["p_value"] < 0.01
+    for category in BEAM_BFCL_PAIRS[0.5]:
+        with open(os.path.join(BEAM_BFCL, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
+            metrics = json.load(handle)
+        assert metrics["calltune"]["json_validity"] == metrics["calltune"]["schema_adherence"] == 1.0
+        assert metrics["predict"]["config"]["num_beams"] == 4 and metrics["n"] == len(load_run(
+            os.path.join(BEAM_BFCL, f"bfcl_{category}"))["rows"])
+    # the recipe's decoding on synthetic held-out dev (dev_proc100) and the seed dev set, greedy and K = 4 at M = 0.5
+    for name, right, flips in (("proc100", (51, 53), (1, 3)), ("seed", (2, 2), (0, 0))):
+        runs = [load_outcomes(os.path.join(BEAM, f"eval_{name}_{k}_m05.json")) for k in ("k1", "k4")]
+        pair = compare(*runs)
+        assert tuple(sum(run["outcomes"].values()) for run in runs) == right
+        assert (pair["only_a"], pair["only_b"]) == flips
