@@ -137,17 +137,16 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
     steps = 0
     for step in range(max_new_tokens):
         logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (rows, vocab): the model's own
-        states = [_copy_row(state) for p in dict.fromkeys(owners) for _, state, _ in searches[p].beams]
+        beams = [beam for p in dict.fromkeys(owners) for beam in searches[p].beams]  # the batch's rows, in order
+        states = [_copy_row(state) for _, state, _ in beams]
         if processor is not None:
             processor.rows, processor.bitmask = states, None
             # the processor reads only the length (the step) and the last column (each beam's last token)
             ids = torch.zeros(len(states), prompt_len + step, dtype=torch.long)
             if step:
-                ids[:, -1] = torch.tensor([tokens[-1] for p in dict.fromkeys(owners)
-                                           for tokens, _, _ in searches[p].beams])
+                ids[:, -1] = torch.tensor([tokens[-1] for tokens, _, _ in beams])
             logp = processor(ids, logp)  # consumes each beam's last token into its copy, then masks
-        scores = torch.tensor([value for p in dict.fromkeys(owners) for _, _, value in searches[p].beams])
-        total = scores[:, None] + logp
+        total = torch.tensor([value for _, _, value in beams])[:, None] + logp
         parents, first = [], 0
         for p in dict.fromkeys(owners):
             n = len(searches[p].beams)
@@ -161,7 +160,7 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
         cache.reorder_cache(index)
         mask = torch.cat([mask[index], mask.new_ones(len(parents), 1)], dim=1)
         last_position = last_position[index] + 1
-        new = torch.tensor([[tokens[-1]] for p in dict.fromkeys(owners) for tokens, _, _ in searches[p].beams],
+        new = torch.tensor([[beam[0][-1]] for p in dict.fromkeys(owners) for beam in searches[p].beams],
                            device=model.device)
         logits = model(input_ids=new, attention_mask=mask, position_ids=last_position[:, None],
                        past_key_values=cache, use_cache=True).logits[:, -1, :]
