@@ -107,6 +107,21 @@ def test_demo_trains_compares_prompt_only_with_tuned_and_reuses_cells(long_gpt2,
     assert cell_order("tuned/hermes/seed_dev-constrained") == "schema" and os.stat(greedy).st_mtime_ns == greedy_stamp
     assert stamps()[0] == after[0] and stamps()[1] != after[1]  # training reused, constrained cells not
 
+    # greedy by default (the demo's budget), beams on request: the constrained hermes cells rerun with them
+    def cell_beams(path):
+        with open(os.path.join(out, path, "metrics.json"), encoding="utf-8") as handle:
+            return json.load(handle)["cell"]["predict"]["num_beams"]
+
+    assert cell_beams("tuned/hermes/seed_dev-constrained") == 1 and "likeliest of 4 beams, left out" in \
+        open(os.path.join(out, "results.md")).read()
+    constrained = stamps()[1]
+    assert main(more + ["--key-order", "schema", "--num-beams", "2"]) == 0
+    assert [cell_beams(p) for p in ("tuned/hermes/seed_dev-constrained", "prompt-only/hermes/bfcl_simple_python-constrained",
+                                    "tuned/hermes/seed_dev-greedy")] == [2, 2, 1]
+    assert os.stat(greedy).st_mtime_ns == greedy_stamp and stamps()[1] != constrained
+    assert json.load(open(os.path.join(out, "config.json")))["num_beams"] == 2
+    assert "each the likeliest of 2 beams (`--num-beams 2`)" in open(os.path.join(out, "results.md")).read()
+
 
 def test_demo_with_a_full_fine_tune_evaluates_the_tuned_weights_themselves(long_gpt2, tmp_path, capsys, monkeypatch):
     """`--set train.method=full` saves model/, not an adapter: the tuned cells load it (not the base
@@ -164,6 +179,8 @@ def test_demo_option_errors(tmp_path, capsys):
     assert "expected CATEGORY=N" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "d"), "--config", str(tmp_path / "missing.yaml")]) == 2
     assert main(["demo", "--out", str(tmp_path / "d"), "--config", BEST, "--prompt-styles", "fancy"]) == 2
+    assert main(["demo", "--out", str(tmp_path / "d"), "--config", BEST, "--num-beams", "0"]) == 2
+    assert "--num-beams" in capsys.readouterr().err
 
 
 def test_training_stage_resumes_an_interrupted_run_and_replaces_one_of_other_settings(tmp_path, monkeypatch):

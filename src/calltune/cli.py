@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-order", default="any", choices=["schema", "any"],
                    help="constrained hermes cells: a call's keys in the schema's order or in any order (default: "
                         "any, the recipe's decoding since session 48; see the README's \"Key order\")")
+    p.add_argument("--num-beams", type=int, default=1, metavar="K",
+                   help="constrained hermes cells: the likeliest answer of K beams (default 1: greedy, for the "
+                        "demo's time budget; the recipe decodes with 4 since session 50, see the README's \"Beam "
+                        "search\")")
     p.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -249,6 +249,13 @@ def plot(rows: list[dict], path: str, title: str) -> None:
 _ORDER_WORDS = {"schema": "the schema's order", "any": "any order (the recipe's decoding)"}
 
 
+def _beam_words(k: int) -> str:
+    if k == 1:
+        return ("each the greedy answer (`--num-beams 1`; the recipe's decoding takes the likeliest of 4 beams, "
+                "left out at the demo's budget)")
+    return f"each the likeliest of {k} beams (`--num-beams {k}`)"
+
+
 def report(args, rows: list[dict], trained: dict, seconds: dict, method: str = "lora") -> str:
     """results.md's text: what was run, the table, and the caveats."""
     data = trained.get("data", {}).get("generated", {}).get("counts", {})
@@ -260,7 +267,7 @@ def report(args, rows: list[dict], trained: dict, seconds: dict, method: str = "
             f"of {data.get('synth')} synthetic (`data.synth.n={args.synth_n}`), {trained.get('steps')} steps "
             f"in {trained.get('train_seconds')} s. Prompt-only: the same base model {base}. Constrained hermes "
             f"answers write their arguments' keys in {_ORDER_WORDS[args.key_order]} "
-            f"(`--key-order {args.key_order}`).\n\n"
+            f"(`--key-order {args.key_order}`), {_beam_words(args.num_beams)}.\n\n"
             + results_table(rows) +
             "\nBrackets: 95% Wilson intervals. BFCL rows are subsets (the first N cases of each category): a "
             "preview, not the benchmark's score. seed dev is the report's 4 hand-written examples.\n\n"
@@ -278,12 +285,13 @@ def run_demo(args) -> list[dict]:
     styles = [s for s in args.prompt_styles.split(",") if s]
     for style in styles:
         PredictConfig(data="", out="", prompt_style=style)  # validates the style before any work
+    PredictConfig(data="", out="", prompt_style="hermes", num_beams=args.num_beams)  # and K
     cells = plan(styles, cfg.data.prompt_style, bfcl)
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "config.json"),
                {"model": args.model, "config": args.config, "recipe": cfg.to_dict(), "prompt_styles": styles,
                 "bfcl": bfcl, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
-                "key_order": args.key_order, "cells": [asdict(c) for c in cells]})
+                "key_order": args.key_order, "num_beams": args.num_beams, "cells": [asdict(c) for c in cells]})
     write_json(os.path.join(args.out, "versions.json"), versions())
     print(f"calltune demo: train on generated data, then {len(cells)} evaluations; BFCL: the first "
           f"{', '.join(f'{n} {c}' for c, n in bfcl.items())} cases (a preview, not whole categories)",
@@ -315,7 +323,8 @@ def run_demo(args) -> list[dict]:
         free = cell.decoding == "constrained" and cell.style == "hermes"  # where a key order applies
         predict = PredictConfig(data="", out="", model=model, adapter=adapter,
                                 prompt_style=cell.style, batch_size=args.batch_size, decoding=cell.decoding,
-                                max_new_tokens=args.max_new_tokens, key_order=args.key_order if free else "schema")
+                                max_new_tokens=args.max_new_tokens, key_order=args.key_order if free else "schema",
+                                num_beams=args.num_beams if free else 1)
         before = time.perf_counter()
         metrics = run_cell(cell, args.out, predict, loader(cell.model), progress)
         seconds[cell.directory("")] = round(time.perf_counter() - before, 1)
