@@ -74,6 +74,17 @@ def tiny_gpt2(tmp_path_factory) -> str:
     return build_tiny_gpt2(str(tmp_path_factory.mktemp("tiny-gpt2")))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module's tests (the serving engine's modules), restored after them."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_loaded(tiny_gpt2):
     """`load_model(tiny_gpt2)`, loaded once for the modules that only decode with it (never train it)."""

@@ -43,12 +43,7 @@ ROWS = [
 AUTO = ["weather", "time", "joke", "table"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +74,9 @@ def data(tmp_path_factory) -> str:
 
 
 @contextlib.contextmanager
-def serving(model, tokenizer, margin):
-    """(openai client, base URL) of a server with this margin (None: without one)."""
-    engine = Engine(model, tokenizer, EngineConfig(abstain_margin=margin))
+def serving(model, tokenizer, margin, **config):
+    """(openai client, base URL) of a server with this margin (None: without one) and other engine settings."""
+    engine = Engine(model, tokenizer, EngineConfig(abstain_margin=margin, **config))
     engine.start()
     try:
         with running(create_app(engine, ServeConfig())) as url:

@@ -4,33 +4,24 @@ streamed, with or without an abstention margin (tiny random GPT-2, the real `ope
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 
-import openai
 import pytest
-import torch
-from serve_helpers import TOOLS, running
-from test_serve_abstain import HUGE, ROWS, ask, decode, health
+from serve_helpers import TOOLS
+from test_serve_abstain import HUGE, ROWS, ask, decode, health, serving
 from test_serve_api import check_calls, reassemble
 
 from calltune.cli import main
 from calltune.errors import CalltuneError
 from calltune.examples import load_examples, load_predictions
 from calltune.predict import PredictConfig, run_predict
-from calltune.serve.api import create_app
-from calltune.serve.config import EngineConfig, ServeConfig, add_arguments, from_args
+from calltune.serve.config import EngineConfig, add_arguments, from_args
 from calltune.serve.engine import Engine, Failed, Finished
 
 BEAMS = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -95,21 +86,8 @@ def test_a_job_cancelled_during_the_search_gets_no_answer(loaded, monkeypatch):
     assert isinstance(events[1][0], Finished)
 
 
-@contextlib.contextmanager
-def serving(model, tokenizer, **engine):
-    config = EngineConfig(**engine)
-    engine = Engine(model, tokenizer, config)
-    engine.warm_up()
-    engine.start()
-    try:
-        with running(create_app(engine, ServeConfig())) as url:
-            yield openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=120), url
-    finally:
-        engine.stop()
-
-
 def test_the_openai_client_gets_the_beams_answer_whole_or_streamed(loaded):
-    with serving(*loaded[:2], num_beams=BEAMS, abstain_margin=-HUGE) as (client, url):
+    with serving(*loaded[:2], -HUGE, num_beams=BEAMS) as (client, url):
         choice = ask(client).choices[0]
         calls = check_calls(choice.message)  # each call's arguments obey its tool's schema
         assert calls and choice.finish_reason == "tool_calls"
