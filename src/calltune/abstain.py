@@ -50,6 +50,12 @@ class Branches:
         return self.log_call - self.log_text
 
 
+def left_padded_positions(mask: torch.Tensor) -> torch.Tensor:
+    """Each token's position counted from its row's first real token, as `model.generate` counts them under
+    left padding (padding at 0: it is masked out)."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
 def takes_text(branches: Branches, margin: float) -> bool:
     """The decision rule: text when log p(text) + margin >= log p(call)."""
     return branches.log_text + margin >= branches.log_call
@@ -81,8 +87,8 @@ def branch_logprobs(model, tokenizer, enc: dict, rows: list) -> list[Branches]:
     feed = torch.tensor(path[:-1], dtype=ids.dtype, device=ids.device).expand(b, n - 1)  # the last is never fed
     ids = torch.cat([ids, feed], 1)
     mask = torch.cat([mask, torch.ones_like(feed)], 1)
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # as generate counts positions under left padding
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids, logits_to_keep=n).logits
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=left_padded_positions(mask),
+                   logits_to_keep=n).logits
     logprobs = torch.log_softmax(logits[:, -n:].float(), -1).cpu()  # (B, n, vocab): step k predicts path[k]
     vocab = logprobs.shape[-1]
     bitmask = llt.allocate_token_bitmask(1, vocab)

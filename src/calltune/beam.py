@@ -51,10 +51,9 @@ def beam_generate(model, tokenizer, prompt: str, max_new_tokens: int, num_beams:
 @dataclass
 class _Search:
     """One prompt's search: its live beams (generated tokens, the constraint as it stood before the last
-    token, the sum of log-probabilities), the answers that ended, and whether it is over."""
+    token, the sum of log-probabilities) and the answers that ended."""
     beams: list[tuple[list[int], object, float]]
     finished: list[tuple[float, list[int], object]] = field(default_factory=list)
-    done: bool = False
 
 
 def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beams: int, stops) -> list[int]:
@@ -64,7 +63,6 @@ def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beam
     flat = total.flatten()
     n_ok = int(torch.isfinite(flat).sum())
     if n_ok == 0:  # no token allowed to any beam: the search ends with the beams it has
-        search.done = True
         return []
     values, indices = torch.topk(flat, min(2 * num_beams, n_ok))
     vocab = total.shape[1]
@@ -79,18 +77,18 @@ def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beam
             parents.append(first + beam)
     best_done = max((f[0] for f in search.finished), default=float("-inf"))
     if not keep or best_done >= keep[0][2]:  # no unfinished beam can still beat the best finished answer
-        search.beams, search.done = [], True
+        search.beams = []
         return []
     search.beams = keep
     return parents
 
 
-def _answer(search: _Search, row, odds, tokenizer) -> Generation:
+def _answer(search: _Search, odds, tokenizer) -> Generation:
     if search.finished:
         _, ids, state = max(search.finished, key=lambda f: f[0])
         at_budget = bool(state is not None and state.budget_cut)
     else:  # the budget ended every beam: the best unfinished one, cut
-        ids, state = (search.beams[0][0], search.beams[0][1]) if search.beams else ([], row)
+        ids = search.beams[0][0] if search.beams else []
         at_budget = True
     text = tokenizer.decode(ids, skip_special_tokens=False)
     return Generation(cut_turn(text), len(ids), tuple(ids), odds, at_budget)
@@ -115,6 +113,7 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
     forward pass differs. `rows`: each prompt's `RowConstraint` from `grammars`, or None (unconstrained).
     `timing`, if given, accumulates `steps`, `constraint_s` where it has it (seconds spent masking) and, under a
     margin, `abstain.decide`'s counts."""
+    from calltune.abstain import decide, left_padded_positions
     from calltune.constrain import ToolCallConstraint, stop_ids
 
     stops = stop_ids(tokenizer)
@@ -123,21 +122,19 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
     odds = [None] * n_prompts
     processor = None
     if any(row is not None for row in rows):
-        from calltune.abstain import decide
-
         rows = decide(model, tokenizer, enc, rows, timing, odds)
         processor = ToolCallConstraint(rows, prompt_len, max_new_tokens, grammars.policy, tokenizer)
     mask = enc["attention_mask"]
-    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    positions = left_padded_positions(mask)
     out = model(**enc, position_ids=positions, use_cache=True, logits_to_keep=1)
     cache, logits = out.past_key_values, out.logits[:, -1, :]
     searches = [_Search([([], row, 0.0)]) for row in rows]
-    owners = list(range(n_prompts))  # the prompt of each row of the batch, in order
+    live = list(range(n_prompts))  # the prompts still searching; the batch's rows are their beams, in order
     last_position = positions[:, -1]
     steps = 0
     for step in range(max_new_tokens):
         logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (rows, vocab): the model's own
-        beams = [beam for p in dict.fromkeys(owners) for beam in searches[p].beams]  # the batch's rows, in order
+        beams = [beam for p in live for beam in searches[p].beams]
         states = [_copy_row(state) for _, state, _ in beams]
         if processor is not None:
             processor.rows, processor.bitmask = states, None
@@ -147,25 +144,26 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
                 ids[:, -1] = torch.tensor([tokens[-1] for tokens, _, _ in beams])
             logp = processor(ids, logp)  # consumes each beam's last token into its copy, then masks
         total = torch.tensor([value for _, _, value in beams])[:, None] + logp
-        parents, first = [], 0
-        for p in dict.fromkeys(owners):
+        parents, first, going = [], 0, []
+        for p in live:
             n = len(searches[p].beams)
-            parents += _step(searches[p], total[first:first + n], states[first:first + n], first, num_beams, stops)
+            kept = _step(searches[p], total[first:first + n], states[first:first + n], first, num_beams, stops)
+            parents += kept
+            going += [p] if kept else []
             first += n
         steps += 1
-        if not parents:
+        live = going
+        if not live:
             break
         index = torch.tensor(parents, device=model.device)
-        owners = [owners[i] for i in parents]
         cache.reorder_cache(index)
         mask = torch.cat([mask[index], mask.new_ones(len(parents), 1)], dim=1)
         last_position = last_position[index] + 1
-        new = torch.tensor([[beam[0][-1]] for p in dict.fromkeys(owners) for beam in searches[p].beams],
-                           device=model.device)
+        new = torch.tensor([[tokens[-1]] for p in live for tokens, _, _ in searches[p].beams], device=model.device)
         logits = model(input_ids=new, attention_mask=mask, position_ids=last_position[:, None],
                        past_key_values=cache, use_cache=True).logits[:, -1, :]
     if timing is not None:
         timing["steps"] = timing.get("steps", 0) + steps
         if processor is not None and "constraint_s" in timing:
             timing["constraint_s"] += processor.seconds
-    return [_answer(search, row, log_odds, tokenizer) for search, row, log_odds in zip(searches, rows, odds)]
+    return [_answer(search, log_odds, tokenizer) for search, log_odds in zip(searches, odds)]

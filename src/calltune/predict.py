@@ -147,8 +147,7 @@ class PredictConfig:
             raise CalltuneError("--engine decodes --prompt-style hermes (the chat format calltune serve speaks)")
         if self.draft_tokens < 0:
             raise CalltuneError("--draft-tokens must not be negative")
-        if isinstance(self.num_beams, bool) or not isinstance(self.num_beams, int) or self.num_beams < 1:
-            raise CalltuneError(f"--num-beams must be a whole number of at least 1, got {self.num_beams!r}")
+        check_num_beams(self.num_beams)
         if self.num_beams > 1:
             if self.prompt_style != "hermes":
                 raise CalltuneError("--num-beams searches hermes answers: add --prompt-style hermes")
@@ -178,6 +177,12 @@ class PredictConfig:
             choice = {"type": "function", "function": {"name": choice}}
         parallel = example.parallel_tool_calls if self.parallel_tool_calls is None else self.parallel_tool_calls
         return choice, parallel
+
+
+def check_num_beams(value) -> None:
+    """Raise `CalltuneError` unless `value` is a whole number of at least 1 (`--num-beams`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CalltuneError(f"--num-beams must be a whole number of at least 1, got {value!r}")
 
 
 def check_margin(value, option: str) -> None:

@@ -85,11 +85,11 @@ class EngineConfig:
             raise CalltuneError("--draft-step-overhead must be a number of at least 0 (inf: the widest draft)")
         if self.prefix_cache_mb < 0:
             raise CalltuneError("--prefix-cache-mb must not be negative")
-        if isinstance(self.num_beams, bool) or not isinstance(self.num_beams, int) or self.num_beams < 1:
-            raise CalltuneError(f"--num-beams must be a whole number of at least 1, got {self.num_beams!r}")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
-        from calltune.predict import check_margin
+        from calltune.predict import check_margin, check_num_beams
+
+        check_num_beams(self.num_beams)
 
         if self.key_order not in KEY_ORDERS:
             raise CalltuneError(f"--key-order must be one of {', '.join(KEY_ORDERS)}, not {self.key_order!r}")
