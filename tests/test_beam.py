@@ -118,6 +118,21 @@ def test_the_beam_finds_the_likelier_answer_greedy_walks_past(tok):
     assert (found.text, found.at_budget) == ("b", False)
 
 
+def test_a_length_penalty_lets_the_longer_answer_win(tok):
+    """`b` (0.45, 2 tokens with its stop) against `acd` (0.55 * 0.8 * 0.8 = 0.352, 4 tokens): by the sum the beam
+    returns `b`; by sum / n (A = 1: -0.399 against -0.261) `acd`, though by then `b` and two cut answers had
+    finished (the search waits until K finished ones outscore the live beam's sum / n)."""
+    a, b, c, d = (tok.convert_tokens_to_ids(t) for t in "abcd")
+    stop = tok.eos_token_id
+    table = {a: {c: 0.8, stop: 0.2}, b: {stop: 1.0}, c: {d: 0.8, stop: 0.2}, d: {stop: 1.0}}
+    model = _TableModel(len(tok), table, default={a: 0.55, b: 0.45})
+    assert beam_generate(model, tok, "x", 8, 2).text == "b"
+    assert beam_generate(model, tok, "x", 8, 2, length_penalty=0.0).text == "b"  # 0: the sum alone
+    found = beam_generate(model, tok, "x", 8, 2, length_penalty=1.0)
+    assert (found.text, found.at_budget) == ("acd", False)
+    assert beam_generate(model, tok, "x", 8, 2, length_penalty=-1.0).text == "b"  # shorter favoured still
+
+
 def test_a_beam_cut_by_the_budget_says_so(tok):
     a = tok.convert_tokens_to_ids("a")
     model = _TableModel(len(tok), {}, default={a: 1.0})  # never ends
@@ -169,6 +184,15 @@ def test_num_beams_is_checked_and_keys_the_run(data, tiny_loaded, tmp_path):
     assert len(keys) == 3
     # a run without beams keeps the fingerprint it had before the option existed (no "num_beams" in it)
     assert _fingerprint(_config(data), path, prompts) == _fingerprint(_config(data, num_beams=1), path, prompts)
+    # likewise a beam without a length penalty; a penalty keys its own run
+    beams = _fingerprint(_config(data, num_beams=2), path, prompts)
+    assert beams == _fingerprint(_config(data, num_beams=2, length_penalty=0), path, prompts)
+    assert beams != _fingerprint(_config(data, num_beams=2, length_penalty=1.0), path, prompts)
+    for bad in (float("nan"), float("-inf"), "1", True):
+        with pytest.raises(CalltuneError, match="--length-penalty"):
+            _config(data, num_beams=2, length_penalty=bad)
+    with pytest.raises(CalltuneError, match="--num-beams"):
+        _config(data, length_penalty=1.0)  # nothing to rank without beams
 
 
 def test_cli_num_beams(data, tiny_gpt2, tmp_path, capsys):
@@ -177,6 +201,12 @@ def test_cli_num_beams(data, tiny_gpt2, tmp_path, capsys):
                  "constrained", "--max-new-tokens", str(BUDGET), "--num-beams", "3", "--out", str(out),
                  "--no-progress"])
     assert code == 0 and len(load_predictions(str(out))) == len(ROWS)
+    ranked = tmp_path / "a1.jsonl"
+    assert main(["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "hermes", "--decoding",
+                 "constrained", "--max-new-tokens", str(BUDGET), "--num-beams", "3", "--length-penalty", "1",
+                 "--out", str(ranked), "--no-progress"]) == 0
+    metrics = evaluate(load_examples(data), str(ranked))
+    assert metrics["json_validity"] == 1.0 and metrics["schema_adherence"] == 1.0
     assert main(["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "paper", "--num-beams", "2",
                  "--out", str(tmp_path / "q.jsonl"), "--no-progress"]) == 2
     assert "--num-beams" in capsys.readouterr().err

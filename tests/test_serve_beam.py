@@ -38,18 +38,20 @@ def data(tmp_path_factory) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("margin", [None, -HUGE])
-def test_served_beams_are_predicts(loaded, data, tmp_path, margin):
+@pytest.mark.parametrize("margin,penalty", [(None, 0.0), (-HUGE, 0.0), (None, 1.0)])
+def test_served_beams_are_predicts(loaded, data, tmp_path, margin, penalty):
     """Seven requests (every tool_choice; auto ones weighed under the margin) decoded together by the engine's
-    beam search: predict's answers with the same beams, byte for byte, and predict's branch log-odds."""
+    beam search: predict's answers with the same beams and length penalty, byte for byte, and predict's
+    branch log-odds."""
     model, tokenizer, _ = loaded
     cfg = PredictConfig(data=data, out=str(tmp_path / "pred.jsonl"), model="tiny", prompt_style="hermes",
-                        decoding="constrained", max_new_tokens=40, abstain_margin=margin, num_beams=BEAMS)
+                        decoding="constrained", max_new_tokens=40, abstain_margin=margin, num_beams=BEAMS,
+                        length_penalty=penalty)
     run_predict(cfg, loaded=loaded, progress=False)
     preds = load_predictions(cfg.out)
     examples = load_examples(data)
     requests = [(ex.conversation(), ex.tools, *cfg.choice_for(ex)) for ex in examples]
-    engine = Engine(model, tokenizer, EngineConfig(abstain_margin=margin, num_beams=BEAMS))
+    engine = Engine(model, tokenizer, EngineConfig(abstain_margin=margin, num_beams=BEAMS, length_penalty=penalty))
     served = decode(engine, requests)
     assert [e.text for e in served] == [p.raw for p in preds]
     greedy = decode(Engine(model, tokenizer, EngineConfig(abstain_margin=margin)), requests)
@@ -99,7 +101,7 @@ def test_the_openai_client_gets_the_beams_answer_whole_or_streamed(loaded):
         forced = ask(client, tool_choice="required", tools=TOOLS[1:]).choices[0]
         assert [c.function.name for c in check_calls(forced.message)] == ["get_time"] * len(forced.message.tool_calls)
         stats = health(url)
-        assert stats["num_beams"] == BEAMS and stats["finished"] == 4
+        assert stats["num_beams"] == BEAMS and stats["finished"] == 4 and stats["length_penalty"] == 0.0
 
 
 def test_the_option(capsys):
@@ -113,3 +115,10 @@ def test_the_option(capsys):
             EngineConfig(num_beams=bad)
     assert main(["serve", "--num-beams", "0"]) == 2  # before loading any model
     assert capsys.readouterr().err.startswith("error: --num-beams")
+    assert from_args(parser.parse_args(["--num-beams", "4", "--length-penalty", "1"])).engine.length_penalty == 1.0
+    assert "--length-penalty A" in parser.format_help()
+    for bad in (float("nan"), float("inf"), "1"):
+        with pytest.raises(CalltuneError, match="--length-penalty"):
+            EngineConfig(num_beams=2, length_penalty=bad)
+    assert main(["serve", "--length-penalty", "1"]) == 2  # without beams: before loading any model
+    assert "--num-beams" in capsys.readouterr().err

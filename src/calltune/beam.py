@@ -6,7 +6,9 @@ put a second digit after it (`2026-11-30` for "November 3"), although `03` was i
 earlier. A beam of K keeps the K best prefixes by the sum of the model's own log-probabilities (its softmax
 over the whole vocabulary, before the grammar masks: a token the grammar forces where the model wanted
 something else pays for what it took away) and returns the finished answer whose sum is highest, the
-answer's probability under the model. Each beam carries its own copy of the row's constraint
+answer's probability under the model; or, with a length penalty A (`--length-penalty`, Hugging Face's
+`length_penalty`), whose sum / n^A is highest (n its tokens), so that a longer answer (one more call in a list,
+a stated optional argument) is not passed over only for having more tokens to pay for. Each beam carries its own copy of the row's constraint
 (`constrain.RowConstraint`, the matcher deep-copied), so every margin and the closing reserve act per beam
 as they do for a greedy row; under an abstention margin the branch is chosen first, once per answer
 (`abstain.decide`), and the beams decode within it.
@@ -17,7 +19,7 @@ step (on this CPU a step is bound by reading the weights, so more rows cost litt
 94 s in batches of 8, against about 9 s each alone), each prompt's search ended on its own; a prompt's answer is
 the one it gets alone (tests). A beam ends at a stop token (`constrain.stop_ids`: the end of the hermes turn);
 a search ends when no unfinished beam can still beat the best finished answer (a sum of log-probabilities only
-falls as tokens are added) or at the budget, where an unfinished beam counts only if nothing finished
+falls as tokens are added; for A > 0, Hugging Face's default rule: `_over`) or at the budget, where an unfinished beam counts only if nothing finished
 (`Generation.at_budget`).
 """
 
@@ -42,10 +44,11 @@ def _copy_row(row):
 
 
 def beam_generate(model, tokenizer, prompt: str, max_new_tokens: int, num_beams: int, row=None, grammars=None,
-                  timing: dict | None = None) -> Generation:
+                  timing: dict | None = None, length_penalty: float = 0.0) -> Generation:
     """Decode one hermes prompt with a beam of `num_beams` (see the module docstring). `row`: the prompt's
     `RowConstraint` from `grammars` (a `GrammarCache`), or None for unconstrained decoding."""
-    return beam_generate_batch(model, tokenizer, [prompt], max_new_tokens, num_beams, [row], grammars, timing)[0]
+    return beam_generate_batch(model, tokenizer, [prompt], max_new_tokens, num_beams, [row], grammars, timing,
+                               length_penalty)[0]
 
 
 @dataclass
@@ -56,10 +59,12 @@ class _Search:
     finished: list[tuple[float, list[int], object]] = field(default_factory=list)
 
 
-def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beams: int, stops) -> list[int]:
+def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beams: int, stops,
+          length_penalty: float = 0.0) -> list[int]:
     """Advance one prompt's search by a step. `total`: (its beams, vocab) sums of log-probabilities with the
     grammar applied; `rows`: its beams' constraints after their last token; `first`: the global index of its
-    first beam. Returns the global parent index of each beam kept (none once the search is over)."""
+    first beam; `length_penalty`: A, a finished answer of n tokens (its stop token included) scores sum / n^A.
+    Returns the global parent index of each beam kept (none once the search is over)."""
     flat = total.flatten()
     n_ok = int(torch.isfinite(flat).sum())
     if n_ok == 0:  # no token allowed to any beam: the search ends with the beams it has
@@ -71,16 +76,28 @@ def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beam
         beam, token = divmod(index, vocab)
         tokens = search.beams[beam][0]
         if token in stops:
-            search.finished.append((value, tokens, rows[beam]))
+            search.finished.append((value / (len(tokens) + 1) ** length_penalty, tokens, rows[beam]))
         elif len(keep) < num_beams:
             keep.append((tokens + [token], rows[beam], value))
             parents.append(first + beam)
-    best_done = max((f[0] for f in search.finished), default=float("-inf"))
-    if not keep or best_done >= keep[0][2]:  # no unfinished beam can still beat the best finished answer
+    if not keep or _over(search.finished, keep, num_beams, length_penalty):
         search.beams = []
         return []
     search.beams = keep
     return parents
+
+
+def _over(finished: list, keep: list, num_beams: int, length_penalty: float) -> bool:
+    """Whether a search is over: no live beam (`keep`, all of one length) can still beat the finished answers.
+    A <= 0: exact, as a live beam's score only falls as it grows (its sum falls, n^A does not shrink it): over
+    once the best finished answer scores at least the best live beam's sum / length^A. A > 0: a longer answer
+    can score higher than its prefix, so, as Hugging Face's beam search by default (early_stopping=False),
+    over once K answers have finished and the K-th best of them scores at least that bound."""
+    bound = keep[0][2] / len(keep[0][0]) ** length_penalty
+    scores = sorted((f[0] for f in finished), reverse=True)
+    if length_penalty <= 0:
+        return bool(scores) and scores[0] >= bound
+    return len(scores) >= num_beams and scores[num_beams - 1] >= bound
 
 
 def _answer(search: _Search, odds, tokenizer) -> Generation:
@@ -95,17 +112,18 @@ def _answer(search: _Search, odds, tokenizer) -> Generation:
 
 
 def beam_generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, num_beams: int,
-                        rows: list | None = None, grammars=None, timing: dict | None = None) -> list[Generation]:
+                        rows: list | None = None, grammars=None, timing: dict | None = None,
+                        length_penalty: float = 0.0) -> list[Generation]:
     """Decode several hermes prompts, each with its own beam of `num_beams`, in one batch (`beam_search`).
     `rows`: each prompt's `RowConstraint` from `grammars` (a `GrammarCache`), or None (unconstrained)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=len(prompts) > 1, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-    return beam_search(model, tokenizer, enc, max_new_tokens, num_beams, rows, grammars, timing)
+    return beam_search(model, tokenizer, enc, max_new_tokens, num_beams, rows, grammars, timing, length_penalty)
 
 
 @torch.inference_mode()
 def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int, rows: list | None = None,
-                grammars=None, timing: dict | None = None) -> list[Generation]:
+                grammars=None, timing: dict | None = None, length_penalty: float = 0.0) -> list[Generation]:
     """Beam search over a left-padded batch of prompts (`enc`: `input_ids` and `attention_mask`), each prompt
     with its own beams: positions counted from each prompt's first token (as `model.generate` does), every
     prompt's beams rows of one forward pass per step, each search ended on its own (see the module
@@ -147,7 +165,8 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
         parents, first, going = [], 0, []
         for p in live:
             n = len(searches[p].beams)
-            kept = _step(searches[p], total[first:first + n], states[first:first + n], first, num_beams, stops)
+            kept = _step(searches[p], total[first:first + n], states[first:first + n], first, num_beams, stops,
+                         length_penalty)
             parents += kept
             going += [p] if kept else []
             first += n

@@ -103,6 +103,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="hermes: beam search over K answers, returning the one the model finds most likely as a "
                         "whole (default 1: greedy); --batch-size prompts at a time, each with its own K beams, outside "
                         "the engine")
+    p.add_argument("--length-penalty", type=float, default=0.0, metavar="A",
+                   help="with --num-beams: rank finished answers by their summed log-probability / tokens^A "
+                        "(Hugging Face's length_penalty; default 0: the sum alone, which favours shorter answers)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

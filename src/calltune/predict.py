@@ -95,6 +95,9 @@ class PredictConfig:
     """hermes: 1 decodes greedily; K > 1 keeps the K best answers so far by the model's summed log-probabilities
     and returns the most likely finished one (`beam.py`; `batch_size` prompts at a time, each with its own K beams,
     outside the engine)."""
+    length_penalty: float = 0.0
+    """With `num_beams` > 1: finished answers ranked by their sum / n^A (n their tokens; Hugging Face's
+    `length_penalty`); 0 ranks by the sum alone."""
 
     def __post_init__(self):
         if self.prompt_style == "auto":
@@ -148,6 +151,7 @@ class PredictConfig:
         if self.draft_tokens < 0:
             raise CalltuneError("--draft-tokens must not be negative")
         check_num_beams(self.num_beams)
+        self.length_penalty = check_length_penalty(self.length_penalty, self.num_beams)
         if self.num_beams > 1:
             if self.prompt_style != "hermes":
                 raise CalltuneError("--num-beams searches hermes answers: add --prompt-style hermes")
@@ -168,7 +172,8 @@ class PredictConfig:
                    next_call_margin=getattr(args, "next_call_margin", None),
                    copy_margin=getattr(args, "copy_margin", None), key_order=getattr(args, "key_order", "schema"),
                    engine=getattr(args, "engine", None),
-                   draft_tokens=getattr(args, "draft_tokens", 8), num_beams=getattr(args, "num_beams", 1))
+                   draft_tokens=getattr(args, "draft_tokens", 8), num_beams=getattr(args, "num_beams", 1),
+                   length_penalty=getattr(args, "length_penalty", 0.0))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
         """The `(tool_choice, parallel)` that constrain `example`'s answer (hermes)."""
@@ -183,6 +188,15 @@ def check_num_beams(value) -> None:
     """Raise `CalltuneError` unless `value` is a whole number of at least 1 (`--num-beams`)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise CalltuneError(f"--num-beams must be a whole number of at least 1, got {value!r}")
+
+
+def check_length_penalty(value, num_beams: int) -> float:
+    """`value` as a float, or `CalltuneError` unless it is a finite number, and 0 unless `num_beams` > 1
+    (`--length-penalty` ranks a beam's answers)."""
+    check_margin(value, "--length-penalty")
+    if value and num_beams == 1:
+        raise CalltuneError("--length-penalty ranks the answers of a beam search: add --num-beams K (K > 1)")
+    return float(value)
 
 
 def check_margin(value, option: str) -> None:
@@ -227,7 +241,10 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
     if cfg.key_order != "schema":  # likewise
         decoding.append({"key_order": cfg.key_order})
     if cfg.num_beams > 1:  # likewise (greedy, unconstrained, too)
-        decoding = (decoding if isinstance(decoding, list) else [decoding]) + [{"num_beams": cfg.num_beams}]
+        beams = {"num_beams": cfg.num_beams}
+        if cfg.length_penalty:  # likewise
+            beams["length_penalty"] = cfg.length_penalty
+        decoding = (decoding if isinstance(decoding, list) else [decoding]) + [beams]
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
     # the adapter's contents, not only its path: a run retrained into the same directory
@@ -319,7 +336,7 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                                  skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
                                  constrain=constrain, stop="turn" if cfg.prompt_style == "hermes" else "json",
-                                 num_beams=cfg.num_beams)
+                                 num_beams=cfg.num_beams, length_penalty=cfg.length_penalty)
     preds = []
     for ex in examples:
         pred = prediction_for(ex, answers[ex.id]["raw"], cfg.decoding, cfg.prompt_style)

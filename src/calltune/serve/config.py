@@ -74,6 +74,10 @@ class EngineConfig:
     max_tokens decode together, up to --max-batch-size, outside the batch of greedy rows (no drafts, no
     prefix cache), and a streamed answer arrives in one piece. 1 (default): greedy."""
 
+    length_penalty: float = 0.0
+    """With --num-beams: rank finished answers by their summed log-probability / tokens^A, as `calltune predict
+    --length-penalty` does (Hugging Face's length_penalty); 0 (default): the sum alone."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -87,9 +91,10 @@ class EngineConfig:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
-        from calltune.predict import check_margin, check_num_beams
+        from calltune.predict import check_length_penalty, check_margin, check_num_beams
 
         check_num_beams(self.num_beams)
+        self.length_penalty = check_length_penalty(self.length_penalty, self.num_beams)
 
         if self.key_order not in KEY_ORDERS:
             raise CalltuneError(f"--key-order must be one of {', '.join(KEY_ORDERS)}, not {self.key_order!r}")
@@ -175,7 +180,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = {"int": int, "float": float, "int | None": int, "float | None": float, "str | None": str, "str": str}
     metavars = {"model": "M", "adapter": "DIR", "host": "HOST", "api_key": "KEY", "served_model_name": "NAME",
                 "log_level": "LEVEL", "abstain_margin": "M", "optional_margin": "M",
-                "next_call_margin": "M", "copy_margin": "B", "num_beams": "K"}
+                "next_call_margin": "M", "copy_margin": "B", "num_beams": "K",
+                "length_penalty": "A"}
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4"), "key_order": KEY_ORDERS}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):
