@@ -1217,17 +1217,21 @@ BEAM_SETS = {"proc150": ("34b81706", 150, (92, 92), (5, 5), (16, 12)),
 # rule2.txt's (seed 13, --abstain-margin 0.5 for both)
 BEAM2_SETS = {"proc150": ("a8e38e0b", 150, (76, 83), (1, 8), (36, 18)),
               "list100": ("1e65212b", 100, (37, 44), (0, 7), (33, 16))}
+# rule3.txt's (seed 14, --abstain-margin 0.5 --num-beams 4 for both): --length-penalty 0 (the recipe) against 1
+LENGTH_SETS = {"proc150": ("6f64c73d", 150, (84, 84), (1, 1), (8, 9)),
+               "list100": ("3089ecf5", 100, (38, 42), (0, 4), (2, 2))}
 
 
-def _beam_pairs(sets: dict, files, proc: str) -> tuple[list[int], list[dict]]:
-    """Check each set's greedy and K = 4 files (`files(name, k)`: evaluation and predictions) against `sets`:
-    right answers, the pair, validity and adherence, unstated optional arguments; proc150's are rescored from
-    `proc` (the set regenerated). Returns the flips summed and each set's pair."""
+def _beam_pairs(sets: dict, files, proc: str, two=("k1", "k4")) -> tuple[list[int], list[dict]]:
+    """Check each set's files of the `two` runs (greedy and K = 4 unless named; `files(name, run)`:
+    evaluation and predictions) against `sets`: right answers, the pair, validity and adherence, unstated optional
+    arguments; proc150's are rescored from `proc` (the set regenerated). Returns the flips summed and each set's
+    pair."""
     from calltune.evaluate import run_eval
 
     flips_all, pairs = [0, 0], []
     for name, (sha, n, right, flips, unstated) in sets.items():
-        runs = {k: files(name, k) for k in ("k1", "k4")}
+        runs = {k: files(name, k) for k in two}
         assert tuple(_dev_right(BEAM, name, sha, n, runs[k]) for k in runs) == right
         pair = compare(*(load_outcomes(os.path.join(BEAM, runs[k][0])) for k in runs))
         assert (pair["only_a"], pair["only_b"]) == flips
@@ -1274,6 +1278,17 @@ def test_the_beam_within_the_chosen_branch(tmp_path_factory):
         for greedy, beam in zip(*answers):
             assert ("<tool_call>" in greedy["raw"]) == ("<tool_call>" in beam["raw"])
             assert abs(greedy["log_odds"] - beam["log_odds"]) < 1e-3
+
+
+def test_the_length_penalty(tmp_path_factory):
+    """--length-penalty 1 against 0 (the recipe), both --num-beams 4 at --abstain-margin 0.5 (rule3.txt): 1 / 5 over
+    the two sets made for it, net +4 where the rule asked for 5, so the lever stops before BFCL; neither worse,
+    validity and adherence 100%. len_proc150 is regenerated and its files rescored."""
+    proc = _proc150(tmp_path_factory, 14, LENGTH_SETS["proc150"][0])
+    flips, pairs = _beam_pairs(LENGTH_SETS, lambda name, a: (f"eval_len_{name}_{a}.json",
+                                                              f"predictions_len_{name}_{a}.jsonl"), proc, ("a0", "a1"))
+    assert flips == [1, 5] and flips[1] - flips[0] == 4 < 5  # rule (a) fails: the lever stops
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
 
 
 BEAM_BFCL = os.path.join(ROOT, "levers", "beam", "bfcl_k4")
