@@ -71,10 +71,13 @@ def _weighed(stop_score: float, other_score: float, margin: float) -> list[int]:
 
 
 def test_the_rule_compares_the_best_token_of_each_kind():
-    assert _weighed(-1.0, -3.0, 0.5) == [0, 1, 2, 3, 4]  # greedy would end and the margin agrees: untouched
+    """Only the chosen token stays, also where it is the model's first choice (greedy takes it anyway; a beam,
+    which would keep the other kind too, is held to the choice: since session 51)."""
+    assert _weighed(-1.0, -3.0, 0.5) == [1]  # greedy would end and the margin agrees: the best stop token
     assert _weighed(-1.0, -3.0, 2.5) == [3]  # -3 + 2.5 > -1: the best token of another call
     assert _weighed(-3.0, -1.0, -2.5) == [1]  # -1 - 2.5 < -3: the best stop token
-    assert _weighed(-3.0, -1.0, -1.5) == [0, 1, 2, 3, 4]  # greedy would go on and still does
+    assert _weighed(-3.0, -1.0, -1.5) == [3]  # greedy would go on and still does
+    assert _weighed(-1.0, -3.0, 0.0) == [1] and _weighed(-3.0, -1.0, 0.0) == [3]  # M = 0: the model's own choice
 
 
 def test_the_rule_acts_only_after_a_closed_call_block_and_outside_the_closing_margin():
@@ -121,6 +124,23 @@ def test_engine_and_batches_of_generate_agree(data, tiny_loaded, runs, tmp_path)
     for name, margin in (("more", HUGE), ("end", -HUGE)):
         generated = _predict(data, tmp_path / f"{name}.jsonl", tiny_loaded, margin, engine=False)
         assert [p.raw for p in generated.values()] == [p.raw for p in runs[name].values()], name
+
+
+def test_beams_are_held_to_the_choice(data, tiny_loaded, tmp_path):
+    """Under --num-beams the choice after each call is the margin's, per beam: M = -HUGE ends every answer after
+    its first call, M = 0 takes the model's next-token choice there, so every answer ends or goes on where
+    greedy's would have given the same calls (fewer or as many calls than without a margin, whose beam weighs the
+    whole answer); None leaves the beams both ways (the recipe's beams since session 50)."""
+    def beams(name, margin):
+        cfg = PredictConfig(data=data, out=str(tmp_path / f"{name}.jsonl"), model="tiny", prompt_style="hermes",
+                            decoding="constrained", max_new_tokens=BUDGET, next_call_margin=margin, num_beams=3)
+        run_predict(cfg, loaded=tiny_loaded, progress=False)
+        return {p.id: p for p in load_predictions(cfg.out)}
+
+    assert _counts(beams("end", -HUGE)) == [1] * len(ROWS)
+    zero, free = beams("zero", 0.0), beams("free", None)
+    assert all(p.error is None for p in [*zero.values(), *free.values()])
+    assert [p.raw for p in zero.values()] != [p.raw for p in free.values()]
 
 
 def test_without_parallel_calls_there_is_nothing_to_weigh(data, tiny_loaded, tmp_path):

@@ -7,11 +7,12 @@ earlier. A beam of K keeps the K best prefixes by the sum of the model's own log
 over the whole vocabulary, before the grammar masks: a token the grammar forces where the model wanted
 something else pays for what it took away) and returns the finished answer whose sum is highest, the
 answer's probability under the model; or, with a length penalty A (`--length-penalty`, Hugging Face's
-`length_penalty`), whose sum / n^A is highest (n its tokens), so that a longer answer (one more call in a list,
-a stated optional argument) is not passed over only for having more tokens to pay for. Each beam carries its own copy of the row's constraint
-(`constrain.RowConstraint`, the matcher deep-copied), so every margin and the closing reserve act per beam
-as they do for a greedy row; under an abstention margin the branch is chosen first, once per answer
-(`abstain.decide`), and the beams decode within it.
+`length_penalty`), whose sum / n^A is highest (n its tokens), so that a longer answer (one more call in a
+list, a stated optional argument) is not passed over only for having more tokens to pay for. Each beam
+carries its own copy of the row's constraint (`constrain.RowConstraint`, the matcher deep-copied), so every
+margin and the closing reserve act per beam as they do for a greedy row (a next-call margin holds each beam
+to its choice after a call: `constrain`); under an abstention margin the branch is chosen first, once per
+answer (`abstain.decide`), and the beams decode within it.
 
 Several prompts at a time (`beam_generate_batch`, left padded as greedy batches are): each prompt is
 computed once and its cache copied to its beams, and every prompt's beams are rows of one forward pass per
@@ -19,8 +20,8 @@ step (on this CPU a step is bound by reading the weights, so more rows cost litt
 94 s in batches of 8, against about 9 s each alone), each prompt's search ended on its own; a prompt's answer is
 the one it gets alone (tests). A beam ends at a stop token (`constrain.stop_ids`: the end of the hermes turn);
 a search ends when no unfinished beam can still beat the best finished answer (a sum of log-probabilities only
-falls as tokens are added; for A > 0, Hugging Face's default rule: `_over`) or at the budget, where an unfinished beam counts only if nothing finished
-(`Generation.at_budget`).
+falls as tokens are added; for A > 0, Hugging Face's default rule: `_over`) or at the budget, where an
+unfinished beam counts only if nothing finished (`Generation.at_budget`).
 """
 
 from __future__ import annotations

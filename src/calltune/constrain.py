@@ -47,8 +47,9 @@ A next-call margin M (`GrammarCache(next_call_margin=M)`, `calltune predict --ne
 weighs the choice a hermes answer with parallel calls has after each `</tool_call>`: open another
 call block when log p(another) + M > log p(end), taking the best allowed token of each kind (the
 end: the answer's stop tokens; another: any other token the grammar allows there, which can only
-begin the next block). M > 0 makes more calls, M < 0 fewer; it never acts within the closing
-margin, where a row that has closed a block stops.
+begin the next block), and only the chosen token stays allowed (a beam too is held to it: with M = 0 it
+ends or goes on as the model's next token says). M > 0 makes more calls, M < 0 fewer; None (no margin)
+weighs nothing; it never acts within the closing margin, where a row that has closed a block stops.
 A key order (`GrammarCache(key_order="any")`, `calltune predict --key-order any`) lets a hermes
 call's arguments come in any order (`chat.grammar.AnyOrder`: each key once, required ones before the
 object closes) instead of the schema's, so a model can write the order it was trained on.
@@ -213,8 +214,9 @@ class RowConstraint:
     """Whether the level open now belongs to a call (a hermes text answer may hold braces)."""
     recent: str = ""
     """The last characters generated (where a call's `<tool_call>` tag is looked for)."""
-    next_call_margin: float = 0.0
-    """The next-call margin (see the module docstring); 0: greedy decides."""
+    next_call_margin: float | None = None
+    """The next-call margin (see the module docstring); None: nothing weighs the choice (greedy takes the model's
+    first choice, a beam keeps both)."""
     copy_margin: float = 0.0
     """The copy margin (see the module docstring); 0: greedy decides."""
     copy_source: Source | None = None
@@ -260,7 +262,7 @@ class GrammarCache:
     `stop_ids`: the tokens that end an answer (pass them to `generate` as its EOS ids)."""
 
     def __init__(self, tokenizer, n_vocab: int, on_unsupported: str = "error", optional_margin: float = 0.0,
-                 next_call_margin: float = 0.0, copy_margin: float = 0.0, key_order: str = "schema"):
+                 next_call_margin: float | None = None, copy_margin: float = 0.0, key_order: str = "schema"):
         if on_unsupported not in ON_UNSUPPORTED:
             raise CalltuneError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
         if key_order not in KEY_ORDERS:
@@ -272,7 +274,8 @@ class GrammarCache:
         self.special_tags = special_tags(tokenizer)
         self.on_unsupported = on_unsupported
         self.optional_margin = float(optional_margin)  # every row it hands out carries it
-        self.next_call_margin = float(next_call_margin)  # every hermes row with tools carries it
+        # every hermes row with tools carries it (None: none)
+        self.next_call_margin = None if next_call_margin is None else float(next_call_margin)
         self.copy_margin = float(copy_margin)  # every row with tools carries it, with its source
         self.key_order = key_order  # every hermes grammar's
         self.compiled: dict[str, tuple[object, int, int]] = {}  # key -> (matcher, margin, its depth)
@@ -330,7 +333,7 @@ class GrammarCache:
         copying = bool(tools and self.copy_margin)
         return RowConstraint(matcher.deep_copy(), margin, depth, chat=chat,
                              optional_margin=self.optional_margin if tools else 0.0,
-                             next_call_margin=self.next_call_margin if tools and chat else 0.0,
+                             next_call_margin=self.next_call_margin if tools and chat else None,
                              copy_margin=self.copy_margin if copying else 0.0,
                              copy_source=Source.of(source) if copying else None)
 
@@ -438,7 +441,7 @@ class ToolCallConstraint(LogitsProcessor):
                 self._weigh_copy(row, scores, i)
             if row is not None and row.optional_margin and self._weighs_arguments(row, remaining):
                 self._weigh_arguments(row, scores, i)
-            if row is not None and row.next_call_margin and self._weighs_calls(row, remaining):
+            if row is not None and row.next_call_margin is not None and self._weighs_calls(row, remaining):
                 self._weigh_calls(row, scores, i)
         self.seconds += time.perf_counter() - start
         return scores
@@ -531,5 +534,4 @@ class ToolCallConstraint(LogitsProcessor):
         if not (float(row_scores[end]) > -1e30 and float(others[another]) > -1e30):
             return
         choice = another if float(row_scores[another]) + row.next_call_margin > float(row_scores[end]) else end
-        if choice != int(row_scores.argmax()):
-            _keep_only(scores, i, [choice])
+        _keep_only(scores, i, [choice])  # a beam too keeps only the choice (greedy would take it anyway)

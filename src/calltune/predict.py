@@ -447,7 +447,7 @@ def compile_grammars(examples: list[Example], tokenizer, model, cfg: PredictConf
     start = time.perf_counter()
     n_vocab = model.get_output_embeddings().weight.shape[0]
     cache = GrammarCache(tokenizer, n_vocab, cfg.on_unsupported, cfg.optional_margin or 0.0,
-                         cfg.next_call_margin or 0.0, cfg.copy_margin or 0.0, cfg.key_order)
+                         cfg.next_call_margin, cfg.copy_margin or 0.0, cfg.key_order)
     short = 0  # examples whose budget cannot fit their closing margin: a call may be cut off
     for ex in examples:
         try:

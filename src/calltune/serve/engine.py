@@ -192,7 +192,7 @@ class Engine:
 
             self.grammars = grammars or GrammarCache(tokenizer, model.get_output_embeddings().weight.shape[0],
                                                      optional_margin=self.config.optional_margin or 0.0,
-                                                     next_call_margin=self.config.next_call_margin or 0.0,
+                                                     next_call_margin=self.config.next_call_margin,
                                                      copy_margin=self.config.copy_margin or 0.0,
                                                      key_order=self.config.key_order)
             _ = self.grammars.policy  # decodes the vocabulary once (about a second), before any request
