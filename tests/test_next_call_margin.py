@@ -128,9 +128,8 @@ def test_engine_and_batches_of_generate_agree(data, tiny_loaded, runs, tmp_path)
 
 def test_beams_are_held_to_the_choice(data, tiny_loaded, tmp_path):
     """Under --num-beams the choice after each call is the margin's, per beam: M = -HUGE ends every answer after
-    its first call, M = 0 takes the model's next-token choice there, so every answer ends or goes on where
-    greedy's would have given the same calls (fewer or as many calls than without a margin, whose beam weighs the
-    whole answer); None leaves the beams both ways (the recipe's beams since session 50)."""
+    its first call (a beam that kept the other token too would go on where the model prefers to), and M = 0,
+    the model's next-token choice there, answers otherwise than no margin, whose beams weigh whole answers."""
     def beams(name, margin):
         cfg = PredictConfig(data=data, out=str(tmp_path / f"{name}.jsonl"), model="tiny", prompt_style="hermes",
                             decoding="constrained", max_new_tokens=BUDGET, next_call_margin=margin, num_beams=3)
