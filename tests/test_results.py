@@ -1220,6 +1220,9 @@ BEAM2_SETS = {"proc150": ("a8e38e0b", 150, (76, 83), (1, 8), (36, 18)),
 # rule3.txt's (seed 14, --abstain-margin 0.5 --num-beams 4 for both): --length-penalty 0 (the recipe) against 1
 LENGTH_SETS = {"proc150": ("6f64c73d", 150, (84, 84), (1, 1), (8, 9)),
                "list100": ("3089ecf5", 100, (38, 42), (0, 4), (2, 2))}
+# rule4.txt's (seed 15, --abstain-margin 0.5 --num-beams 4 for both): no next-call margin (the recipe) against 0
+NEXT_CALL_SETS = {"proc150": ("86f43b8d", 150, (89, 89), (0, 0), (7, 7)),
+                  "list100": ("4c4ff33a", 100, (43, 44), (0, 1), (17, 17))}
 
 
 def _beam_pairs(sets: dict, files, proc: str, two=("k1", "k4")) -> tuple[list[int], list[dict]]:
@@ -1289,6 +1292,16 @@ def test_the_length_penalty(tmp_path_factory):
                                                               f"predictions_len_{name}_{a}.jsonl"), proc, ("a0", "a1"))
     assert flips == [1, 5] and flips[1] - flips[0] == 4 < 5  # rule (a) fails: the lever stops
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+
+
+def test_the_list_end_decided_call_by_call(tmp_path_factory):
+    """--next-call-margin 0 against none, both --num-beams 4 at --abstain-margin 0.5 (rule4.txt): 0 / 1 over the
+    two sets made for it, net +1 where the rule asked for 5, so the lever stops before BFCL; validity and
+    adherence 100%. nc_proc150 is regenerated and its files rescored."""
+    proc = _proc150(tmp_path_factory, 15, NEXT_CALL_SETS["proc150"][0])
+    flips, _ = _beam_pairs(NEXT_CALL_SETS, lambda name, m: (f"eval_nc_{name}_{m}.json",
+                                                             f"predictions_nc_{name}_{m}.jsonl"), proc, ("none", "m0"))
+    assert flips == [0, 1] and flips[1] - flips[0] == 1 < 5  # rule (a) fails: the lever stops
 
 
 BEAM_BFCL = os.path.join(ROOT, "levers", "beam", "bfcl_k4")
