@@ -195,6 +195,20 @@ def test_num_beams_is_checked_and_keys_the_run(data, tiny_loaded, tmp_path):
         _config(data, length_penalty=1.0)  # nothing to rank without beams
 
 
+def test_beams_held_by_a_next_call_margin_key_their_runs(data, tiny_loaded, monkeypatch):
+    """A next-call margin holds beams to its choice since session 51: such runs do not resume partial files of
+    the same options from before (read off the fingerprint's text); greedy runs with a margin and beams
+    without one keep theirs."""
+    import hashlib
+    import types
+
+    monkeypatch.setattr(hashlib, "sha256", lambda blob: types.SimpleNamespace(hexdigest=blob.decode))
+    path = tiny_loaded[2]
+    text = lambda **kw: _fingerprint(_config(data, **kw), path, ["p"])  # noqa: E731
+    assert '"next_call_held": true' in text(num_beams=2, next_call_margin=0.0)
+    assert '"next_call_held"' not in text(num_beams=2) + text(next_call_margin=0.0)
+
+
 def test_cli_num_beams(data, tiny_gpt2, tmp_path, capsys):
     out = tmp_path / "p.jsonl"
     code = main(["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "hermes", "--decoding",

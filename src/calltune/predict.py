@@ -244,6 +244,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
         beams = {"num_beams": cfg.num_beams}
         if cfg.length_penalty:  # likewise
             beams["length_penalty"] = cfg.length_penalty
+        if cfg.next_call_margin is not None:  # since session 51 each beam is held to the margin's choice
+            beams["next_call_held"] = True
         decoding = (decoding if isinstance(decoding, list) else [decoding]) + [beams]
     if engine:  # likewise: batch-of-generate runs keep theirs
         decoding = [decoding, {"engine": cfg.batch_size}]
