@@ -199,10 +199,13 @@ def test_beams_held_by_a_next_call_margin_key_their_runs(data, tiny_loaded, monk
     """A next-call margin holds beams to its choice since session 51: such runs do not resume partial files of
     the same options from before (read off the fingerprint's text); greedy runs with a margin and beams
     without one keep theirs."""
-    import hashlib
     import types
 
-    monkeypatch.setattr(hashlib, "sha256", lambda blob: types.SimpleNamespace(hexdigest=blob.decode))
+    import calltune.predict
+
+    # predict's own hashlib only: its fingerprint returns the text it would hash
+    monkeypatch.setattr(calltune.predict, "hashlib",
+                        types.SimpleNamespace(sha256=lambda blob: types.SimpleNamespace(hexdigest=blob.decode)))
     path = tiny_loaded[2]
     text = lambda **kw: _fingerprint(_config(data, **kw), path, ["p"])  # noqa: E731
     assert '"next_call_held": true' in text(num_beams=2, next_call_margin=0.0)

@@ -47,7 +47,8 @@ def _copy_row(row):
 def beam_generate(model, tokenizer, prompt: str, max_new_tokens: int, num_beams: int, row=None, grammars=None,
                   timing: dict | None = None, length_penalty: float = 0.0) -> Generation:
     """Decode one hermes prompt with a beam of `num_beams` (see the module docstring). `row`: the prompt's
-    `RowConstraint` from `grammars` (a `GrammarCache`), or None for unconstrained decoding."""
+    `RowConstraint` from `grammars` (a `GrammarCache`), or None for unconstrained decoding; `length_penalty`: A,
+    finished answers ranked by sum / n^A (0: the sum)."""
     return beam_generate_batch(model, tokenizer, [prompt], max_new_tokens, num_beams, [row], grammars, timing,
                                length_penalty)[0]
 
@@ -61,7 +62,7 @@ class _Search:
 
 
 def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beams: int, stops,
-          length_penalty: float = 0.0) -> list[int]:
+          length_penalty: float) -> list[int]:
     """Advance one prompt's search by a step. `total`: (its beams, vocab) sums of log-probabilities with the
     grammar applied; `rows`: its beams' constraints after their last token; `first`: the global index of its
     first beam; `length_penalty`: A, a finished answer of n tokens (its stop token included) scores sum / n^A.
