@@ -11,7 +11,9 @@ the list of the calls (their order does not matter).
 - `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel). At
   the generator's `parallel_mixed_rate` one of two tools is asked for several listed values and the other
   once ("Convert 5 and 12 USD to EUR, and what's the weather in Paris?": `_mixed_calls`), so that a request
-  holds more calls than tools.
+  holds more calls than tools. At the generator's `parallel_repeat_rate` a request of 3 or more calls asks
+  fewer tools, one sentence per call, so that a tool comes back with other values after another tool's call
+  ("Convert 5 USD to EUR. What's the weather in Paris? Then convert 12 GBP to JPY.": `_repeat_tools`).
 
 Each call passes `checks.check_call` against its own sentence and against the whole message, so a value
 stated for one call never leaves the other ambiguous (an optional unit stated for only one of them).
@@ -107,6 +109,16 @@ def _pick_tools(rng: random.Random, pool: list, tool_a: ToolDef, same: bool, k: 
     return chosen
 
 
+def _repeat_tools(rng: random.Random, pool: list, tool_a: ToolDef, k: int, max_tools: int) -> list[ToolDef]:
+    """The tool of each of the `k` (3 or more) calls when tools repeat: 2 to k - 1 different tools (as
+    `_pick_tools` draws them, at most `max_tools` and the pool's), each called at least once and some twice or
+    more, in a shuffled order."""
+    distinct = _pick_tools(rng, pool, tool_a, False, rng.randint(2, min(k - 1, max_tools, len(pool))))
+    seq = distinct + [rng.choice(distinct) for _ in range(k - len(distinct))]
+    rng.shuffle(seq)
+    return seq
+
+
 def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, contexts: dict, in_words: list):
     """`(message, [args per call], template)` for the calls of `seq` asked in one message, or None; the names
     of parameters stated in words go to `in_words`."""
@@ -128,8 +140,8 @@ def _sample_calls(rng: random.Random, cfg, seq: list[ToolDef], same: bool, conte
             text, args, template = sample_call(rng, tool, cfg.optional_rate, (), follows=True,
                                                word_rate=cfg.word_value_rate, worded=in_words)
             message = join_sentences(message, text)
-            if same and args in calls:
-                return None
+            if any(earlier is tool and args == made for earlier, made in zip(seq, calls)):
+                return None  # a tool asked again asks for other values
             templates.append(template)
         calls.append(args)
     if not _all_ok(list(zip(seq, calls)), message):
@@ -266,7 +278,8 @@ def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, tota
 def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict:
     """A parallel record (without id): 2 calls (2 to `cfg.parallel_max_calls`, drawn uniformly) of one tool
     (probability `cfg.parallel_same_tool_rate`, or always when only one tool can be offered) or of as many
-    different tools, or (probability `cfg.parallel_mixed_rate`) 3 or more calls of two tools."""
+    different tools, or (probability `cfg.parallel_mixed_rate`) 3 or more calls of two tools, or (else, probability
+    `cfg.parallel_repeat_rate`) 3 or more calls of fewer tools, one sentence each."""
     same = rng.random() < cfg.parallel_same_tool_rate or len(pool) < 2 or cfg.max_tools < 2
     k = 2 if cfg.parallel_max_calls <= 2 else rng.randint(2, cfg.parallel_max_calls)
     if not same:
@@ -289,6 +302,10 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
             if mixed:
                 message, call_args, template, seq = mixed_made
                 break
+        repeat = not same and cfg.parallel_repeat_rate > 0 and cfg.parallel_max_calls >= 3 and \
+            min(cfg.max_tools, len(pool)) >= 2 and rng.random() < cfg.parallel_repeat_rate
+        if repeat:
+            seq = _repeat_tools(rng, pool, tool_a, rng.randint(3, cfg.parallel_max_calls), cfg.max_tools)
         made = made or _sample_calls(rng, cfg, seq, same, contexts, in_words)
         if made is not None:
             message, call_args, template = made
@@ -307,6 +324,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     extra += ["parallel_list"] if same and template.endswith("+list") else []
     extra += ["parallel_cross"] if same and template.endswith("+cross") else []
     extra += ["parallel_mixed"] if mixed else []
+    extra += ["parallel_repeat"] if not same and len(chosen) < len(seq) and not mixed else []
     extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
     meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}
