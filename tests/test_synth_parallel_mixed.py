@@ -1,5 +1,7 @@
-"""Mixed parallel requests (`parallel._mixed_calls`, the generator's `parallel_mixed_rate`): one message that asks
-one tool for several listed values and a second tool once, so that it holds more calls than tools."""
+"""Parallel requests that hold more calls than tools. Mixed (`parallel._mixed_calls`, the generator's
+`parallel_mixed_rate`): one message that asks one tool for several listed values and a second tool once.
+Repeated (`parallel._repeat_tools`, `parallel_repeat_rate`): 3 or more sentences, one call each, over fewer
+tools, so that a tool is asked again with other values after another tool's call."""
 
 import json
 from collections import Counter
@@ -47,11 +49,15 @@ def test_a_mixed_request_lists_values_for_one_tool_and_calls_the_other_once(reco
     assert {r["target"][0]["name"] == r["target"][1]["name"] for r in records} == {True, False}  # either order
 
 
+def recoverable(r: dict) -> bool:
+    """Every call of `r` passes `check_call` against the whole message."""
+    catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
+    return all(check_call(catalogue[c["name"]], r["instruction"], c["arguments"]).ok for c in r["target"])
+
+
 def test_every_call_is_recoverable_from_the_one_message(records):
     for r in records:
-        catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
-        for call in r["target"]:
-            assert check_call(catalogue[call["name"]], r["instruction"], call["arguments"]).ok, r["instruction"]
+        assert recoverable(r), r["instruction"]
 
 
 def test_renamed_and_masked_tools_keep_the_mix():
@@ -67,4 +73,47 @@ def test_no_mix_at_rate_zero_or_with_two_calls_at_most():
     assert mixed(n=60, parallel_mixed_rate=0.0) == []
     assert mixed(n=60, parallel_max_calls=2) == []
     plain = generate(SynthConfig(**BASE | {"n": 60, "parallel_mixed_rate": 0.0}))
+    assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
+
+
+REPEAT = BASE | {"parallel_mixed_rate": 0.0, "parallel_repeat_rate": 1.0}
+
+
+def repeated(**kw) -> list[dict]:
+    return [r for r in generate(SynthConfig(**REPEAT | kw)) if "parallel_repeat" in r["meta"]["augmentations"]]
+
+
+def test_a_tool_comes_back_with_other_values_among_other_tools():
+    records = repeated(**PLAIN)
+    assert len(records) == 120
+    shapes = Counter((len(r["target"]), len({c["name"] for c in r["target"]})) for r in records)
+    assert set(shapes) == {(3, 2), (4, 2), (4, 3)}, shapes
+    interleaved = 0
+    for r in records:
+        parse_example(r)
+        names = [c["name"] for c in r["target"]]
+        assert names == r["meta"]["tool"]
+        assert "parallel_two_tools" in r["meta"]["augmentations"]
+        assert not {"parallel_list", "parallel_mixed"} & set(r["meta"]["augmentations"])
+        calls = [json.dumps(c, sort_keys=True) for c in r["target"]]
+        assert len(set(calls)) == len(calls), r["instruction"]  # a tool asked again asks for other values
+        assert recoverable(r), r["instruction"]
+        # a tool called again after another tool's call, not only back to back
+        interleaved += any(names[i] in names[:i - 1] and names[i - 1] != names[i] for i in range(2, len(names)))
+    assert interleaved > 30
+
+
+def test_renamed_and_masked_tools_keep_the_repeats():
+    records = repeated(n=60, rename_rate=0.5, mask_rate=0.3)
+    assert records
+    for r in records:
+        parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
+        names = [c["name"] for c in r["target"]]
+        assert len(set(names)) < len(names) and set(names) <= {t["function"]["name"] for t in r["tools"]}
+
+
+def test_no_repeats_at_rate_zero_or_with_two_calls_at_most():
+    assert repeated(n=60, parallel_repeat_rate=0.0) == []
+    assert repeated(n=60, parallel_max_calls=2) == []
+    plain = generate(SynthConfig(**REPEAT | {"n": 60, "parallel_repeat_rate": 0.0}))
     assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
