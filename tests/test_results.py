@@ -1225,30 +1225,30 @@ NEXT_CALL_SETS = {"proc150": ("86f43b8d", 150, (89, 89), (0, 0), (7, 7)),
                   "list100": ("4c4ff33a", 100, (43, 44), (0, 1), (17, 17))}
 
 
-def _beam_pairs(sets: dict, files, proc: str, two=("k1", "k4")) -> tuple[list[int], list[dict]]:
-    """Check each set's files of the `two` runs (greedy and K = 4 unless named; `files(name, run)`:
-    evaluation and predictions) against `sets`: right answers, the pair, validity and adherence, unstated optional
-    arguments; proc150's are rescored from `proc` (the set regenerated). Returns the flips summed and each set's
-    pair."""
+def _dev_pairs(sets: dict, files, again: dict, two=("k1", "k4"), where: str = BEAM) -> tuple[list[int], list[dict]]:
+    """Check each set's files in `where` (the beam levers' folder unless named) of the `two` runs (greedy and
+    K = 4 unless named; `files(name, run)`: evaluation and predictions) against `sets`: right answers, the pair,
+    validity and adherence, unstated optional arguments; the sets named in `again` are rescored from the file it
+    gives (the set regenerated). Returns the flips summed and each set's pair."""
     from calltune.evaluate import run_eval
 
     flips_all, pairs = [0, 0], []
     for name, (sha, n, right, flips, unstated) in sets.items():
         runs = {k: files(name, k) for k in two}
-        assert tuple(_dev_right(BEAM, name, sha, n, runs[k]) for k in runs) == right
-        pair = compare(*(load_outcomes(os.path.join(BEAM, runs[k][0])) for k in runs))
+        assert tuple(_dev_right(where, name, sha, n, runs[k]) for k in runs) == right
+        pair = compare(*(load_outcomes(os.path.join(where, runs[k][0])) for k in runs))
         assert (pair["only_a"], pair["only_b"]) == flips
         flips_all = [flips_all[0] + flips[0], flips_all[1] + flips[1]]
         pairs.append(pair)
         given = []
         for evaluation, predictions in runs.values():
-            with open(os.path.join(BEAM, evaluation), encoding="utf-8") as handle:
+            with open(os.path.join(where, evaluation), encoding="utf-8") as handle:
                 metrics = json.load(handle)
             assert metrics["json_validity"] == metrics["schema_adherence"] == 1.0
             given.append(metrics["arguments"]["optional_given_anyway"])
-            if name == "proc150":
-                again = run_eval(proc, os.path.join(BEAM, predictions), None, style="hermes")
-                assert again["exact_match"] == metrics["exact_match"] and again["errors"] == metrics["errors"]
+            if name in again:
+                scored = run_eval(again[name], os.path.join(where, predictions), None, style="hermes")
+                assert scored["exact_match"] == metrics["exact_match"] and scored["errors"] == metrics["errors"]
         assert tuple(given) == unstated
     return flips_all, pairs
 
@@ -1258,8 +1258,8 @@ def test_the_beam_lever(tmp_path_factory):
     asked for 5, so the lever stops; fewer unstated optional arguments on both sets. beam_proc150 is regenerated
     and its files rescored from their predictions."""
     proc = _proc150(tmp_path_factory, 12, BEAM_SETS["proc150"][0])
-    flips, _ = _beam_pairs(BEAM_SETS, lambda name, k: (f"eval_beam_{name}_{k}.json",
-                                                        f"predictions_beam_{name}_{k}.jsonl"), proc)
+    files = lambda name, k: (f"eval_beam_{name}_{k}.json", f"predictions_beam_{name}_{k}.jsonl")  # noqa: E731
+    flips, _ = _dev_pairs(BEAM_SETS, files, {"proc150": proc})
     assert flips == [8, 11] and flips[1] - flips[0] == 3 < 5  # rule (a) fails: the lever stops
 
 
@@ -1270,7 +1270,7 @@ def test_the_beam_within_the_chosen_branch(tmp_path_factory):
     rounding); beam2_proc150 is regenerated and its files rescored."""
     proc = _proc150(tmp_path_factory, 13, BEAM2_SETS["proc150"][0])
     files = lambda name, k: (f"eval_beam2_{name}_{k}_m05.json", f"predictions_beam2_{name}_{k}_m05.jsonl")  # noqa: E731
-    flips, pairs = _beam_pairs(BEAM2_SETS, files, proc)
+    flips, pairs = _dev_pairs(BEAM2_SETS, files, {"proc150": proc})
     assert flips == [1, 15] and flips[1] - flips[0] == 14 >= 5  # (a) holds
     assert all(pair["p_value"] < 0.05 for pair in pairs)  # each set significantly better under K = 4
     for name in BEAM2_SETS:
@@ -1288,8 +1288,8 @@ def test_the_length_penalty(tmp_path_factory):
     the two sets made for it, net +4 where the rule asked for 5, so the lever stops before BFCL; neither worse,
     validity and adherence 100%. len_proc150 is regenerated and its files rescored."""
     proc = _proc150(tmp_path_factory, 14, LENGTH_SETS["proc150"][0])
-    flips, pairs = _beam_pairs(LENGTH_SETS, lambda name, a: (f"eval_len_{name}_{a}.json",
-                                                              f"predictions_len_{name}_{a}.jsonl"), proc, ("a0", "a1"))
+    files = lambda name, a: (f"eval_len_{name}_{a}.json", f"predictions_len_{name}_{a}.jsonl")  # noqa: E731
+    flips, pairs = _dev_pairs(LENGTH_SETS, files, {"proc150": proc}, ("a0", "a1"))
     assert flips == [1, 5] and flips[1] - flips[0] == 4 < 5  # rule (a) fails: the lever stops
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
 
@@ -1299,8 +1299,8 @@ def test_the_list_end_decided_call_by_call(tmp_path_factory):
     two sets made for it, net +1 where the rule asked for 5, so the lever stops before BFCL; validity and
     adherence 100%. nc_proc150 is regenerated and its files rescored."""
     proc = _proc150(tmp_path_factory, 15, NEXT_CALL_SETS["proc150"][0])
-    flips, _ = _beam_pairs(NEXT_CALL_SETS, lambda name, m: (f"eval_nc_{name}_{m}.json",
-                                                             f"predictions_nc_{name}_{m}.jsonl"), proc, ("none", "m0"))
+    files = lambda name, m: (f"eval_nc_{name}_{m}.json", f"predictions_nc_{name}_{m}.jsonl")  # noqa: E731
+    flips, _ = _dev_pairs(NEXT_CALL_SETS, files, {"proc150": proc}, ("none", "m0"))
     assert flips == [0, 1] and flips[1] - flips[0] == 1 < 5  # rule (a) fails: the lever stops
 
 
@@ -1339,3 +1339,37 @@ def test_the_beam_bfcl_veto():
         pair = compare(*runs)
         assert tuple(sum(run["outcomes"].values()) for run in runs) == right
         assert (pair["only_a"], pair["only_b"]) == flips
+
+
+REPEAT = os.path.join(ROOT, "levers", "parallel_repeat", "dev")
+# parallel_repeat/rule.txt (seed 16; greedy, constrained, --key-order any, --abstain-margin 0.5): cand40 against
+# cand52 (best.yaml + data.synth.parallel_repeat_rate=0.5); rp_rep100 decides at 384 new tokens, 192 reported
+REPEAT_SETS = {"proc150": ("e53e7616", 150, (83, 85), (9, 11), (18, 20)),
+               "rep100": ("3b7aca94", 100, (8, 7), (5, 4), (44, 48)),
+               "rep100_192": ("3b7aca94", 100, (6, 4), (4, 2), (34, 47))}
+
+
+def test_the_tools_that_come_back_lever(tmp_path_factory):
+    """cand52, best.yaml trained with parallel requests whose tools come back (71 of its 2,000 examples), against
+    cand40 (parallel_repeat/rule.txt): 14 / 15 over rp_proc150 and rp_rep100 at 384 new tokens, net +1 where the
+    rule asks for 5, so the lever stops before BFCL; even on requests of the shape it trained on it gains nothing
+    (8 -> 7). Both sets are regenerated and every file rescored."""
+    from calltune.jsonl import file_sha256, write_jsonl
+    from calltune.synth.generator import SynthConfig, generate
+
+    proc = _proc150(tmp_path_factory, 16, REPEAT_SETS["proc150"][0])
+    made = generate(SynthConfig(n=200, seed=16, parallel_rate=1.0, parallel_same_tool_rate=0.0,
+                                parallel_repeat_rate=1.0, parallel_max_calls=4, irrelevant_rate=0.0,
+                                procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1,
+                                description_style_rate=0.3))
+    rep = tmp_path_factory.mktemp("dev") / "rep100_seed16.jsonl"
+    write_jsonl(rep, [r for r in made if "parallel_repeat" in r["meta"]["augmentations"]][:100])
+    assert file_sha256(rep).startswith(REPEAT_SETS["rep100"][0])
+    files = lambda name, m: (f"eval_{name}_{m}.json", f"predictions_{name}_{m}.jsonl")  # noqa: E731
+    flips, pairs = _dev_pairs(REPEAT_SETS, files, {"proc150": proc, "rep100": str(rep), "rep100_192": str(rep)},
+                              ("cand40", "cand52"), REPEAT)
+    deciding = [pair for name, pair in zip(REPEAT_SETS, pairs) if name != "rep100_192"]
+    only = [sum(pair[k] for pair in deciding) for k in ("only_a", "only_b")]
+    assert only == [14, 15] and only[1] - only[0] == 1 < 5  # rule (a) fails: the lever stops
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+    assert flips == [18, 17]  # with the 192-token runs
