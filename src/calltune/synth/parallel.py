@@ -303,7 +303,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
                 message, call_args, template, seq = mixed_made
                 break
         repeat = not same and cfg.parallel_repeat_rate > 0 and cfg.parallel_max_calls >= 3 and \
-            min(cfg.max_tools, len(pool)) >= 2 and rng.random() < cfg.parallel_repeat_rate
+            rng.random() < cfg.parallel_repeat_rate  # not same: two tools or more can be offered
         if repeat:
             seq = _repeat_tools(rng, pool, tool_a, rng.randint(3, cfg.parallel_max_calls), cfg.max_tools)
         made = made or _sample_calls(rng, cfg, seq, same, contexts, in_words)
