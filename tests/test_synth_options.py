@@ -1,7 +1,7 @@
 """Options of `calltune data synth` that make a kind of request or value (`--parallel-list-rate`,
-`--parallel-mixed-rate`, `--parallel-repeat-rate`, `--parallel-cross-rate`, `--irrelevant-task-rate`, `--value-format-rate`, `--task-call-rate`,
-`--task-near-miss-rate`, `--novel-value-rate`, `--context-value-rate`): the command line gives the same bytes as the config, bad rates are refused, a recipe
-config reaches them."""
+`--parallel-mixed-rate`, `--parallel-repeat-rate`, `--parallel-cross-rate`, `--irrelevant-task-rate`,
+`--value-format-rate`, `--task-call-rate`, `--task-near-miss-rate`, `--novel-value-rate`, `--context-value-rate`):
+the command line gives the same bytes as the config, bad rates are refused, a recipe config reaches them."""
 
 import hashlib
 
