@@ -1225,6 +1225,13 @@ NEXT_CALL_SETS = {"proc150": ("86f43b8d", 150, (89, 89), (0, 0), (7, 7)),
                   "list100": ("4c4ff33a", 100, (43, 44), (0, 1), (17, 17))}
 
 
+def _files(prefix: str = "", suffix: str = ""):
+    """`files` for `_dev_pairs`: run RUN of set NAME in eval_{prefix}NAME_RUN{suffix}.json and
+    predictions_{prefix}NAME_RUN{suffix}.jsonl."""
+    return lambda name, run: (f"eval_{prefix}{name}_{run}{suffix}.json",
+                              f"predictions_{prefix}{name}_{run}{suffix}.jsonl")
+
+
 def _dev_pairs(sets: dict, files, again: dict, two=("k1", "k4"), where: str = BEAM) -> tuple[list[int], list[dict]]:
     """Check each set's files in `where` (the beam levers' folder unless named) of the `two` runs (greedy and
     K = 4 unless named; `files(name, run)`: evaluation and predictions) against `sets`: right answers, the pair,
@@ -1258,8 +1265,7 @@ def test_the_beam_lever(tmp_path_factory):
     asked for 5, so the lever stops; fewer unstated optional arguments on both sets. beam_proc150 is regenerated
     and its files rescored from their predictions."""
     proc = _proc150(tmp_path_factory, 12, BEAM_SETS["proc150"][0])
-    files = lambda name, k: (f"eval_beam_{name}_{k}.json", f"predictions_beam_{name}_{k}.jsonl")  # noqa: E731
-    flips, _ = _dev_pairs(BEAM_SETS, files, {"proc150": proc})
+    flips, _ = _dev_pairs(BEAM_SETS, _files("beam_"), {"proc150": proc})
     assert flips == [8, 11] and flips[1] - flips[0] == 3 < 5  # rule (a) fails: the lever stops
 
 
@@ -1269,7 +1275,7 @@ def test_the_beam_within_the_chosen_branch(tmp_path_factory):
     waits for BFCL's veto (d). Both runs take the same branch on every answer (the same log-odds to float
     rounding); beam2_proc150 is regenerated and its files rescored."""
     proc = _proc150(tmp_path_factory, 13, BEAM2_SETS["proc150"][0])
-    files = lambda name, k: (f"eval_beam2_{name}_{k}_m05.json", f"predictions_beam2_{name}_{k}_m05.jsonl")  # noqa: E731
+    files = _files("beam2_", "_m05")
     flips, pairs = _dev_pairs(BEAM2_SETS, files, {"proc150": proc})
     assert flips == [1, 15] and flips[1] - flips[0] == 14 >= 5  # (a) holds
     assert all(pair["p_value"] < 0.05 for pair in pairs)  # each set significantly better under K = 4
@@ -1288,8 +1294,7 @@ def test_the_length_penalty(tmp_path_factory):
     the two sets made for it, net +4 where the rule asked for 5, so the lever stops before BFCL; neither worse,
     validity and adherence 100%. len_proc150 is regenerated and its files rescored."""
     proc = _proc150(tmp_path_factory, 14, LENGTH_SETS["proc150"][0])
-    files = lambda name, a: (f"eval_len_{name}_{a}.json", f"predictions_len_{name}_{a}.jsonl")  # noqa: E731
-    flips, pairs = _dev_pairs(LENGTH_SETS, files, {"proc150": proc}, ("a0", "a1"))
+    flips, pairs = _dev_pairs(LENGTH_SETS, _files("len_"), {"proc150": proc}, ("a0", "a1"))
     assert flips == [1, 5] and flips[1] - flips[0] == 4 < 5  # rule (a) fails: the lever stops
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
 
@@ -1299,8 +1304,7 @@ def test_the_list_end_decided_call_by_call(tmp_path_factory):
     two sets made for it, net +1 where the rule asked for 5, so the lever stops before BFCL; validity and
     adherence 100%. nc_proc150 is regenerated and its files rescored."""
     proc = _proc150(tmp_path_factory, 15, NEXT_CALL_SETS["proc150"][0])
-    files = lambda name, m: (f"eval_nc_{name}_{m}.json", f"predictions_nc_{name}_{m}.jsonl")  # noqa: E731
-    flips, _ = _dev_pairs(NEXT_CALL_SETS, files, {"proc150": proc}, ("none", "m0"))
+    flips, _ = _dev_pairs(NEXT_CALL_SETS, _files("nc_"), {"proc150": proc}, ("none", "m0"))
     assert flips == [0, 1] and flips[1] - flips[0] == 1 < 5  # rule (a) fails: the lever stops
 
 
@@ -1365,8 +1369,7 @@ def test_the_tools_that_come_back_lever(tmp_path_factory):
     rep = tmp_path_factory.mktemp("dev") / "rep100_seed16.jsonl"
     write_jsonl(rep, [r for r in made if "parallel_repeat" in r["meta"]["augmentations"]][:100])
     assert file_sha256(rep).startswith(REPEAT_SETS["rep100"][0])
-    files = lambda name, m: (f"eval_{name}_{m}.json", f"predictions_{name}_{m}.jsonl")  # noqa: E731
-    flips, pairs = _dev_pairs(REPEAT_SETS, files, {"proc150": proc, "rep100": str(rep), "rep100_192": str(rep)},
+    flips, pairs = _dev_pairs(REPEAT_SETS, _files(), {"proc150": proc, "rep100": str(rep), "rep100_192": str(rep)},
                               ("cand40", "cand52"), REPEAT)
     deciding = [pair for name, pair in zip(REPEAT_SETS, pairs) if name != "rep100_192"]
     only = [sum(pair[k] for pair in deciding) for k in ("only_a", "only_b")]
