@@ -1,6 +1,6 @@
 """Options of `calltune data synth` that make a kind of request or value (`--parallel-list-rate`,
-`--parallel-mixed-rate`, `--parallel-repeat-rate`, `--parallel-cross-rate`, `--irrelevant-task-rate`,
-`--value-format-rate`, `--task-call-rate`, `--task-near-miss-rate`, `--novel-value-rate`, `--context-value-rate`):
+`--parallel-mixed-rate`, `--parallel-repeat-rate`, `--parallel-group-rate`, `--parallel-cross-rate`,
+`--irrelevant-task-rate`, `--value-format-rate`, `--task-call-rate`, `--task-near-miss-rate`, `--novel-value-rate`, `--context-value-rate`):
 the command line gives the same bytes as the config, bad rates are refused, a recipe config reaches them."""
 
 import hashlib
@@ -18,6 +18,7 @@ PARALLEL = {"parallel_rate": 1.0, "parallel_max_calls": 3, "irrelevant_rate": 0.
 OPTIONS = [("parallel_list_rate", "parallel_list", -0.1, PARALLEL),
            ("parallel_mixed_rate", "parallel_mixed", 1.5, PARALLEL),
            ("parallel_repeat_rate", "parallel_repeat", 1.5, PARALLEL),
+           ("parallel_group_rate", "parallel_group", -0.5, PARALLEL | {"parallel_max_calls": 4}),
            ("parallel_cross_rate", "parallel_cross", 1.1, PARALLEL | {"parallel_max_calls": 4}),
            ("irrelevant_task_rate", "irrelevant_task", 2.0, {"irrelevant_rate": 0.5}),
            ("value_format_rate", "format_date", -1.0, {}),

@@ -1,7 +1,8 @@
 """Parallel requests that hold more calls than tools. Mixed (`parallel._mixed_calls`, the generator's
 `parallel_mixed_rate`): one message that asks one tool for several listed values and a second tool once.
 Repeated (`parallel._repeat_tools`, `parallel_repeat_rate`): 3 or more sentences, one call each, over fewer
-tools, so that a tool is asked again with other values after another tool's call."""
+tools, so that a tool is asked again with other values after another tool's call. Grouped (`_mixed_calls` with
+`b_count`, `parallel_group_rate`): one message that asks each of two tools for several listed values."""
 
 import json
 from collections import Counter
@@ -116,4 +117,50 @@ def test_no_repeats_at_rate_zero_or_with_two_calls_at_most():
     assert repeated(n=60, parallel_repeat_rate=0.0) == []
     assert repeated(n=60, parallel_max_calls=2) == []
     plain = generate(SynthConfig(**REPEAT | {"n": 60, "parallel_repeat_rate": 0.0}))
+    assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
+
+
+GROUP = BASE | {"parallel_mixed_rate": 0.0, "parallel_group_rate": 1.0}
+
+
+def grouped(**kw) -> list[dict]:
+    return [r for r in generate(SynthConfig(**GROUP | kw)) if "parallel_group" in r["meta"]["augmentations"]]
+
+
+def test_a_grouped_request_lists_values_for_each_of_two_tools():
+    records = grouped(**PLAIN | {"parallel_max_calls": 5})
+    assert len(records) > 90  # of 120: the two tools are drawn among those that can list a value
+    assert {(len(r["target"]), min(Counter(c["name"] for c in r["target"]).values())) for r in records} == \
+        {(4, 2), (5, 2)}  # 2 + 2, 2 + 3 or 3 + 2
+    for r in records:
+        parse_example(r)
+        assert not {"parallel_list", "parallel_mixed", "parallel_repeat"} & set(r["meta"]["augmentations"])
+        names = [c["name"] for c in r["target"]]
+        assert names == r["meta"]["tool"] and len(set(names)) == 2
+        catalogue = COMPOSED if "procedural" in r["meta"]["augmentations"] else HAND
+        assert r["meta"]["domain"] in {catalogue[name].domain for name in names}
+        assert names == sorted(names, key=names.index)  # each tool's calls together, as its list reads
+        for name in set(names):
+            listed = [c["arguments"] for c in r["target"] if c["name"] == name]
+            varying = {k for k in listed[0] if len({json.dumps(c[k]) for c in listed}) > 1}
+            assert len(varying) == 1, (r["instruction"], listed)  # one parameter takes a value per call
+            assert all(c.keys() == listed[0].keys() for c in listed)
+        assert recoverable(r), r["instruction"]
+    parts = Counter(tuple(Counter(r["meta"]["tool"]).values()) for r in records if len(r["target"]) == 5)
+    assert set(parts) == {(2, 3), (3, 2)}, parts
+
+
+def test_renamed_and_masked_tools_keep_the_groups():
+    records = grouped(n=60, rename_rate=0.5, mask_rate=0.3)
+    assert records
+    for r in records:
+        parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
+        names = [c["name"] for c in r["target"]]
+        assert len(set(names)) == 2 and set(names) <= {t["function"]["name"] for t in r["tools"]}
+
+
+def test_no_groups_at_rate_zero_or_with_three_calls_at_most():
+    assert grouped(n=60, parallel_group_rate=0.0) == []
+    assert grouped(n=60, parallel_max_calls=3) == []
+    plain = generate(SynthConfig(**GROUP | {"n": 60, "parallel_group_rate": 0.0}))
     assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool

@@ -4,7 +4,7 @@
         --distractor-rate 0.5 --irrelevant-rate 0.1 --text-answer-rate 1 --irrelevant-task-rate 0 --task-call-rate 0
         --task-near-miss-rate 0 --optional-rate 0.4
         --parallel-rate 0 --parallel-same-tool-rate 0.5 --parallel-list-rate 0 --parallel-mixed-rate 0
-        --parallel-repeat-rate 0 --parallel-max-calls 2 --dialogue-rate 0 --followup-rate 0.4
+        --parallel-repeat-rate 0 --parallel-group-rate 0 --parallel-max-calls 2 --dialogue-rate 0 --followup-rate 0.4
         --max-tools 5 --domains a,b --tools x,y
         --procedural-rate 0 --procedural-seed SEED --procedural-split all --catalogue-split all --mask-rate 0
         --description-style-rate 0 --description-styles terse,verbose,docstring,openapi

@@ -59,7 +59,7 @@ from calltune.synth.wording import worded
 RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "text_answer_rate",
          "irrelevant_task_rate", "task_call_rate", "task_near_miss_rate", "optional_rate",
          "parallel_rate", "parallel_same_tool_rate", "parallel_list_rate", "parallel_mixed_rate",
-         "parallel_repeat_rate", "dialogue_rate",
+         "parallel_repeat_rate", "parallel_group_rate", "dialogue_rate",
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
          "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
@@ -122,11 +122,15 @@ class SynthConfig:
     """Per parallel request of different tools (with parallel_max_calls 3 or more): probability that it asks
     one of two tools for several listed values and the other once ("Convert 5 and 12 USD to EUR, and what's
     the weather in Paris?"): more calls than tools, 3 to parallel_max_calls of them."""
+    parallel_group_rate: float = 0.0
+    """Per parallel request of different tools not mixed (with parallel_max_calls 4 or more): probability that
+    it asks each of two tools for several listed values ("Convert 5 and 12 USD to EUR, and what's the weather
+    in Paris and Rome?"): 4 to parallel_max_calls calls, 2 or more of each tool; tagged parallel_group."""
     parallel_repeat_rate: float = 0.0
-    """Per parallel request of different tools not mixed (with parallel_max_calls 3 or more): probability that
-    it asks 3 to parallel_max_calls calls of fewer tools, one sentence per call in a shuffled order, so that a
-    tool is asked again with other values after another tool's call ("Convert 5 USD to EUR. What's the weather
-    in Paris? Then convert 12 GBP to JPY."); tagged parallel_repeat."""
+    """Per parallel request of different tools neither mixed nor grouped (with parallel_max_calls 3 or more):
+    probability that it asks 3 to parallel_max_calls calls of fewer tools, one sentence per call in a shuffled
+    order, so that a tool is asked again with other values after another tool's call ("Convert 5 USD to EUR.
+    What's the weather in Paris? Then convert 12 GBP to JPY."); tagged parallel_repeat."""
     parallel_max_calls: int = 2
     """Most calls in a parallel request; each asks for 2 to this many calls, drawn uniformly."""
     dialogue_rate: float = 0.0

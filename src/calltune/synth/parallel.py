@@ -11,7 +11,9 @@ the list of the calls (their order does not matter).
 - `parallel_two_tools`: two different tools, half the time from the same family (a flight and a hotel). At
   the generator's `parallel_mixed_rate` one of two tools is asked for several listed values and the other
   once ("Convert 5 and 12 USD to EUR, and what's the weather in Paris?": `_mixed_calls`), so that a request
-  holds more calls than tools. At the generator's `parallel_repeat_rate` a request of 3 or more calls asks
+  holds more calls than tools; at the generator's `parallel_group_rate` both tools are asked for listed
+  values ("Convert 5 and 12 USD to EUR, and what's the weather in Paris and Rome?": `_mixed_calls` with
+  `b_count`). At the generator's `parallel_repeat_rate` a request of 3 or more calls asks
   fewer tools, one sentence per call, so that a tool comes back with other values after another tool's call
   ("Convert 5 USD to EUR. What's the weather in Paris? Then convert 12 GBP to JPY.": `_repeat_tools`).
 
@@ -250,20 +252,29 @@ def _cross_calls(rng: random.Random, cfg, tool: ToolDef, contexts: tuple, in_wor
 
 
 def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, total: int, contexts: dict,
-                 in_words: list):
-    """`(message, [args per call], template, [tool per call])` for one message that asks `tool_a` for `total - 1`
-    listed values of one parameter (`_list_calls`) and `tool_b` once, in either order, or None; the names of
-    parameters stated in words go to `in_words` only when it succeeds."""
+                 in_words: list, b_count: int = 1):
+    """`(message, [args per call], template, [tool per call])` for one message that asks `tool_a` for `total -
+    b_count` listed values of one parameter (`_list_calls`) and `tool_b` once or, with `b_count` 2 or more, for
+    as many listed values of its own, in either order, or None; the names of parameters stated in words go to
+    `in_words` only when it succeeds."""
     b_first = rng.random() < 0.5
     worded: list[str] = []
-    listed = _list_calls(rng, cfg, tool_a, total - 1, () if b_first else contexts.get(tool_a.domain, ()), worded)
+    listed = _list_calls(rng, cfg, tool_a, total - b_count, () if b_first else contexts.get(tool_a.domain, ()),
+                         worded)
     if listed is None:
         return None
     list_message, list_args, list_template = listed
-    text, args_b, template_b = sample_call(rng, tool_b, cfg.optional_rate,
-                                           contexts.get(tool_b.domain, ()) if b_first else (), follows=not b_first,
-                                           word_rate=cfg.word_value_rate, worded=worded)
-    parts = [(text, [args_b], [tool_b], template_b),
+    if b_count == 1:
+        text, args_b, template_b = sample_call(rng, tool_b, cfg.optional_rate,
+                                               contexts.get(tool_b.domain, ()) if b_first else (),
+                                               follows=not b_first, word_rate=cfg.word_value_rate, worded=worded)
+        calls_b = [args_b]
+    else:
+        listed_b = _list_calls(rng, cfg, tool_b, b_count, contexts.get(tool_b.domain, ()) if b_first else (), worded)
+        if listed_b is None:
+            return None
+        text, calls_b, template_b = listed_b
+    parts = [(text, calls_b, [tool_b] * len(calls_b), template_b),
              (list_message, list_args, [tool_a] * len(list_args), list_template)]
     if not b_first:
         parts.reverse()
@@ -278,8 +289,9 @@ def _mixed_calls(rng: random.Random, cfg, tool_a: ToolDef, tool_b: ToolDef, tota
 def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict:
     """A parallel record (without id): 2 calls (2 to `cfg.parallel_max_calls`, drawn uniformly) of one tool
     (probability `cfg.parallel_same_tool_rate`, or always when only one tool can be offered) or of as many
-    different tools, or (probability `cfg.parallel_mixed_rate`) 3 or more calls of two tools, or (else, probability
-    `cfg.parallel_repeat_rate`) 3 or more calls of fewer tools, one sentence each."""
+    different tools, or (probability `cfg.parallel_mixed_rate`) 3 or more calls of two tools, one of them once, or
+    (else, probability `cfg.parallel_group_rate`) 4 or more calls of two tools, each for 2 or more listed values,
+    or (else, probability `cfg.parallel_repeat_rate`) 3 or more calls of fewer tools, one sentence each."""
     same = rng.random() < cfg.parallel_same_tool_rate or len(pool) < 2 or cfg.max_tools < 2
     k = 2 if cfg.parallel_max_calls <= 2 else rng.randint(2, cfg.parallel_max_calls)
     if not same:
@@ -288,6 +300,7 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
         tool_a = rng.choice(pool)
         seq = _pick_tools(rng, pool, tool_a, same, k)
         in_words: list[str] = []
+        grouped = False
         crossed = same and cfg.parallel_cross_rate > 0 and cfg.parallel_max_calls >= 4 and \
             rng.random() < cfg.parallel_cross_rate
         made = _cross_calls(rng, cfg, tool_a, contexts.get(tool_a.domain, ()), in_words) if crossed else None
@@ -301,6 +314,20 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
             mixed = mixed_made is not None
             if mixed:
                 message, call_args, template, seq = mixed_made
+                break
+        grouped = not same and cfg.parallel_group_rate > 0 and cfg.parallel_max_calls >= 4 and \
+            rng.random() < cfg.parallel_group_rate
+        listable = [tool for tool in pool if listable_params(tool)] if grouped else []
+        grouped = len(listable) >= 2
+        if grouped:  # two tools that can list values, the second half the time of the first's family
+            pair, total = _pick_tools(rng, listable, rng.choice(listable), False, 2), \
+                rng.randint(4, cfg.parallel_max_calls)
+            group_made = _mixed_calls(rng, cfg, pair[0], pair[1], total, contexts, in_words,
+                                      b_count=rng.randint(2, total - 2))
+            grouped = group_made is not None
+            if grouped:
+                message, call_args, template, seq = group_made
+                tool_a = pair[0]  # the record's domain
                 break
         repeat = not same and cfg.parallel_repeat_rate > 0 and cfg.parallel_max_calls >= 3 and \
             rng.random() < cfg.parallel_repeat_rate  # not same: two tools or more can be offered
@@ -324,7 +351,8 @@ def sample_parallel(rng: random.Random, cfg, pool: list, contexts: dict) -> dict
     extra += ["parallel_list"] if same and template.endswith("+list") else []
     extra += ["parallel_cross"] if same and template.endswith("+cross") else []
     extra += ["parallel_mixed"] if mixed else []
-    extra += ["parallel_repeat"] if not same and len(chosen) < len(seq) and not mixed else []
+    extra += ["parallel_group"] if grouped else []
+    extra += ["parallel_repeat"] if not same and len(chosen) < len(seq) and not mixed and not grouped else []
     extra += ["optional_args"] if any(n in tool.optional for tool, args in zip(seq, call_args) for n in args) else []
     meta = {"domain": tool_a.domain, "tool": [t.name for t in seq], "template": template,
             "tools": [t.name for t in tools], "augmentations": sorted(extra + applied)}
