@@ -21,15 +21,23 @@ PLAIN = dict(rename_rate=0.0, mask_rate=0.0, shuffle_rate=0.0)
 BASE = dict(n=120, seed=0, parallel_rate=1.0, parallel_same_tool_rate=0.0, parallel_mixed_rate=1.0,
             parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=0.5, procedural_split="train",
             procedural_seed=0)
+REPEAT = BASE | {"parallel_mixed_rate": 0.0, "parallel_repeat_rate": 1.0}
+GROUP = BASE | {"parallel_mixed_rate": 0.0, "parallel_group_rate": 1.0}
+# kind: (its config, its rate, its tag, a parallel_max_calls too small for it)
+KINDS = {"mixed": (BASE, "parallel_mixed_rate", "parallel_mixed", 2),
+         "repeat": (REPEAT, "parallel_repeat_rate", "parallel_repeat", 2),
+         "group": (GROUP, "parallel_group_rate", "parallel_group", 3)}
 
 
-def mixed(**kw) -> list[dict]:
-    return [r for r in generate(SynthConfig(**BASE | kw)) if "parallel_mixed" in r["meta"]["augmentations"]]
+def tagged(kind: str, **kw) -> list[dict]:
+    """The records of `kind` that its config (with `kw`) generates."""
+    config, _, tag, _ = KINDS[kind]
+    return [r for r in generate(SynthConfig(**config | kw)) if tag in r["meta"]["augmentations"]]
 
 
 @pytest.fixture(scope="module")
 def records():
-    return mixed(**PLAIN)
+    return tagged("mixed", **PLAIN)
 
 
 def test_a_mixed_request_lists_values_for_one_tool_and_calls_the_other_once(records):
@@ -61,31 +69,8 @@ def test_every_call_is_recoverable_from_the_one_message(records):
         assert recoverable(r), r["instruction"]
 
 
-def test_renamed_and_masked_tools_keep_the_mix():
-    records = mixed(n=80, rename_rate=0.5, mask_rate=0.3)
-    assert records
-    for r in records:
-        parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
-        assert len({c["name"] for c in r["target"]}) == 2
-        assert {c["name"] for c in r["target"]} <= {t["function"]["name"] for t in r["tools"]}
-
-
-def test_no_mix_at_rate_zero_or_with_two_calls_at_most():
-    assert mixed(n=60, parallel_mixed_rate=0.0) == []
-    assert mixed(n=60, parallel_max_calls=2) == []
-    plain = generate(SynthConfig(**BASE | {"n": 60, "parallel_mixed_rate": 0.0}))
-    assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
-
-
-REPEAT = BASE | {"parallel_mixed_rate": 0.0, "parallel_repeat_rate": 1.0}
-
-
-def repeated(**kw) -> list[dict]:
-    return [r for r in generate(SynthConfig(**REPEAT | kw)) if "parallel_repeat" in r["meta"]["augmentations"]]
-
-
 def test_a_tool_comes_back_with_other_values_among_other_tools():
-    records = repeated(**PLAIN)
+    records = tagged("repeat", **PLAIN)
     assert len(records) == 120
     shapes = Counter((len(r["target"]), len({c["name"] for c in r["target"]})) for r in records)
     assert set(shapes) == {(3, 2), (4, 2), (4, 3)}, shapes
@@ -104,31 +89,8 @@ def test_a_tool_comes_back_with_other_values_among_other_tools():
     assert interleaved > 30
 
 
-def test_renamed_and_masked_tools_keep_the_repeats():
-    records = repeated(n=60, rename_rate=0.5, mask_rate=0.3)
-    assert records
-    for r in records:
-        parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
-        names = [c["name"] for c in r["target"]]
-        assert len(set(names)) < len(names) and set(names) <= {t["function"]["name"] for t in r["tools"]}
-
-
-def test_no_repeats_at_rate_zero_or_with_two_calls_at_most():
-    assert repeated(n=60, parallel_repeat_rate=0.0) == []
-    assert repeated(n=60, parallel_max_calls=2) == []
-    plain = generate(SynthConfig(**REPEAT | {"n": 60, "parallel_repeat_rate": 0.0}))
-    assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
-
-
-GROUP = BASE | {"parallel_mixed_rate": 0.0, "parallel_group_rate": 1.0}
-
-
-def grouped(**kw) -> list[dict]:
-    return [r for r in generate(SynthConfig(**GROUP | kw)) if "parallel_group" in r["meta"]["augmentations"]]
-
-
 def test_a_grouped_request_lists_values_for_each_of_two_tools():
-    records = grouped(**PLAIN | {"parallel_max_calls": 5})
+    records = tagged("group", **PLAIN | {"parallel_max_calls": 5})
     assert len(records) > 90  # of 120: the two tools are drawn among those that can list a value
     assert {(len(r["target"]), min(Counter(c["name"] for c in r["target"]).values())) for r in records} == \
         {(4, 2), (5, 2)}  # 2 + 2, 2 + 3 or 3 + 2
@@ -150,17 +112,21 @@ def test_a_grouped_request_lists_values_for_each_of_two_tools():
     assert set(parts) == {(2, 3), (3, 2)}, parts
 
 
-def test_renamed_and_masked_tools_keep_the_groups():
-    records = grouped(n=60, rename_rate=0.5, mask_rate=0.3)
+@pytest.mark.parametrize("kind", KINDS)
+def test_renamed_and_masked_tools_keep_the_shape(kind):
+    records = tagged(kind, n=60, rename_rate=0.5, mask_rate=0.3)
     assert records
     for r in records:
         parse_example(r)  # the calls validate against the offered (renamed or masked) tool they name
         names = [c["name"] for c in r["target"]]
-        assert len(set(names)) == 2 and set(names) <= {t["function"]["name"] for t in r["tools"]}
+        assert len(set(names)) < len(names) and set(names) <= {t["function"]["name"] for t in r["tools"]}
+        assert len(set(names)) == 2 or kind == "repeat"
 
 
-def test_no_groups_at_rate_zero_or_with_three_calls_at_most():
-    assert grouped(n=60, parallel_group_rate=0.0) == []
-    assert grouped(n=60, parallel_max_calls=3) == []
-    plain = generate(SynthConfig(**GROUP | {"n": 60, "parallel_group_rate": 0.0}))
+@pytest.mark.parametrize("kind", KINDS)
+def test_none_at_rate_zero_or_with_too_few_calls(kind):
+    config, rate, _, too_few = KINDS[kind]
+    assert tagged(kind, n=60, **{rate: 0.0}) == []
+    assert tagged(kind, n=60, parallel_max_calls=too_few) == []
+    plain = generate(SynthConfig(**config | {"n": 60, rate: 0.0}))
     assert all(len({c["name"] for c in r["target"]}) == len(r["target"]) for r in plain)  # a call per tool
