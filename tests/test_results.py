@@ -1376,3 +1376,36 @@ def test_the_tools_that_come_back_lever(tmp_path_factory):
     assert only == [14, 15] and only[1] - only[0] == 1 < 5  # rule (a) fails: the lever stops
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
     assert flips == [18, 17]  # with the 192-token runs
+
+
+GROUP = os.path.join(ROOT, "levers", "parallel_group", "dev")
+# parallel_group/rule.txt (seed 17; greedy, constrained, --key-order any, --abstain-margin 0.5): cand40 against
+# cand53 (best.yaml + data.synth.parallel_group_rate=0.5); gp_proc150 at 192 new tokens, gp_group100 at 384
+GROUP_SETS = {"proc150": ("1e284b27", 150, (73, 73), (7, 7), (22, 16)),
+              "group100": ("13252dd8", 100, (0, 18), (0, 18), (64, 73))}
+
+
+def test_the_two_lists_lever(tmp_path_factory):
+    """cand53, best.yaml trained with requests that ask each of two tools for listed values (88 of its 2,000
+    examples), against cand40 (parallel_group/rule.txt): 7 / 7 on gp_proc150 and 0 / 18 on gp_group100 (cand40 gets
+    none of those requests right), net +18 where the rule asks for 5, neither set worse: (a) to (c) hold and the
+    lever goes to BFCL's veto (d). Both sets are regenerated and every file rescored."""
+    from calltune.jsonl import file_sha256, write_jsonl
+    from calltune.synth.generator import SynthConfig, generate
+
+    proc = _proc150(tmp_path_factory, 17, GROUP_SETS["proc150"][0])
+    made = generate(SynthConfig(n=200, seed=17, parallel_rate=1.0, parallel_same_tool_rate=0.0,
+                                parallel_group_rate=1.0, parallel_max_calls=4, irrelevant_rate=0.0,
+                                procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1,
+                                description_style_rate=0.3))
+    group = tmp_path_factory.mktemp("dev") / "group100_seed17.jsonl"
+    write_jsonl(group, [r for r in made if "parallel_group" in r["meta"]["augmentations"]][:100])
+    # the decoded file (13252dd8) was written before a079d91 gave a grouped record its pair's domain in
+    # meta.domain (a label, no other field differs); regenerated now it is a322ff6c, scored the same
+    assert file_sha256(group).startswith("a322ff6c")
+    flips, pairs = _dev_pairs(GROUP_SETS, _files(), {"proc150": proc, "group100": str(group)},
+                              ("cand40", "cand53"), GROUP)
+    assert flips == [7, 25] and flips[1] - flips[0] >= 5  # rule (a) holds
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+    assert pairs[1]["p_value"] < 0.001  # gp_group100: significantly better
+
