@@ -1408,4 +1408,8 @@ def test_the_two_lists_lever(tmp_path_factory):
     assert flips == [7, 25] and flips[1] - flips[0] >= 5  # rule (a) holds
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
     assert pairs[1]["p_value"] < 0.001  # gp_group100: significantly better
+    # (d), BFCL with the recipe's decoding (K = 4), parallel_multiple only this session: 30 right, 12 / 9
+    bfcl = _bfcl_pairs(os.path.join(ROOT, "levers", "beam", "bfcl_k4"), os.path.join(GROUP, "..", "bfcl_k4"),
+                       {"parallel_multiple": (30, 12, 9)})
+    assert bfcl["parallel_multiple"]["p_value"] > 0.05  # not significantly behind, and not ahead
 
