@@ -1353,23 +1353,30 @@ REPEAT_SETS = {"proc150": ("e53e7616", 150, (83, 85), (9, 11), (18, 20)),
                "rep100_192": ("3b7aca94", 100, (6, 4), (4, 2), (34, 47))}
 
 
+def _shaped100(tmp_path_factory, seed: int, shape: str, sha: str) -> str:
+    """The first 100 requests tagged `shape` (parallel_repeat or parallel_group) of the two-tool parallel command
+    in the rules of those levers (`--{shape}-rate 1.0`) with `seed`, regenerated and checked against its sha256."""
+    from calltune.jsonl import file_sha256, write_jsonl
+    from calltune.synth.generator import SynthConfig, generate
+
+    made = generate(SynthConfig(n=200, seed=seed, parallel_rate=1.0, parallel_same_tool_rate=0.0,
+                                parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=1.0,
+                                procedural_split="heldout", mask_rate=0.1, description_style_rate=0.3,
+                                **{f"{shape}_rate": 1.0}))
+    path = tmp_path_factory.mktemp("dev") / f"{shape}100_seed{seed}.jsonl"
+    write_jsonl(path, [r for r in made if shape in r["meta"]["augmentations"]][:100])
+    assert file_sha256(path).startswith(sha)
+    return str(path)
+
+
 def test_the_tools_that_come_back_lever(tmp_path_factory):
     """cand52, best.yaml trained with parallel requests whose tools come back (71 of its 2,000 examples), against
     cand40 (parallel_repeat/rule.txt): 14 / 15 over rp_proc150 and rp_rep100 at 384 new tokens, net +1 where the
     rule asks for 5, so the lever stops before BFCL; even on requests of the shape it trained on it gains nothing
     (8 -> 7). Both sets are regenerated and every file rescored."""
-    from calltune.jsonl import file_sha256, write_jsonl
-    from calltune.synth.generator import SynthConfig, generate
-
     proc = _proc150(tmp_path_factory, 16, REPEAT_SETS["proc150"][0])
-    made = generate(SynthConfig(n=200, seed=16, parallel_rate=1.0, parallel_same_tool_rate=0.0,
-                                parallel_repeat_rate=1.0, parallel_max_calls=4, irrelevant_rate=0.0,
-                                procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1,
-                                description_style_rate=0.3))
-    rep = tmp_path_factory.mktemp("dev") / "rep100_seed16.jsonl"
-    write_jsonl(rep, [r for r in made if "parallel_repeat" in r["meta"]["augmentations"]][:100])
-    assert file_sha256(rep).startswith(REPEAT_SETS["rep100"][0])
-    flips, pairs = _dev_pairs(REPEAT_SETS, _files(), {"proc150": proc, "rep100": str(rep), "rep100_192": str(rep)},
+    rep = _shaped100(tmp_path_factory, 16, "parallel_repeat", REPEAT_SETS["rep100"][0])
+    flips, pairs = _dev_pairs(REPEAT_SETS, _files(), {"proc150": proc, "rep100": rep, "rep100_192": rep},
                               ("cand40", "cand52"), REPEAT)
     deciding = [pair for name, pair in zip(REPEAT_SETS, pairs) if name != "rep100_192"]
     only = [sum(pair[k] for pair in deciding) for k in ("only_a", "only_b")]
@@ -1388,22 +1395,14 @@ GROUP_SETS = {"proc150": ("1e284b27", 150, (73, 73), (7, 7), (22, 16)),
 def test_the_two_lists_lever(tmp_path_factory):
     """cand53, best.yaml trained with requests that ask each of two tools for listed values (88 of its 2,000
     examples), against cand40 (parallel_group/rule.txt): 7 / 7 on gp_proc150 and 0 / 18 on gp_group100 (cand40 gets
-    none of those requests right), net +18 where the rule asks for 5, neither set worse: (a) to (c) hold and the
-    lever goes to BFCL's veto (d). Both sets are regenerated and every file rescored."""
-    from calltune.jsonl import file_sha256, write_jsonl
-    from calltune.synth.generator import SynthConfig, generate
-
+    none of those requests right), net +18 where the rule asks for 5, neither set worse: (a) to (c) hold; on BFCL
+    parallel_multiple (d) it is 3 cases behind, so it is not adopted. Both sets are regenerated and every file
+    rescored."""
     proc = _proc150(tmp_path_factory, 17, GROUP_SETS["proc150"][0])
-    made = generate(SynthConfig(n=200, seed=17, parallel_rate=1.0, parallel_same_tool_rate=0.0,
-                                parallel_group_rate=1.0, parallel_max_calls=4, irrelevant_rate=0.0,
-                                procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1,
-                                description_style_rate=0.3))
-    group = tmp_path_factory.mktemp("dev") / "group100_seed17.jsonl"
-    write_jsonl(group, [r for r in made if "parallel_group" in r["meta"]["augmentations"]][:100])
     # the decoded file (13252dd8) was written before a079d91 gave a grouped record its pair's domain in
     # meta.domain (a label, no other field differs); regenerated now it is a322ff6c, scored the same
-    assert file_sha256(group).startswith("a322ff6c")
-    flips, pairs = _dev_pairs(GROUP_SETS, _files(), {"proc150": proc, "group100": str(group)},
+    group = _shaped100(tmp_path_factory, 17, "parallel_group", "a322ff6c")
+    flips, pairs = _dev_pairs(GROUP_SETS, _files(), {"proc150": proc, "group100": group},
                               ("cand40", "cand53"), GROUP)
     assert flips == [7, 25] and flips[1] - flips[0] >= 5  # rule (a) holds
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
