@@ -227,3 +227,109 @@ def test_cli_num_beams(data, tiny_gpt2, tmp_path, capsys):
     assert main(["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "paper", "--num-beams", "2",
                  "--out", str(tmp_path / "q.jsonl"), "--no-progress"]) == 2
     assert "--num-beams" in capsys.readouterr().err
+
+
+class _ScriptModel(torch.nn.Module):
+    """A stand-in model that writes one of a few scripted answers: after a beam's tokens so far, each next token
+    weighs as much as the scripts that go on with it (a script ends with the stop token); a beam off every
+    script can only stop. Its cache holds each row's tokens and follows the beam's reordering."""
+
+    def __init__(self, tok, scripts: dict[str, float]):
+        super().__init__()
+        self.vocab, self.stop = len(tok), tok.eos_token_id
+        self.scripts = [(tok(text, add_special_tokens=False)["input_ids"] + [self.stop], p)
+                        for text, p in scripts.items()]
+        self.device = torch.device("cpu")
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True,
+                logits_to_keep=0):
+        if past_key_values is None:  # the prompt: nothing written yet
+
+            class Cache:
+                def reorder_cache(self, index):
+                    self.rows = [list(self.rows[i]) for i in index.tolist()]
+
+            past_key_values = Cache()
+            past_key_values.rows = [[] for _ in range(input_ids.shape[0])]
+        else:
+            for row, token in zip(past_key_values.rows, input_ids[:, -1].tolist()):
+                row.append(token)
+        logits = torch.full((input_ids.shape[0], 1, self.vocab), float("-inf"))
+        for r, written in enumerate(past_key_values.rows):
+            weights: dict[int, float] = {}
+            for ids, p in self.scripts:
+                if ids[:len(written)] == written and len(ids) > len(written):
+                    weights[ids[len(written)]] = weights.get(ids[len(written)], 0.0) + p
+            for token, p in (weights or {self.stop: 1.0}).items():
+                logits[r, 0, token] = math.log(p / sum(weights.values()) if weights else p)
+
+        class Out:
+            pass
+
+        out = Out()
+        out.logits, out.past_key_values = logits, past_key_values
+        return out
+
+
+def _block(x: int) -> str:
+    return '<tool_call>\n{"name": "f", "arguments": {"x": %d, "unit": "m"}}\n</tool_call>' % x
+
+
+def _calls(text: str) -> list[int]:
+    from calltune.chat.parse import parse_answer
+
+    return [call["arguments"]["x"] for call in parse_answer(text).calls]
+
+
+def test_distinct_calls_keep_the_beam_that_asks_something_else(tok):
+    """The model likes the first call written again (0.6) better than a second call with another value (0.4): a
+    beam of 2 returns the repeat, and with `distinct_calls` the other call, which it had kept all along."""
+    first = _block(1)
+    model = _ScriptModel(tok, {first + "\n" + _block(1): 0.6, first + "\n" + _block(2): 0.4})
+    assert _calls(beam_generate(model, tok, "x", 96, 2).text) == [1, 1]
+    found = beam_generate(model, tok, "x", 96, 2, distinct_calls=True)
+    assert (_calls(found.text), found.at_budget) == ([1, 2], False)
+    # a call that differs only in its key order is the same call
+    swapped = _block(1).replace('"x": 1, "unit": "m"', '"unit": "m", "x": 1')
+    model = _ScriptModel(tok, {first + "\n" + swapped: 0.6, first + "\n" + _block(2): 0.4})
+    assert _calls(beam_generate(model, tok, "x", 96, 2, distinct_calls=True).text) == [1, 2]
+
+
+def test_distinct_calls_end_the_answer_before_a_repeat_when_nothing_else_is_left(tok):
+    """An answer that ended after its first call (0.3) wins once the repeat (0.7) is refused; where the model
+    writes nothing but the repeat, the answer ends before it (the cut), not empty and not cut by the budget."""
+    first = _block(1)
+    model = _ScriptModel(tok, {first + "\n" + _block(1): 0.7, first: 0.3})
+    assert _calls(beam_generate(model, tok, "x", 96, 2).text) == [1, 1]
+    assert _calls(beam_generate(model, tok, "x", 96, 2, distinct_calls=True).text) == [1]
+    model = _ScriptModel(tok, {first + "\n" + _block(1) + "\n" + _block(3): 1.0})
+    assert _calls(beam_generate(model, tok, "x", 160, 2).text) == [1, 1, 3]
+    cut = beam_generate(model, tok, "x", 160, 2, distinct_calls=True)
+    assert (_calls(cut.text), cut.text.strip(), cut.at_budget) == ([1], first, False)
+
+
+def test_distinct_calls_leave_answers_without_a_repeat_alone(data, tiny_loaded, tmp_path):
+    """On answers that never repeat a call (the tiny model's, under the grammar) the option changes nothing."""
+    runs = {}
+    for flag in (False, True):
+        out = tmp_path / f"d{flag}.jsonl"
+        run_predict(_config(data, out, key_order="any", num_beams=3, distinct_calls=flag), loaded=tiny_loaded,
+                    progress=False)
+        runs[flag] = [p.raw for p in load_predictions(str(out))]
+    assert runs[False] == runs[True]
+
+
+def test_distinct_calls_are_checked_and_key_the_run(data, tiny_loaded, tiny_gpt2, tmp_path, capsys):
+    with pytest.raises(CalltuneError, match="--num-beams"):
+        _config(data, distinct_calls=True)  # greedy has no other beam to keep
+    with pytest.raises(CalltuneError, match="--distinct-calls"):
+        _config(data, num_beams=2, distinct_calls="yes")
+    path = tiny_loaded[2]
+    beams = _fingerprint(_config(data, num_beams=2), path, ["p"])
+    assert beams == _fingerprint(_config(data, num_beams=2, distinct_calls=False), path, ["p"])
+    assert beams != _fingerprint(_config(data, num_beams=2, distinct_calls=True), path, ["p"])
+    out = tmp_path / "p.jsonl"
+    args = ["predict", "--data", data, "--model", tiny_gpt2, "--prompt-style", "hermes", "--decoding", "constrained",
+            "--max-new-tokens", "32", "--out", str(out), "--no-progress", "--distinct-calls"]
+    assert main(args) == 2 and "--num-beams" in capsys.readouterr().err
+    assert main(args + ["--num-beams", "2"]) == 0 and len(load_predictions(str(out))) == len(ROWS)

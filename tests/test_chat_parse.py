@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from calltune.chat.parse import BLOCK_ERRORS, LAYOUT_ERRORS, CallState, call_state, parse_answer
+from calltune.chat.parse import BLOCK_ERRORS, LAYOUT_ERRORS, CallState, call_state, parse_answer, repeated_call
 
 PARIS = {"name": "get_weather", "arguments": {"location": "Paris"}}
 ROME = {"name": "get_weather", "arguments": {"location": "Rome"}}
@@ -116,3 +116,22 @@ def test_call_state_agrees_with_parse_on_every_prefix():
         done = len(parse_answer(text[:end]).blocks)
         assert state.index == (done - 1 if state.inside else done), text[:end]
     assert call_state(text) == CallState(False, 2)
+
+
+def test_repeated_call_finds_a_call_written_again():
+    """`repeated_call(prefix)`: where the newest call starts once it is complete (its JSON, or its
+    `</tool_call>`) and equals an earlier call of the answer as JSON values (key order aside); None for an
+    unfinished call, another call, a first call or text."""
+    first = '<tool_call>\n{"name": "f", "arguments": {"x": 1, "y": [2, 3]}}\n</tool_call>\n'
+    again = '<tool_call>\n{"name": "f", "arguments": {"y": [2, 3], "x": 1}}'
+    at = len(first)
+    assert repeated_call(first) is None and repeated_call("Sure.") is None
+    assert repeated_call(first + again) == at  # its JSON is complete
+    assert repeated_call(first + again + "\n") == at
+    assert repeated_call(first + again + "\n</tool_call>") == at
+    assert repeated_call(first + again[:-1]) is None  # not finished yet
+    assert repeated_call(first + again.replace("[2, 3]", "[2, 4]") + "\n</tool_call>") is None
+    assert repeated_call(first + again.replace('"f"', '"g"') + "\n</tool_call>") is None
+    other = '<tool_call>\n{"name": "g", "arguments": {}}\n</tool_call>\n'
+    assert repeated_call(first + other + again) == at + len(other)  # any earlier call, not only the last
+    assert repeated_call(first + again + "\n</tool_call>\n" + other) is None  # the newest call is new

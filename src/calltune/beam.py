@@ -12,7 +12,11 @@ list, a stated optional argument) is not passed over only for having more tokens
 carries its own copy of the row's constraint (`constrain.RowConstraint`, the matcher deep-copied), so every
 margin and the closing reserve act per beam as they do for a greedy row (a next-call margin holds each beam
 to its choice after a call: `constrain`); under an abstention margin the branch is chosen first, once per
-answer (`abstain.decide`), and the beams decode within it.
+answer (`abstain.decide`), and the beams decode within it. With `distinct_calls` (`--distinct-calls`) a beam whose
+newest call repeats one it has already written (the same name and arguments: a small model's degenerate loop,
+"the same but for a sample size of 150" answered with the first call again) is not kept; the beams that ask
+something else, and the answers that ended before it, go on as before, and only when nothing else is left does
+the answer end before the repeated call (`_repeat_cut`).
 
 Several prompts at a time (`beam_generate_batch`, left padded as greedy batches are): each prompt is
 computed once and its cache copied to its beams, and every prompt's beams are rows of one forward pass per
@@ -45,12 +49,46 @@ def _copy_row(row):
 
 
 def beam_generate(model, tokenizer, prompt: str, max_new_tokens: int, num_beams: int, row=None, grammars=None,
-                  timing: dict | None = None, length_penalty: float = 0.0) -> Generation:
+                  timing: dict | None = None, length_penalty: float = 0.0, distinct_calls: bool = False) -> Generation:
     """Decode one hermes prompt with a beam of `num_beams` (see the module docstring). `row`: the prompt's
     `RowConstraint` from `grammars` (a `GrammarCache`), or None for unconstrained decoding; `length_penalty`: A,
-    finished answers ranked by sum / n^A (0: the sum)."""
+    finished answers ranked by sum / n^A (0: the sum); `distinct_calls`: no beam repeats a call."""
     return beam_generate_batch(model, tokenizer, [prompt], max_new_tokens, num_beams, [row], grammars, timing,
-                               length_penalty)[0]
+                               length_penalty, distinct_calls)[0]
+
+
+class _RepeatCheck:
+    """Whether a beam's newest token completes a call that repeats an earlier one of its answer, and where the
+    answer would end without it. Only tokens that can complete a call's JSON or its `</tool_call>` (a `}` or
+    `>` in their text) are decoded and read (`chat.parse.repeated_call`)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        self.closers = frozenset(i for i, piece in enumerate(pieces) if piece and ("}" in piece or ">" in piece))
+
+    def __call__(self, tokens: list[int]) -> int | None:
+        """None when `tokens` (a beam's answer so far, its newest token last) does not end a repeated call;
+        otherwise `_repeat_cut`'s count of first tokens that end the answer before it (0: no clean cut)."""
+        from calltune.chat.parse import repeated_call
+
+        if tokens[-1] not in self.closers:
+            return None
+        start = repeated_call(self.tokenizer.decode(tokens, skip_special_tokens=False))
+        return None if start is None else _repeat_cut(self.tokenizer, tokens, start)
+
+
+def _repeat_cut(tokenizer, tokens: list[int], start: int) -> int:
+    """The most first tokens of `tokens` whose text ends with a `</tool_call>` (whitespace after it allowed)
+    before character `start` (where the repeated call begins): the answer up to the call before it. 0 when no
+    such cut exists (a token that spans the two blocks)."""
+    from calltune.chat.parse import CLOSE
+
+    for n in range(len(tokens) - 1, 0, -1):
+        head = tokenizer.decode(tokens[:n], skip_special_tokens=False)
+        if len(head) <= start and head.rstrip().endswith(CLOSE):
+            return n
+    return 0
 
 
 @dataclass
@@ -62,10 +100,12 @@ class _Search:
 
 
 def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beams: int, stops,
-          length_penalty: float) -> list[int]:
+          length_penalty: float, repeats: _RepeatCheck | None = None) -> list[int]:
     """Advance one prompt's search by a step. `total`: (its beams, vocab) sums of log-probabilities with the
     grammar applied; `rows`: its beams' constraints after their last token; `first`: the global index of its
-    first beam; `length_penalty`: A, a finished answer of n tokens (its stop token included) scores sum / n^A.
+    first beam; `length_penalty`: A, a finished answer of n tokens (its stop token included) scores sum / n^A;
+    `repeats`: with `--distinct-calls`, a candidate that repeats a call is not kept, and when no beam is kept and
+    nothing has finished, the answers cut before their repeated calls finish (with the repeating beam's sum).
     Returns the global parent index of each beam kept (none once the search is over)."""
     flat = total.flatten()
     n_ok = int(torch.isfinite(flat).sum())
@@ -73,15 +113,21 @@ def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beam
         return []
     values, indices = torch.topk(flat, min(2 * num_beams, n_ok))
     vocab = total.shape[1]
-    keep, parents = [], []
+    keep, parents, cut = [], [], []
     for value, index in zip(values.tolist(), indices.tolist()):
         beam, token = divmod(index, vocab)
         tokens = search.beams[beam][0]
         if token in stops:
             search.finished.append((value / (len(tokens) + 1) ** length_penalty, tokens, rows[beam]))
         elif len(keep) < num_beams:
+            n = None if repeats is None else repeats(tokens + [token])
+            if n is not None:
+                cut += [(value / (n + 1) ** length_penalty, tokens[:n], rows[beam])] if n else []
+                continue
             keep.append((tokens + [token], rows[beam], value))
             parents.append(first + beam)
+    if not keep and not search.finished:
+        search.finished += cut
     if not keep or _over(search.finished, keep, num_beams, length_penalty):
         search.beams = []
         return []
@@ -115,17 +161,19 @@ def _answer(search: _Search, odds, tokenizer) -> Generation:
 
 def beam_generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, num_beams: int,
                         rows: list | None = None, grammars=None, timing: dict | None = None,
-                        length_penalty: float = 0.0) -> list[Generation]:
+                        length_penalty: float = 0.0, distinct_calls: bool = False) -> list[Generation]:
     """Decode several hermes prompts, each with its own beam of `num_beams`, in one batch (`beam_search`).
     `rows`: each prompt's `RowConstraint` from `grammars` (a `GrammarCache`), or None (unconstrained)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=len(prompts) > 1, add_special_tokens=False)
     enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-    return beam_search(model, tokenizer, enc, max_new_tokens, num_beams, rows, grammars, timing, length_penalty)
+    return beam_search(model, tokenizer, enc, max_new_tokens, num_beams, rows, grammars, timing, length_penalty,
+                       distinct_calls)
 
 
 @torch.inference_mode()
 def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int, rows: list | None = None,
-                grammars=None, timing: dict | None = None, length_penalty: float = 0.0) -> list[Generation]:
+                grammars=None, timing: dict | None = None, length_penalty: float = 0.0,
+                distinct_calls: bool = False) -> list[Generation]:
     """Beam search over a left-padded batch of prompts (`enc`: `input_ids` and `attention_mask`), each prompt
     with its own beams: positions counted from each prompt's first token (as `model.generate` does), every
     prompt's beams rows of one forward pass per step, each search ended on its own (see the module
@@ -137,6 +185,7 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
     from calltune.constrain import ToolCallConstraint, stop_ids
 
     stops = stop_ids(tokenizer)
+    repeats = _RepeatCheck(tokenizer) if distinct_calls else None
     n_prompts, prompt_len = enc["input_ids"].shape
     rows = list(rows) if rows is not None else [None] * n_prompts
     odds = [None] * n_prompts
@@ -168,7 +217,7 @@ def beam_search(model, tokenizer, enc: dict, max_new_tokens: int, num_beams: int
         for p in live:
             n = len(searches[p].beams)
             kept = _step(searches[p], total[first:first + n], states[first:first + n], first, num_beams, stops,
-                         length_penalty)
+                         length_penalty, repeats)
             parents += kept
             going += [p] if kept else []
             first += n

@@ -106,6 +106,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length-penalty", type=float, default=0.0, metavar="A",
                    help="with --num-beams: rank finished answers by their summed log-probability / tokens^A "
                         "(Hugging Face's length_penalty; default 0: the sum alone, which favours shorter answers)")
+    p.add_argument("--distinct-calls", action="store_true",
+                   help="with --num-beams: no beam repeats a call it has already written (the same name and "
+                        "arguments); the answer ends before a repeated call only when nothing else is left")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

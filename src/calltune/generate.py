@@ -120,12 +120,13 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
 def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8,
                  skip: set[int] = frozenset(), on_batch: Callable[[list[int], list[Generation]], None] | None = None,
                  progress: bool = True, constrain: Callable[[int], object] | None = None,
-                 grammars=None, stop: str = "json", num_beams: int = 1, length_penalty: float = 0.0) -> dict:
+                 grammars=None, stop: str = "json", num_beams: int = 1, length_penalty: float = 0.0,
+                 distinct_calls: bool = False) -> dict:
     """Generate for every prompt index not in `skip`, longest first, calling `on_batch(indices,
     generations)` after each batch. For constrained decoding, `constrain(i)` gives prompt i's
     `RowConstraint` from `grammars` (a `GrammarCache`). `num_beams` above 1 (hermes, `stop="turn"`):
     beam search, `batch_size` prompts at a time, each with its own beams (`beam.beam_generate_batch`),
-    finished answers ranked by sum / n^`length_penalty`.
+    finished answers ranked by sum / n^`length_penalty`, with `distinct_calls` no beam repeating a call.
     Returns timing stats."""
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     todo = sorted((i for i in range(len(prompts)) if i not in skip), key=lambda i: -lengths[i])
@@ -140,7 +141,7 @@ def generate_all(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
             from calltune.beam import beam_generate_batch
 
             gens = beam_generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, num_beams, rows,
-                                       grammars, timing, length_penalty)
+                                       grammars, timing, length_penalty, distinct_calls)
         else:
             constraint = None if rows is None else (rows, grammars)
             gens = generate_batch(model, tokenizer, [prompts[i] for i in idx], max_new_tokens, constraint, timing,

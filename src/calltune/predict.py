@@ -98,6 +98,9 @@ class PredictConfig:
     length_penalty: float = 0.0
     """With `num_beams` > 1: finished answers ranked by their sum / n^A (n their tokens; Hugging Face's
     `length_penalty`); 0 ranks by the sum alone."""
+    distinct_calls: bool = False
+    """With `num_beams` > 1: no beam repeats a call it has already written (the same name and arguments); see
+    `beam.py`."""
 
     def __post_init__(self):
         if self.prompt_style == "auto":
@@ -152,6 +155,7 @@ class PredictConfig:
             raise CalltuneError("--draft-tokens must not be negative")
         check_num_beams(self.num_beams)
         self.length_penalty = check_length_penalty(self.length_penalty, self.num_beams)
+        check_distinct_calls(self.distinct_calls, self.num_beams)
         if self.num_beams > 1:
             if self.prompt_style != "hermes":
                 raise CalltuneError("--num-beams searches hermes answers: add --prompt-style hermes")
@@ -173,7 +177,8 @@ class PredictConfig:
                    copy_margin=getattr(args, "copy_margin", None), key_order=getattr(args, "key_order", "schema"),
                    engine=getattr(args, "engine", None),
                    draft_tokens=getattr(args, "draft_tokens", 8), num_beams=getattr(args, "num_beams", 1),
-                   length_penalty=getattr(args, "length_penalty", 0.0))
+                   length_penalty=getattr(args, "length_penalty", 0.0),
+                   distinct_calls=getattr(args, "distinct_calls", False))
 
     def choice_for(self, example: Example) -> tuple[str | dict, bool]:
         """The `(tool_choice, parallel)` that constrain `example`'s answer (hermes)."""
@@ -197,6 +202,16 @@ def check_length_penalty(value, num_beams: int) -> float:
     if value and num_beams == 1:
         raise CalltuneError("--length-penalty ranks the answers of a beam search: add --num-beams K (K > 1)")
     return float(value)
+
+
+def check_distinct_calls(value, num_beams: int) -> None:
+    """Raise `CalltuneError` unless `value` is a bool, and False unless `num_beams` > 1 (`--distinct-calls` keeps
+    a beam search's beams from repeating a call)."""
+    if not isinstance(value, bool):
+        raise CalltuneError(f"--distinct-calls is true or false, got {value!r}")
+    if value and num_beams == 1:
+        raise CalltuneError("--distinct-calls keeps the beams of a beam search from repeating a call: add "
+                            "--num-beams K (K > 1)")
 
 
 def check_margin(value, option: str) -> None:
@@ -244,6 +259,8 @@ def _fingerprint(cfg: PredictConfig, model_path: str, prompts: list[str], engine
         beams = {"num_beams": cfg.num_beams}
         if cfg.length_penalty:  # likewise
             beams["length_penalty"] = cfg.length_penalty
+        if cfg.distinct_calls:  # likewise
+            beams["distinct_calls"] = True
         if cfg.next_call_margin is not None:  # since session 51 each beam is held to the margin's choice
             beams["next_call_held"] = True
         decoding = (decoding if isinstance(decoding, list) else [decoding]) + [beams]
@@ -338,7 +355,8 @@ def run_predict(cfg: PredictConfig, loaded=None, progress: bool = True) -> dict:
             stats = generate_all(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
                                  skip=skip, on_batch=on_batch, progress=progress, grammars=grammars,
                                  constrain=constrain, stop="turn" if cfg.prompt_style == "hermes" else "json",
-                                 num_beams=cfg.num_beams, length_penalty=cfg.length_penalty)
+                                 num_beams=cfg.num_beams, length_penalty=cfg.length_penalty,
+                                 distinct_calls=cfg.distinct_calls)
     preds = []
     for ex in examples:
         pred = prediction_for(ex, answers[ex.id]["raw"], cfg.decoding, cfg.prompt_style)

@@ -191,6 +191,21 @@ def call_state(prefix: str) -> CallState:
     return CallState(True, index - 1, _partial_name(prefix, start + len(OPEN)))
 
 
+def repeated_call(prefix: str) -> int | None:
+    """Where a partial answer's newest call starts when that call repeats an earlier one of the answer: the
+    index of its `<tool_call>` once its JSON is complete (the prefix ends with it, whitespace after it, or with
+    its `</tool_call>`) and its name and arguments equal an earlier call's (compared as JSON values, so key
+    order does not matter); None otherwise (`--distinct-calls`)."""
+    blocks = [(start, end, block) for kind, start, end, block in _scan(prefix, final=False) if kind == "block"]
+    if len(blocks) < 2:
+        return None
+    start, end, last = blocks[-1]
+    tail = prefix[end:].strip() if last.closed else ""
+    if last.call is None or tail:
+        return None
+    return start if any(block.call == last.call for _, _, block in blocks[:-1]) else None
+
+
 def _partial_name(text: str, pos: int) -> str | None:
     """The top-level `"name"` string of the (possibly unfinished) JSON object at `pos`, once complete."""
     depth, in_string, escaped, key_start = 0, False, False, -1
