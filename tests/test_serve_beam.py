@@ -38,20 +38,22 @@ def data(tmp_path_factory) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("margin,penalty", [(None, 0.0), (-HUGE, 0.0), (None, 1.0)])
-def test_served_beams_are_predicts(loaded, data, tmp_path, margin, penalty):
+@pytest.mark.parametrize("margin,penalty,distinct", [(None, 0.0, False), (-HUGE, 0.0, False), (None, 1.0, False),
+                                                     (-HUGE, 0.0, True)])
+def test_served_beams_are_predicts(loaded, data, tmp_path, margin, penalty, distinct):
     """Seven requests (every tool_choice; auto ones weighed under the margin) decoded together by the engine's
-    beam search: predict's answers with the same beams and length penalty, byte for byte, and predict's
-    branch log-odds."""
+    beam search: predict's answers with the same beams, length penalty and distinct calls, byte for byte, and
+    predict's branch log-odds."""
     model, tokenizer, _ = loaded
     cfg = PredictConfig(data=data, out=str(tmp_path / "pred.jsonl"), model="tiny", prompt_style="hermes",
                         decoding="constrained", max_new_tokens=40, abstain_margin=margin, num_beams=BEAMS,
-                        length_penalty=penalty)
+                        length_penalty=penalty, distinct_calls=distinct)
     run_predict(cfg, loaded=loaded, progress=False)
     preds = load_predictions(cfg.out)
     examples = load_examples(data)
     requests = [(ex.conversation(), ex.tools, *cfg.choice_for(ex)) for ex in examples]
-    engine = Engine(model, tokenizer, EngineConfig(abstain_margin=margin, num_beams=BEAMS, length_penalty=penalty))
+    engine = Engine(model, tokenizer, EngineConfig(abstain_margin=margin, num_beams=BEAMS, length_penalty=penalty,
+                                                   distinct_calls=distinct))
     served = decode(engine, requests)
     assert [e.text for e in served] == [p.raw for p in preds]
     greedy = decode(Engine(model, tokenizer, EngineConfig(abstain_margin=margin)), requests)
@@ -102,6 +104,7 @@ def test_the_openai_client_gets_the_beams_answer_whole_or_streamed(loaded):
         assert [c.function.name for c in check_calls(forced.message)] == ["get_time"] * len(forced.message.tool_calls)
         stats = health(url)
         assert stats["num_beams"] == BEAMS and stats["finished"] == 4 and stats["length_penalty"] == 0.0
+        assert stats["distinct_calls"] is False
 
 
 def test_the_option(capsys):
@@ -121,4 +124,10 @@ def test_the_option(capsys):
         with pytest.raises(CalltuneError, match="--length-penalty"):
             EngineConfig(num_beams=2, length_penalty=bad)
     assert main(["serve", "--length-penalty", "1"]) == 2  # without beams: before loading any model
+    assert "--num-beams" in capsys.readouterr().err
+    assert from_args(parser.parse_args(["--num-beams", "4", "--distinct-calls"])).engine.distinct_calls is True
+    assert from_args(parser.parse_args(["--num-beams", "4"])).engine.distinct_calls is False
+    with pytest.raises(CalltuneError, match="--distinct-calls"):
+        EngineConfig(num_beams=2, distinct_calls=1)
+    assert main(["serve", "--distinct-calls"]) == 2  # without beams: before loading any model
     assert "--num-beams" in capsys.readouterr().err

@@ -78,6 +78,10 @@ class EngineConfig:
     """With --num-beams: rank finished answers by their summed log-probability / tokens^A, as `calltune predict
     --length-penalty` does (Hugging Face's length_penalty); 0 (default): the sum alone."""
 
+    distinct_calls: bool = False
+    """With --num-beams: no beam repeats a call it has already written (the same name and arguments), as
+    `calltune predict --distinct-calls` does (`beam.py`)."""
+
     def __post_init__(self):
         if self.decoding not in DECODINGS:
             raise CalltuneError(f"unknown decoding '{self.decoding}' (choose from {', '.join(DECODINGS)})")
@@ -91,10 +95,11 @@ class EngineConfig:
             raise CalltuneError("--prefix-cache-mb must not be negative")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise CalltuneError("--max-prompt-tokens must be at least 1")
-        from calltune.predict import check_length_penalty, check_margin, check_num_beams
+        from calltune.predict import check_distinct_calls, check_length_penalty, check_margin, check_num_beams
 
         check_num_beams(self.num_beams)
         self.length_penalty = check_length_penalty(self.length_penalty, self.num_beams)
+        check_distinct_calls(self.distinct_calls, self.num_beams)
 
         if self.key_order not in KEY_ORDERS:
             raise CalltuneError(f"--key-order must be one of {', '.join(KEY_ORDERS)}, not {self.key_order!r}")
@@ -185,6 +190,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     choices = {"decoding": DECODINGS, "quantization": ("auto", "none", "nf4"), "key_order": KEY_ORDERS}
     for cls in (ServeConfig, EngineConfig):
         for f, doc in _options(cls):
+            if f.type == "bool":  # a switch: unset keeps the default
+                parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, action="store_true", default=None,
+                                    help=doc)
+                continue
             kind = kinds[f.type]
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None, help=doc,
                                 choices=choices.get(f.name),

@@ -294,7 +294,7 @@ class Engine:
                 "optional_margin": self.config.optional_margin,
                 "next_call_margin": self.config.next_call_margin, "copy_margin": self.config.copy_margin,
                 "key_order": self.config.key_order, "num_beams": self.config.num_beams,
-                "length_penalty": self.config.length_penalty,
+                "length_penalty": self.config.length_penalty, "distinct_calls": self.config.distinct_calls,
                 "prefix_cache": self.prefix.stats()}
 
     def warm_up(self) -> None:
@@ -410,7 +410,7 @@ class Engine:
         try:
             answers = beam_search(self.model, self.beam_tokenizer, enc, budget, self.config.num_beams,
                                   [job.prepared.constraint for job in jobs], self.grammars, self.counts,
-                                  self.config.length_penalty)
+                                  self.config.length_penalty, self.config.distinct_calls)
         except Exception as err:  # a bug or out of memory: fail these jobs, keep serving
             log.exception("beam search failed")
             for job in jobs:
