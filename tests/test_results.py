@@ -1354,12 +1354,14 @@ REPEAT_SETS = {"proc150": ("e53e7616", 150, (83, 85), (9, 11), (18, 20)),
 
 
 def _shaped100(tmp_path_factory, seed: int, shape: str, sha: str) -> str:
-    """The first 100 requests tagged `shape` (parallel_repeat or parallel_group) of the two-tool parallel command
-    in the rules of those levers (`--{shape}-rate 1.0`) with `seed`, regenerated and checked against its sha256."""
+    """The first 100 requests tagged `shape` with `seed`, regenerated and checked against its sha256: for
+    parallel_repeat or parallel_group the two-tool parallel command in the rules of those levers
+    (`--{shape}-rate 1.0`), for parallel_list dev_list100's (one tool, `--parallel-list-rate 1.0`)."""
     from calltune.jsonl import file_sha256, write_jsonl
     from calltune.synth.generator import SynthConfig, generate
 
-    made = generate(SynthConfig(n=200, seed=seed, parallel_rate=1.0, parallel_same_tool_rate=0.0,
+    same = 1.0 if shape == "parallel_list" else 0.0
+    made = generate(SynthConfig(n=200, seed=seed, parallel_rate=1.0, parallel_same_tool_rate=same,
                                 parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=1.0,
                                 procedural_split="heldout", mask_rate=0.1, description_style_rate=0.3,
                                 **{f"{shape}_rate": 1.0}))
@@ -1411,4 +1413,37 @@ def test_the_two_lists_lever(tmp_path_factory):
     bfcl = _bfcl_pairs(os.path.join(ROOT, "levers", "beam", "bfcl_k4"), os.path.join(GROUP, "..", "bfcl_k4"),
                        {"parallel_multiple": (30, 12, 9)})
     assert bfcl["parallel_multiple"]["p_value"] > 0.05  # not significantly behind, and not ahead
+
+
+DISTINCT = os.path.join(ROOT, "levers", "distinct_calls", "dev")
+# distinct_calls/rule.txt (seed 18; cand40 with the recipe's decoding, constrained, --key-order any, --num-beams 4,
+# --abstain-margin 0.5), without (base) and with --distinct-calls (dc); dr_list100 at 192 new tokens, dr_rep100 at 384
+DISTINCT_SETS = {"list100": ("c04773b8", 100, (40, 40), (0, 0), (7, 7)),
+                 "rep100": ("97af7c44", 100, (6, 6), (0, 0), (23, 23))}
+
+
+def test_no_call_twice(tmp_path_factory):
+    """--distinct-calls against the recipe's beams (distinct_calls/rule.txt): 0 / 0 over the two sets made for it,
+    net 0 where the rule asks for 5, so the lever stops before BFCL. It does what it says: the answers that repeat
+    a call (2 and 18) repeat none with it, and no other answer changes; none of the changed ones becomes right. Both
+    sets are regenerated and every file rescored."""
+    from calltune.chat.parse import parse_answer
+
+    again = {"list100": _shaped100(tmp_path_factory, 18, "parallel_list", DISTINCT_SETS["list100"][0]),
+             "rep100": _shaped100(tmp_path_factory, 18, "parallel_repeat", DISTINCT_SETS["rep100"][0])}
+    flips, _ = _dev_pairs(DISTINCT_SETS, _files(), again, ("base", "dc"), DISTINCT)
+    assert flips == [0, 0]  # rule (a) fails: the lever stops
+
+    def repeats(raw: str) -> bool:
+        calls = [json.dumps(call, sort_keys=True) for call in parse_answer(raw).calls]
+        return len(calls) > len(set(calls))
+
+    for name, repeating in (("list100", 2), ("rep100", 18)):
+        runs = []
+        for run in ("base", "dc"):
+            with open(os.path.join(DISTINCT, _files()(name, run)[1]), encoding="utf-8") as handle:
+                runs.append({row["id"]: row["raw"] for row in map(json.loads, handle)})
+        base, dc = runs
+        assert sum(map(repeats, base.values())) == repeating and not any(map(repeats, dc.values()))
+        assert {i for i in base if base[i] != dc[i]} == {i for i in base if repeats(base[i])}
 
