@@ -333,3 +333,31 @@ def test_distinct_calls_are_checked_and_key_the_run(data, tiny_loaded, tiny_gpt2
             "--max-new-tokens", "32", "--out", str(out), "--no-progress", "--distinct-calls"]
     assert main(args) == 2 and "--num-beams" in capsys.readouterr().err
     assert main(args + ["--num-beams", "2"]) == 0 and len(load_predictions(str(out))) == len(ROWS)
+
+
+def test_a_repeat_is_cut_only_at_a_token_boundary():
+    """`_RepeatCheck` on a tokenizer whose pieces are strings: a repeated call is found at the piece that completes
+    it, and the answer can end after the piece that closes the call before it; where one piece spans the two
+    blocks (`>\\n<`) no such end exists and the repeat is let be."""
+    from calltune.beam import _RepeatCheck
+
+    class Pieces:
+        def __init__(self, pieces):
+            self.pieces = pieces
+
+        def __len__(self):
+            return len(self.pieces)
+
+        def convert_ids_to_tokens(self, ids):
+            return [self.pieces[i] for i in ids]
+
+        def decode(self, ids, skip_special_tokens=False):
+            return "".join(self.pieces[i] for i in ids)
+
+    call = '<tool_call>\n{"name": "f", "arguments": {}}'
+    clean = Pieces([call, "\n</tool_call>", "\n", "\n</tool_call"])
+    check = _RepeatCheck(clean)
+    assert check([0, 1, 2]) is None and check([0, 1, 2, 0]) == 3  # ends after "\n</tool_call>" and its "\n"
+    assert check([0, 1, 2, 0, 1]) == 3  # found at the `</tool_call>` too
+    spanning = Pieces([call, "\n</tool_call", ">\n<", 'tool_call>\n{"name": "f", "arguments": {}}'])
+    assert _RepeatCheck(spanning)([0, 1, 2, 3]) is None

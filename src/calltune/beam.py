@@ -69,13 +69,14 @@ class _RepeatCheck:
 
     def __call__(self, tokens: list[int]) -> int | None:
         """None when `tokens` (a beam's answer so far, its newest token last) does not end a repeated call;
-        otherwise `_repeat_cut`'s count of first tokens that end the answer before it (0: no clean cut)."""
+        otherwise `_repeat_cut`'s count of first tokens that end the answer before it. Where no token boundary
+        ends the answer there (a token that spans the two blocks) the repeat is let be: None."""
         from calltune.chat.parse import repeated_call
 
         if tokens[-1] not in self.closers:
             return None
         start = repeated_call(self.tokenizer.decode(tokens, skip_special_tokens=False))
-        return None if start is None else _repeat_cut(self.tokenizer, tokens, start)
+        return None if start is None else _repeat_cut(self.tokenizer, tokens, start) or None
 
 
 def _repeat_cut(tokenizer, tokens: list[int], start: int) -> int:
@@ -122,7 +123,7 @@ def _step(search: _Search, total: torch.Tensor, rows: list, first: int, num_beam
         elif len(keep) < num_beams:
             n = None if repeats is None else repeats(tokens + [token])
             if n is not None:
-                cut += [(value / (n + 1) ** length_penalty, tokens[:n], rows[beam])] if n else []
+                cut.append((value / (n + 1) ** length_penalty, tokens[:n], rows[beam]))
                 continue
             keep.append((tokens + [token], rows[beam], value))
             parents.append(first + beam)
