@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -94,16 +95,8 @@ class _TableModel(torch.nn.Module):
             for token, p in self.table.get(last, self.default).items():
                 logits[r, 0, token] = math.log(p)
 
-        class Cache:
-            def reorder_cache(self, index):
-                pass
-
-        class Out:
-            pass
-
-        out = Out()
-        out.logits, out.past_key_values = logits, past_key_values or Cache()
-        return out
+        return SimpleNamespace(logits=logits, past_key_values=past_key_values or SimpleNamespace(
+            reorder_cache=lambda index: None))
 
 
 def test_the_beam_finds_the_likelier_answer_greedy_walks_past(tok):
@@ -244,13 +237,9 @@ class _ScriptModel(torch.nn.Module):
     def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True,
                 logits_to_keep=0):
         if past_key_values is None:  # the prompt: nothing written yet
-
-            class Cache:
-                def reorder_cache(self, index):
-                    self.rows = [list(self.rows[i]) for i in index.tolist()]
-
-            past_key_values = Cache()
-            past_key_values.rows = [[] for _ in range(input_ids.shape[0])]
+            cache = SimpleNamespace(rows=[[] for _ in range(input_ids.shape[0])])
+            cache.reorder_cache = lambda index: setattr(cache, "rows", [list(cache.rows[i]) for i in index.tolist()])
+            past_key_values = cache
         else:
             for row, token in zip(past_key_values.rows, input_ids[:, -1].tolist()):
                 row.append(token)
@@ -260,15 +249,10 @@ class _ScriptModel(torch.nn.Module):
             for ids, p in self.scripts:
                 if ids[:len(written)] == written and len(ids) > len(written):
                     weights[ids[len(written)]] = weights.get(ids[len(written)], 0.0) + p
-            for token, p in (weights or {self.stop: 1.0}).items():
-                logits[r, 0, token] = math.log(p / sum(weights.values()) if weights else p)
-
-        class Out:
-            pass
-
-        out = Out()
-        out.logits, out.past_key_values = logits, past_key_values
-        return out
+            weights = weights or {self.stop: 1.0}
+            for token, p in weights.items():
+                logits[r, 0, token] = math.log(p / sum(weights.values()))
+        return SimpleNamespace(logits=logits, past_key_values=past_key_values)
 
 
 def _block(x: int) -> str:

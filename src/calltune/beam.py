@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from calltune.chat.parse import CLOSE, repeated_call
 from calltune.generate import Generation, cut_turn
 
 
@@ -71,8 +72,6 @@ class _RepeatCheck:
         """None when `tokens` (a beam's answer so far, its newest token last) does not end a repeated call;
         otherwise `_repeat_cut`'s count of first tokens that end the answer before it. Where no token boundary
         ends the answer there (a token that spans the two blocks) the repeat is let be: None."""
-        from calltune.chat.parse import repeated_call
-
         if tokens[-1] not in self.closers:
             return None
         start = repeated_call(self.tokenizer.decode(tokens, skip_special_tokens=False))
@@ -83,8 +82,6 @@ def _repeat_cut(tokenizer, tokens: list[int], start: int) -> int:
     """The most first tokens of `tokens` whose text ends with a `</tool_call>` (whitespace after it allowed)
     before character `start` (where the repeated call begins): the answer up to the call before it. 0 when no
     such cut exists (a token that spans the two blocks)."""
-    from calltune.chat.parse import CLOSE
-
     for n in range(len(tokens) - 1, 0, -1):
         head = tokenizer.decode(tokens[:n], skip_special_tokens=False)
         if len(head) <= start and head.rstrip().endswith(CLOSE):
