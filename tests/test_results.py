@@ -1447,3 +1447,43 @@ def test_no_call_twice(tmp_path_factory):
         assert sum(map(repeats, base.values())) == repeating and not any(map(repeats, dc.values()))
         assert {i for i in base if base[i] != dc[i]} == {i for i in base if repeats(base[i])}
 
+
+
+WORDS = os.path.join(ROOT, "levers", "word_values", "dev")
+# word_values/rule.txt (seed 19; greedy, constrained, --key-order any, --abstain-margin 0.5, 192 new tokens):
+# cand40 against cand54 (best.yaml + data.synth.word_value_rate=0.5)
+WORDS_SETS = {"proc150": ("92157e25", 150, (75, 72), (13, 10), (25, 27)),
+              "words100": ("0907f21d", 100, (10, 15), (3, 8), (20, 30))}
+
+
+def _words100(tmp_path_factory, seed: int, sha: str) -> str:
+    """The first 100 requests tagged word_values of session 7's dev_words100 command with `seed` (word values at
+    1.0, optional arguments stated at 0.7, 600 drawn), regenerated and checked against its sha256."""
+    from calltune.jsonl import file_sha256, write_jsonl
+    from calltune.synth.generator import SynthConfig, generate
+
+    made = generate(SynthConfig(n=600, seed=seed, parallel_rate=0.25, parallel_max_calls=4, irrelevant_rate=0.08,
+                                near_miss_rate=0.08, procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1,
+                                description_style_rate=0.3, word_value_rate=1.0, optional_rate=0.7))
+    path = tmp_path_factory.mktemp("dev") / f"words100_seed{seed}.jsonl"
+    write_jsonl(path, [r for r in made if "word_values" in r["meta"]["augmentations"]][:100])
+    assert file_sha256(path).startswith(sha)
+    return str(path)
+
+
+def test_the_word_values_lever(tmp_path_factory):
+    """cand54, best.yaml trained with optional values stated in words (93 of its 2,000 examples), against cand40
+    (word_values/rule.txt): 13 / 10 on wv_proc150 and 3 / 8 on wv_words100, net +2 where the rule asks for 5, so
+    the lever stops before BFCL. On the requests it trained for it states more of the optional values (right
+    124 -> 154) and also adds more that were not asked (20 -> 30). Both sets are regenerated and every file
+    rescored."""
+    again = {"proc150": _proc150(tmp_path_factory, 19, WORDS_SETS["proc150"][0]),
+             "words100": _words100(tmp_path_factory, 19, WORDS_SETS["words100"][0])}
+    flips, pairs = _dev_pairs(WORDS_SETS, _files(), again, ("cand40", "cand54"), WORDS)
+    assert flips == [16, 18] and flips[1] - flips[0] < 5  # rule (a) fails: the lever stops
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+    right = []
+    for run in ("cand40", "cand54"):
+        with open(os.path.join(WORDS, f"eval_words100_{run}.json"), encoding="utf-8") as handle:
+            right.append(json.load(handle)["arguments"]["optional_right"])
+    assert right == [124, 154]
