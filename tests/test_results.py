@@ -1357,7 +1357,6 @@ def _shaped100(tmp_path_factory, seed: int, shape: str, sha: str) -> str:
     """The first 100 requests tagged `shape` with `seed`, regenerated and checked against its sha256: for
     parallel_repeat or parallel_group the two-tool parallel command in the rules of those levers
     (`--{shape}-rate 1.0`), for parallel_list dev_list100's (one tool, `--parallel-list-rate 1.0`)."""
-    from calltune.jsonl import file_sha256, write_jsonl
     from calltune.synth.generator import SynthConfig, generate
 
     same = 1.0 if shape == "parallel_list" else 0.0
@@ -1365,8 +1364,16 @@ def _shaped100(tmp_path_factory, seed: int, shape: str, sha: str) -> str:
                                 parallel_max_calls=4, irrelevant_rate=0.0, procedural_rate=1.0,
                                 procedural_split="heldout", mask_rate=0.1, description_style_rate=0.3,
                                 **{f"{shape}_rate": 1.0}))
-    path = tmp_path_factory.mktemp("dev") / f"{shape}100_seed{seed}.jsonl"
-    write_jsonl(path, [r for r in made if shape in r["meta"]["augmentations"]][:100])
+    return _first_tagged(tmp_path_factory, made, {shape}, f"{shape}100_seed{seed}.jsonl", sha)
+
+
+def _first_tagged(tmp_path_factory, made: list, tags: set, name: str, sha: str) -> str:
+    """The first 100 records of `made` tagged with any of `tags`, written as `name` in a fresh folder and checked
+    against the sha256 prefix `sha`."""
+    from calltune.jsonl import file_sha256, write_jsonl
+
+    path = tmp_path_factory.mktemp("dev") / name
+    write_jsonl(path, [r for r in made if tags & set(r["meta"]["augmentations"])][:100])
     assert file_sha256(path).startswith(sha)
     return str(path)
 
@@ -1459,16 +1466,12 @@ WORDS_SETS = {"proc150": ("92157e25", 150, (75, 72), (13, 10), (25, 27)),
 def _words100(tmp_path_factory, seed: int, sha: str) -> str:
     """The first 100 requests tagged word_values of session 7's dev_words100 command with `seed` (word values at
     1.0, optional arguments stated at 0.7, 600 drawn), regenerated and checked against its sha256."""
-    from calltune.jsonl import file_sha256, write_jsonl
     from calltune.synth.generator import SynthConfig, generate
 
     made = generate(SynthConfig(n=600, seed=seed, parallel_rate=0.25, parallel_max_calls=4, irrelevant_rate=0.08,
                                 near_miss_rate=0.08, procedural_rate=1.0, procedural_split="heldout", mask_rate=0.1,
                                 description_style_rate=0.3, word_value_rate=1.0, optional_rate=0.7))
-    path = tmp_path_factory.mktemp("dev") / f"words100_seed{seed}.jsonl"
-    write_jsonl(path, [r for r in made if "word_values" in r["meta"]["augmentations"]][:100])
-    assert file_sha256(path).startswith(sha)
-    return str(path)
+    return _first_tagged(tmp_path_factory, made, {"word_values"}, f"words100_seed{seed}.jsonl", sha)
 
 
 def test_the_word_values_lever(tmp_path_factory):
