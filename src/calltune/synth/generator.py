@@ -25,7 +25,9 @@ change how offered tools look (`augment.offer`, `describe.py`, `formats.py`); `w
 (`composed_dialogue.py`); `novel_value_rate` replaces names in requests with made-up ones after the examples
 are drawn (`novel_values.py`; tagged `novel_values`); `context_value_rate` adds a sentence naming a value of an
 argument's kind in another role (`context_values.py`; tagged `context_values`); `round_value_rate` makes
-large numbers round amounts written with thousands separators (`round_values.py`; tagged `round_values`). Every such option is off by default, and off it draws nothing
+large numbers round amounts written with thousands separators (`round_values.py`; tagged `round_values`);
+`operation_contrast_rate` follows a call on a composed tool with the same request offered only tools that do
+something else to the same thing (`nearmiss.operation_twin`; tagged `operation_contrast`). Every such option is off by default, and off it draws nothing
 from the RNG, so the default output is what it was before they existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
@@ -47,7 +49,7 @@ from calltune.synth.composer import SPLITS, Composed, composed_catalogue, with_o
 from calltune.synth.context_values import with_context_value
 from calltune.synth.describe import STYLES
 from calltune.synth.dialogue import sample_answer, sample_followup
-from calltune.synth.nearmiss import sample_missing, sample_operation
+from calltune.synth.nearmiss import operation_twin, sample_missing, sample_operation, siblings_by_thing
 from calltune.synth.novel_values import with_novel_values
 from calltune.synth.parallel import sample_parallel
 from calltune.synth.phrasing import phrase, sample_call
@@ -63,7 +65,8 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "followup_rate", "procedural_rate", "mask_rate", "description_style_rate", "near_miss_rate",
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
          "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
-         "context_value_rate", "optional_contrast_rate", "optional_addition_rate", "round_value_rate")
+         "context_value_rate", "optional_contrast_rate", "optional_addition_rate", "round_value_rate",
+         "operation_contrast_rate")
 
 
 @dataclass
@@ -216,6 +219,13 @@ class SynthConfig:
     the next record's place (n stays n); drawn from its own RNG (with --value-format-rate, the added values
     also take part in the formats drawn). 0 draws nothing."""
 
+    operation_contrast_rate: float = 0.0
+    """Per one-message single call on a composed tool whose thing has tools of another operation group:
+    probability that its operation twin follows it (`nearmiss.operation_twin`; tagged near_miss_operation and
+    operation_contrast): the same message offered one or two of those sibling tools instead of the called one,
+    target null with a decline, so that the model learns to read the operation, not only the thing ("delete
+    the ad campaign" offered update_ad_campaign). It takes the next record's place (n stays n); drawn from its
+    own RNG. 0 draws nothing."""
     round_value_rate: float = 0.0
     """Per one-message request with a number of 1,000 or more among its arguments (not a possible year):
     probability that its large numbers become round amounts of as many digits, with one or two significant
@@ -474,6 +484,8 @@ def generate(cfg: SynthConfig) -> list[dict]:
     contrast = random.Random(f"optional-contrast:{cfg.seed}") if cfg.optional_contrast_rate else None
     addition = random.Random(f"optional-addition:{cfg.seed}") if cfg.optional_addition_rate else None
     rounding = random.Random(f"round-values:{cfg.seed}") if cfg.round_value_rate else None
+    operation = random.Random(f"operation-contrast:{cfg.seed}") if cfg.operation_contrast_rate else None
+    by_thing = siblings_by_thing(composed) if operation is not None and composed is not None else None
     records, seen, tries = [], set(), 0
     while len(records) < cfg.n:
         tries += 1
@@ -493,6 +505,9 @@ def generate(cfg: SynthConfig) -> list[dict]:
             twins.append(with_contrast(record, *contrast.choice(contrasts)))
         if additions and addition.random() < cfg.optional_addition_rate:
             twins.append(with_contrast(record, *addition.choice(additions), tag="optional_addition"))
+        if by_thing is not None:
+            twin = operation_twin(operation, cfg.operation_contrast_rate, cfg, record, composed, by_thing)
+            twins += [twin] if twin is not None else []
         for twin in twins:
             if dedup_key(twin) not in seen:
                 seen.add(dedup_key(twin))

@@ -4,7 +4,10 @@ text reply says why (or, at `text_answer_rate`, for the wrong operation only).
 - `near_miss_operation`: a request for one operation on a thing ("cancel the seed order SO-12345")
   offered tools that act on the same thing but do something else (search or create seed orders), plus
   perhaps tools of other domains. Composed tools only: their operations are known (`composer.OPS`), and
-  the request's operation is of another group than every offered one (never search vs list).
+  the request's operation is of another group than every offered one (never search vs list). With
+  `operation_contrast_rate`, a one-message single call on a composed tool may be followed by its operation
+  twin (`operation_twin`, tagged `operation_contrast` too): the same message offered that tool's siblings
+  instead of it, so that two examples differ only in whether the tool that does the asked thing is offered.
 - `near_miss_missing`: a request that leaves out a value the tool requires ("book a flight from Paris to
   Rome", no date); the reply asks for it, naming the parameter as offered. Composed tools drop the
   mention from their template (`clauses` holds every parameter's mentions); hand-written ones drop a
@@ -127,3 +130,45 @@ def sample_operation(rng: random.Random, cfg, pool: list, contexts: dict, compos
     record["meta"] = {"domain": wanted.domain, "tool": None, "template": f"{wanted.name}:{template_id}",
                       "tools": [t.name for t in tools], "augmentations": sorted(kinds + applied)}
     return record
+
+
+def siblings_by_thing(composed) -> dict[tuple, list]:
+    """The composed tools of each `(domain, thing)`, in catalogue order."""
+    by_thing: dict[tuple, list] = {}
+    for t in composed.tools:
+        if t.name in composed.origin:
+            by_thing.setdefault(composed.origin[t.name][:2], []).append(t)
+    return by_thing
+
+
+def operation_twin(rng: random.Random, rate: float, cfg, record: dict, composed, by_thing: dict) -> dict | None:
+    """With probability `rate`, `record` (a one-message single call on a composed tool) as a
+    `near_miss_operation` (without id): the same message offered, instead of the called tool, one or two tools
+    that act on the same thing but do something of another group (`sample_operation`'s rule), beside the
+    record's other offered tools (less any of the called tool's thing and group), all offered afresh (renamed,
+    styled) by `rng`; the target is null, with a decline at `cfg.text_answer_rate`; tagged
+    `operation_contrast`. None (and nothing drawn) when `record` is not such a call or its tool has no such
+    sibling."""
+    name = record["meta"]["tool"]
+    if "instruction" not in record or not isinstance(record["target"], dict) or name not in composed.origin:
+        return None
+    group = composed.group(name)
+    others = [t for t in by_thing[composed.origin[name][:2]] if composed.group(t.name) != group]
+    if not others or rng.random() >= rate:
+        return None
+    chosen = rng.sample(others, min(len(others), rng.randint(1, 2), cfg.max_tools))
+    by_name = {t.name: t for t in composed.tools}
+    # the record's other tools stay, but none that does the asked thing to the same thing (list for search)
+    rest = [by_name[n] for n in record["meta"]["tools"] if n in by_name and by_name[n] not in chosen
+            and (composed.origin[n][:2] != composed.origin[name][:2] or composed.group(n) != group)]
+    tools = chosen + rest[:cfg.max_tools - len(chosen)]
+    rng.shuffle(tools)
+    offered, _, applied = augment.offer_config(rng, cfg, tools, [])
+    twin = {"instruction": record["instruction"], "tools": offered, "target": None}
+    kinds = ["near_miss_operation", "operation_contrast", "procedural"] + (["distractors"] if rest else [])
+    if rng.random() < cfg.text_answer_rate:
+        twin["target_content"] = decline(rng, [t["function"]["name"] for t in offered])
+        kinds.append("text_answer")
+    twin["meta"] = {"domain": record["meta"]["domain"], "tool": None, "template": record["meta"]["template"],
+                    "tools": [t.name for t in tools], "augmentations": sorted(set(kinds + applied))}
+    return twin
