@@ -1490,3 +1490,44 @@ def test_the_word_values_lever(tmp_path_factory):
         with open(os.path.join(WORDS, f"eval_words100_{run}.json"), encoding="utf-8") as handle:
             right.append(json.load(handle)["arguments"]["optional_right"])
     assert right == [124, 154]
+
+
+# operation_contrast/rule.txt (greedy, constrained, --key-order any, --abstain-margin 0.5, 192 new tokens): cand40's
+# committed runs on three sets of sessions 52, 53 and 55 (in their levers' folders) against cand56 (best.yaml +
+# data.synth.operation_contrast_rate=0.5): (sha256, n, right, right only for each, unstated optional arguments)
+OPERATION_SETS = {"rp_proc150": ("e53e7616", 150, (83, 78), (19, 14), (18, 28)),
+                  "gp_proc150": ("1e284b27", 150, (73, 65), (21, 13), (22, 26)),
+                  "wv_proc150": ("92157e25", 150, (75, 75), (15, 15), (25, 34))}
+OPERATION_BASE = {"rp_proc150": ("parallel_repeat", 16), "gp_proc150": ("parallel_group", 17),
+                  "wv_proc150": ("word_values", 19)}
+
+
+def _operation_files(name: str, run: str) -> tuple[str, str]:
+    """`files` for `_dev_pairs` from the levers' folder: cand40's committed run, or cand56's."""
+    if run == "cand40":
+        return (f"{OPERATION_BASE[name][0]}/dev/eval_proc150_cand40.json",
+                f"{OPERATION_BASE[name][0]}/dev/predictions_proc150_cand40.jsonl")
+    return f"operation_contrast/dev/eval_{name}_{run}.json", f"operation_contrast/dev/predictions_{name}_{run}.jsonl"
+
+
+def test_the_operation_contrast_lever(tmp_path_factory):
+    """cand56, best.yaml trained with operation twins (85 of its 2,000 examples), against cand40's committed greedy
+    runs (operation_contrast/rule.txt): 19 / 14 on rp_proc150, 21 / 13 on gp_proc150 and 15 / 15 on wv_proc150,
+    net -13 where the rule asks for 6, so the lever stops before BFCL. It answers the operation near misses it trained for (2 -> 14 of 23 right) but abstains on 56 of the 374
+    requests that want calls, where cand40 abstained on 2. The three sets are regenerated and every file rescored."""
+    again = {name: _proc150(tmp_path_factory, seed, OPERATION_SETS[name][0])
+             for name, (_, seed) in OPERATION_BASE.items()}
+    flips, pairs = _dev_pairs(OPERATION_SETS, _operation_files, again, ("cand40", "cand56"), LEVERS)
+    assert flips == [55, 42] and flips[1] - flips[0] < 6  # rule (a) fails: the lever stops
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+    near, calls = [0, 0], [0, 0]  # operation near misses right; requests for calls answered with none
+    for name, path in again.items():
+        with open(path, encoding="utf-8") as handle:
+            records = {r["id"]: r for r in map(json.loads, handle)}
+        for k, run in enumerate(("cand40", "cand56")):
+            with open(os.path.join(LEVERS, _operation_files(name, run)[0]), encoding="utf-8") as handle:
+                rows = json.load(handle)["per_example"]
+            augmentations = {row["id"]: records[row["id"]]["meta"]["augmentations"] for row in rows}
+            near[k] += sum(row["exact"] for row in rows if "near_miss_operation" in augmentations[row["id"]])
+            calls[k] += sum(row["no_call"] for row in rows if records[row["id"]]["target"] is not None)
+    assert near == [2, 14] and calls == [2, 56]
