@@ -1531,3 +1531,22 @@ def test_the_operation_contrast_lever(tmp_path_factory):
             near[k] += sum(row["exact"] for row in rows if "near_miss_operation" in augmentations[row["id"]])
             calls[k] += sum(row["no_call"] for row in rows if records[row["id"]]["target"] is not None)
     assert near == [2, 14] and calls == [2, 56]
+
+
+def test_the_operation_twins_at_their_own_margin():
+    """After the outcome, a look (operation_contrast/rule.txt): calibrated on dev_abs200, cand56 separates calls from
+    no-calls better than cand40 (AUC 0.952 against 0.916; M = -0.5), and at M = -0.5 the three sets come out
+    39 / 40 against cand40's runs at 0.5: about even."""
+    with open(os.path.join(LEVERS, "operation_contrast", "dev", "calibration_abs200_cand56.json"),
+              encoding="utf-8") as handle:
+        twins = json.load(handle)
+    with open(os.path.join(ROOT, "cand40", "dev", "calibration_abs200.json"), encoding="utf-8") as handle:
+        recipe = json.load(handle)
+    assert twins["data_sha256"] == recipe["data_sha256"] and twins["best_margin"] == -0.5
+    assert (twins["auc"], recipe["auc"]) == (0.9516, 0.9163)
+    flips = [0, 0]
+    for name in OPERATION_SETS:
+        runs = [_operation_files(name, "cand40")[0], _operation_files(name, "cand56_m-05")[0]]
+        pair = compare(*(load_outcomes(os.path.join(LEVERS, run)) for run in runs))
+        flips = [flips[0] + pair["only_a"], flips[1] + pair["only_b"]]
+    assert flips == [39, 40]
