@@ -1513,8 +1513,9 @@ def _operation_files(name: str, run: str) -> tuple[str, str]:
 def test_the_operation_contrast_lever(tmp_path_factory):
     """cand56, best.yaml trained with operation twins (85 of its 2,000 examples), against cand40's committed greedy
     runs (operation_contrast/rule.txt): 19 / 14 on rp_proc150, 21 / 13 on gp_proc150 and 15 / 15 on wv_proc150,
-    net -13 where the rule asks for 6, so the lever stops before BFCL. It answers the operation near misses it trained for (2 -> 14 of 23 right) but abstains on 56 of the 374
-    requests that want calls, where cand40 abstained on 2. The three sets are regenerated and every file rescored."""
+    net -13 where the rule asks for 6, so the lever stops before BFCL. It answers the operation near misses it
+    trained for (2 -> 14 of 23 right) but abstains on 56 of the 374 requests that want calls, where cand40
+    abstained on 2. The three sets are regenerated and every file rescored."""
     again = {name: _proc150(tmp_path_factory, seed, OPERATION_SETS[name][0])
              for name, (_, seed) in OPERATION_BASE.items()}
     flips, pairs = _dev_pairs(OPERATION_SETS, _operation_files, again, ("cand40", "cand56"), LEVERS)

@@ -27,8 +27,9 @@ are drawn (`novel_values.py`; tagged `novel_values`); `context_value_rate` adds 
 argument's kind in another role (`context_values.py`; tagged `context_values`); `round_value_rate` makes
 large numbers round amounts written with thousands separators (`round_values.py`; tagged `round_values`);
 `operation_contrast_rate` follows a call on a composed tool with the same request offered only tools that do
-something else to the same thing (`nearmiss.operation_twin`; tagged `operation_contrast`). Every such option is off by default, and off it draws nothing
-from the RNG, so the default output is what it was before they existed.
+something else to the same thing (`nearmiss.operation_twin`; tagged `operation_contrast`). Every such option
+is off by default, and off it draws nothing from the RNG, so the default output is what it was before they
+existed.
 
 `meta = {"domain", "tool", "template", "tools", "augmentations"}`: `tools` holds the catalogue
 (pre-renaming) name of every offered tool in offer order, `tool` that of the target's tool (a list, one
