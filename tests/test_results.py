@@ -1551,3 +1551,39 @@ def test_the_operation_twins_at_their_own_margin():
         pair = compare(*(load_outcomes(os.path.join(LEVERS, run)) for run in runs))
         flips = [flips[0] + pair["only_a"], flips[1] + pair["only_b"]]
     assert flips == [39, 40]
+
+
+OWN_MARGIN_SETS = {"op_proc150a": ("53ca520a", 150, (75, 81), (6, 12), (12, 16)),
+                   "op_proc150b": ("1fc9c02c", 150, (94, 89), (15, 10), (13, 17))}
+OWN_MARGIN_SEEDS = {"op_proc150a": 21, "op_proc150b": 22}
+
+
+def _own_margin_files(name: str, run: str) -> tuple[str, str]:
+    """`files` for `_dev_pairs`: rule 2's runs in operation_contrast/own_margin/."""
+    return (f"operation_contrast/own_margin/eval_{name}_{run}.json",
+            f"operation_contrast/own_margin/predictions_{name}_{run}.jsonl")
+
+
+def test_the_operation_twins_each_at_its_margin(tmp_path_factory):
+    """Rule 2 (operation_contrast/rule_own_margin.txt): on two fresh sets, cand40 at the recipe's M = 0.5 against
+    cand56 at its calibrated -0.5: 6 / 12 and 15 / 10, net +1 where 5 is asked, so the lever stops before BFCL.
+    cand56 gets more of the no-call requests right (33 -> 41 of 56) and answers 7 of the 244 requests for calls
+    with none (cand40: 0). Both sets are regenerated and every file rescored."""
+    again = {name: _proc150(tmp_path_factory, seed, OWN_MARGIN_SETS[name][0])
+             for name, seed in OWN_MARGIN_SEEDS.items()}
+    flips, pairs = _dev_pairs(OWN_MARGIN_SETS, _own_margin_files, again, ("cand40", "cand56"), LEVERS)
+    assert flips == [21, 22] and flips[1] - flips[0] < 5  # rule (a) fails: the lever stops
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+    declined, silent = [0, 0], [0, 0]  # no-call targets right; requests for calls answered with none
+    for name, path in again.items():
+        with open(path, encoding="utf-8") as handle:
+            targets = {r["id"]: r["target"] for r in map(json.loads, handle)}
+        for k, (run, margin) in enumerate((("cand40", 0.5), ("cand56", -0.5))):
+            evaluation, predictions = (os.path.join(LEVERS, file) for file in _own_margin_files(name, run))
+            with open(predictions, encoding="utf-8") as handle:  # each decoded at its margin: no call iff log-odds <= M
+                assert all((row["log_odds"] <= margin) == (not row["calls"]) for row in map(json.loads, handle))
+            with open(evaluation, encoding="utf-8") as handle:
+                rows = json.load(handle)["per_example"]
+            declined[k] += sum(row["exact"] for row in rows if targets[row["id"]] is None)
+            silent[k] += sum(row["no_call"] for row in rows if targets[row["id"]] is not None)
+    assert declined == [33, 41] and silent == [0, 7]
