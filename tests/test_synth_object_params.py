@@ -109,3 +109,46 @@ def test_the_option_is_checked_and_reaches_the_cli_and_a_recipe(tmp_path):
     assert out.read_bytes() == (tmp_path / "same.jsonl").read_bytes()
     cfg = config_from_dict({"data": {"synth": {"n": 10, "object_param_rate": 0.3}}})
     assert cfg.data.synth.object_param_rate == 0.3
+
+
+def test_early_placement_only_moves_the_added_object_before_an_optional_parameter():
+    """`object_param_early_rate`: at 0 the tools are those of `object_param_rate` alone; at 1 every added object
+    parameter of a tool with other optional parameters sits just before one of them, the tool otherwise the
+    same (its parameters and clauses, and the order of the others); deterministic."""
+    last = with_object_params(COMPOSED, 0, 1.0)
+    assert with_object_params(COMPOSED, 0, 1.0, 0.0).tools == last.tools
+    early = with_object_params(COMPOSED, 0, 1.0, 1.0)
+    assert early.tools == with_object_params(COMPOSED, 0, 1.0, 1.0).tools
+    moved = 0
+    for before, plain, placed in zip(COMPOSED.tools, last.tools, early.tools):
+        assert placed.params == plain.params and placed.clauses == plain.clauses  # equal as dicts
+        assert [n for n in placed.params if n in before.params] == list(before.params)
+        new = [n for n in plain.params if n not in before.params]
+        if not new or all(p.required for p in before.params.values()):
+            assert list(placed.params) == list(plain.params)
+            continue
+        names = list(placed.params)
+        at = names.index(new[0])
+        assert at < len(names) - 1 and not placed.params[names[at + 1]].required
+        moved += 1
+    assert moved > 50
+
+
+def test_an_early_object_is_stated_before_the_optional_values_after_it():
+    """In generated requests the early object's clause comes before another stated optional value, and the call
+    writes its arguments in that order: the object is followed by another argument."""
+    base = dict(n=400, seed=3, procedural_rate=1.0, procedural_split="train", irrelevant_rate=0.0,
+                optional_rate=1.0, object_param_rate=1.0)
+
+    def object_then_more(records):
+        count = 0
+        for r in records:
+            for call in r["target"] if isinstance(r["target"], list) else [r["target"]]:
+                keys = list(call["arguments"]) if call else []
+                count += any(isinstance(call["arguments"][k], dict) for k in keys[:-1])
+        return count
+
+    assert object_then_more(generate(SynthConfig(**base, object_param_early_rate=1.0))) > 2 * object_then_more(
+        generate(SynthConfig(**base)))
+    with pytest.raises(CalltuneError, match="--object-param-early-rate"):
+        SynthConfig(object_param_early_rate=1.5)

@@ -279,13 +279,17 @@ def with_word_options(composed: Composed, seed: int) -> Composed:
     return Composed(tuple(tools), composed.contexts, composed.origin)
 
 
-def with_object_params(composed: Composed, seed: int, rate: float) -> Composed:
+def with_object_params(composed: Composed, seed: int, rate: float, early_rate: float = 0.0) -> Composed:
     """`composed` with one optional object-valued parameter (`composer_words.OBJECT_SLOTS`: an address under
     three spellings, a contact, an owner, dimensions, coordinates, a budget) added to each tool of a searching,
     listing, counting or creating operation with probability `rate` (the generator's object_param_rate). Drawn
     from their own RNG, so the rest of every tool stays as composed; a tool that has a parameter of that name
-    keeps it."""
+    keeps it. The new parameter comes last, so its clause is the request's last optional one; with probability
+    `early_rate` (object_param_early_rate) it is put instead just before one of the tool's optional parameters,
+    drawn uniformly, so that other stated values follow it. Placed from an RNG of its own: at 0 the tools are
+    the same as without it."""
     rng = random.Random(f"calltune-object-params-{seed}")
+    place = random.Random(f"calltune-object-place-{seed}") if early_rate else None
     tools = []
     for tool in composed.tools:
         _, _, op = composed.origin[tool.name]
@@ -301,5 +305,10 @@ def with_object_params(composed: Composed, seed: int, rate: float) -> Composed:
         description = _param_description(rng, label, param, None, MISSING)
         params = {**tool.params, pname: dataclasses.replace(param, description=description, required=False)}
         clauses = {**tool.clauses, pname: tuple(m.replace("{v}", "{" + pname + "}") for m in mentions)}
+        optional = [name for name, p in tool.params.items() if not p.required]
+        if place is not None and optional and place.random() < early_rate:
+            order = list(tool.params)
+            at = order.index(place.choice(optional))
+            params = {name: params[name] for name in order[:at] + [pname] + order[at:]}
         tools.append(dataclasses.replace(tool, params=params, clauses=clauses))
     return Composed(tuple(tools), composed.contexts, composed.origin)

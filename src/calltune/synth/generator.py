@@ -67,7 +67,7 @@ RATES = ("rename_rate", "shuffle_rate", "distractor_rate", "irrelevant_rate", "t
          "near_miss_missing_rate", "word_value_rate", "composed_dialogue_rate", "session_rate", "value_format_rate",
          "distractor_same_domain_rate", "object_param_rate", "parallel_cross_rate", "novel_value_rate",
          "context_value_rate", "optional_contrast_rate", "optional_addition_rate", "round_value_rate",
-         "operation_contrast_rate")
+         "operation_contrast_rate", "object_param_early_rate")
 
 
 @dataclass
@@ -196,6 +196,10 @@ class SynthConfig:
     object-valued parameter (an address under one of three spellings, a contact, an owner, dimensions,
     coordinates or a budget: `composer.with_object_params`), stated like any optional value ("at 12 Oak Street,
     Lyon 69001"). 0 leaves the composed catalogue as it is."""
+    object_param_early_rate: float = 0.0
+    """Per object-valued parameter that object_param_rate adds to a tool with optional parameters: probability
+    that it goes just before one of them (drawn uniformly) instead of last, so that its clause is followed by
+    the other stated values ("with Emma Kowalski at +44 ... as the contact, created after ..."). 0: last."""
     novel_value_rate: float = 0.0
     """Per one-message request with a name among its string arguments (a city, person, team, hotel, ...):
     probability that its names are replaced by made-up ones of the same shape, in the instruction and every
@@ -478,7 +482,8 @@ def generate(cfg: SynthConfig) -> list[dict]:
         pool = [worded(t) for t in pool]
         composed = composed and with_word_options(composed, seed)
     if cfg.object_param_rate:
-        composed = composed and with_object_params(composed, seed, cfg.object_param_rate)
+        composed = composed and with_object_params(composed, seed, cfg.object_param_rate,
+                                                   cfg.object_param_early_rate)
     rng = random.Random(cfg.seed)
     novel = random.Random(f"novel-values:{cfg.seed}") if cfg.novel_value_rate else None
     context = random.Random(f"context-values:{cfg.seed}") if cfg.context_value_rate else None
