@@ -284,10 +284,9 @@ def with_object_params(composed: Composed, seed: int, rate: float, early_rate: f
     three spellings, a contact, an owner, dimensions, coordinates, a budget) added to each tool of a searching,
     listing, counting or creating operation with probability `rate` (the generator's object_param_rate). Drawn
     from their own RNG, so the rest of every tool stays as composed; a tool that has a parameter of that name
-    keeps it. The new parameter comes last, so its clause is the request's last optional one; with probability
-    `early_rate` (object_param_early_rate) it is put instead just before one of the tool's optional parameters,
-    drawn uniformly, so that other stated values follow it. Placed from an RNG of its own: at 0 the tools are
-    the same as without it."""
+    keeps it. The new parameter comes last in the schema, so no argument follows its value in a call; with
+    probability `early_rate` (object_param_early_rate) it is put instead just before one of the tool's optional
+    parameters, drawn uniformly. Placed from an RNG of its own: at 0 the tools are the same as without it."""
     rng = random.Random(f"calltune-object-params-{seed}")
     place = random.Random(f"calltune-object-place-{seed}") if early_rate else None
     tools = []

@@ -198,8 +198,8 @@ class SynthConfig:
     Lyon 69001"). 0 leaves the composed catalogue as it is."""
     object_param_early_rate: float = 0.0
     """Per object-valued parameter that object_param_rate adds to a tool with optional parameters: probability
-    that it goes just before one of them (drawn uniformly) instead of last, so that its clause is followed by
-    the other stated values ("with Emma Kowalski at +44 ... as the contact, created after ..."). 0: last."""
+    that it goes just before one of them (drawn uniformly) instead of last, so that a call's other stated
+    arguments can follow the object value (`address` before `tags` and `sort_order`). 0: last."""
     novel_value_rate: float = 0.0
     """Per one-message request with a name among its string arguments (a city, person, team, hotel, ...):
     probability that its names are replaced by made-up ones of the same shape, in the instruction and every
