@@ -28,6 +28,12 @@ def _objects(tool) -> list[str]:
     return [name for name, p in tool.params.items() if p.kind == "object"]
 
 
+def _calls(record: dict) -> list[dict]:
+    """A generated record's target calls (none for a null target)."""
+    target = record["target"]
+    return [call for call in (target if isinstance(target, list) else [target]) if call]
+
+
 def test_rate_zero_changes_no_tool_and_rate_one_adds_one_optional_object_to_each_eligible_tool():
     assert with_object_params(COMPOSED, 0, 0.0).tools == COMPOSED.tools
     added = with_object_params(COMPOSED, 0, 1.0)
@@ -90,8 +96,7 @@ def test_generated_examples_call_with_object_values_only_when_the_rate_is_above_
     def with_objects(records):
         count = 0
         for r in records:
-            target = r["target"] if isinstance(r["target"], list) else [r["target"]]
-            count += any(isinstance(v, dict) for call in target if call for v in call["arguments"].values())
+            count += any(isinstance(v, dict) for call in _calls(r) for v in call["arguments"].values())
         return count
 
     assert with_objects(generate(SynthConfig(**base))) < 15  # composed tools' own few objects (contact, print size)
@@ -134,17 +139,17 @@ def test_early_placement_only_moves_the_added_object_before_an_optional_paramete
     assert moved > 50
 
 
-def test_an_early_object_is_stated_before_the_optional_values_after_it():
-    """In generated requests the early object's clause comes before another stated optional value, and the call
-    writes its arguments in that order: the object is followed by another argument."""
+def test_an_early_object_is_followed_by_other_arguments_in_the_call():
+    """In generated calls an early object value is followed by another argument (a call writes its arguments in
+    the tool's parameter order; the request states the clauses in an order of its own)."""
     base = dict(n=400, seed=3, procedural_rate=1.0, procedural_split="train", irrelevant_rate=0.0,
                 optional_rate=1.0, object_param_rate=1.0)
 
     def object_then_more(records):
         count = 0
         for r in records:
-            for call in r["target"] if isinstance(r["target"], list) else [r["target"]]:
-                keys = list(call["arguments"]) if call else []
+            for call in _calls(r):
+                keys = list(call["arguments"])
                 count += any(isinstance(call["arguments"][k], dict) for k in keys[:-1])
         return count
 
