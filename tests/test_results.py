@@ -1553,6 +1553,8 @@ def test_the_operation_twins_at_their_own_margin():
     assert flips == [39, 40]
 
 
+# operation_contrast/rule_own_margin.txt (greedy, constrained, --key-order any, 192 new tokens): cand40 at M = 0.5
+# against cand56 at -0.5 on two fresh sets: (sha256, n, right, right only for each, unstated optional arguments)
 OWN_MARGIN_SETS = {"op_proc150a": ("53ca520a", 150, (75, 81), (6, 12), (12, 16)),
                    "op_proc150b": ("1fc9c02c", 150, (94, 89), (15, 10), (13, 17))}
 OWN_MARGIN_SEEDS = {"op_proc150a": 21, "op_proc150b": 22}
