@@ -1629,3 +1629,24 @@ def test_the_object_placement_lever(tmp_path_factory):
             with open(os.path.join(LEVERS, _object_early_files(name, run)[0]), encoding="utf-8") as handle:
                 beside[k] += sum(row["exact"] for row in json.load(handle)["per_example"] if row["id"] in wanted)
     assert beside == [4, 4]
+
+
+# object_early/rule.txt (d): cand57 on BFCL with the recipe's decoding (K = 4 at M = -2), read at M = 0.5 against
+# session 50's cand40 runs: category -> (cand57 right, right only cand40, right only cand57)
+OBJECT_EARLY_BFCL = {"simple_python": (229, 36, 34)}
+
+
+def test_the_object_placement_lever_on_bfcl():
+    """Rule (d) for cand57, as far as measured (session 58: simple_python, the first category): 229 of 400 right
+    against cand40's 231 read at M = 0.5 (36 / 34, p = 0.9), not significantly behind; the run was decoded with
+    the recipe's settings."""
+    for category, (right, only_old, only_new) in OBJECT_EARLY_BFCL.items():
+        new = os.path.join(LEVERS, "object_early", "bfcl_k4", f"bfcl_{category}")
+        with open(os.path.join(new, "metrics.json"), encoding="utf-8") as handle:
+            config = json.load(handle)["predict"]["config"]
+        assert (config["decoding"], config["key_order"], config["num_beams"], config["abstain_margin"],
+                config["max_new_tokens"]) == ("constrained", "any", 4, -2.0, 192)
+        pair = compare(load_outcomes(os.path.join(LEVERS, "beam", "bfcl_k4", f"bfcl_{category}"), margin=0.5),
+                       load_outcomes(new, margin=0.5))
+        assert (pair["runs"][1]["correct"], pair["only_a"], pair["only_b"]) == (right, only_old, only_new)
+        assert not (pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05)  # not significantly behind
