@@ -255,12 +255,13 @@ def _dev_right(where: str, name: str, sha: str, n: int, files: tuple[str, str] |
     return sum(loaded["outcomes"].values())
 
 
-def _bfcl_pairs(old: str, new: str, expected: dict) -> dict:
+def _bfcl_pairs(old: str, new: str, expected: dict, margin: float | None = None) -> dict:
     """For each BFCL category in `expected`, NEW's cases right and (right only for old, right only for new)
-    against the expected `(right, only_old, only_new)`; returns each category's comparison."""
+    against the expected `(right, only_old, only_new)`, both runs read at `margin` (None: as decoded); returns
+    each category's comparison."""
     results = {}
     for category, counts in expected.items():
-        before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}")) for base in (old, new))
+        before, after = (load_outcomes(os.path.join(base, f"bfcl_{category}"), margin=margin) for base in (old, new))
         results[category] = compare(before, after)
         assert (sum(after["outcomes"].values()), results[category]["only_a"], results[category]["only_b"]) == counts
     return results
@@ -1641,13 +1642,11 @@ def test_the_object_placement_lever_on_bfcl():
     right against cand40's 231 read at M = 0.5 (36 / 34, p = 0.9), 116 of 200 against 123 (23 / 16, p = 0.34) and
     59 of 200 against 67 (20 / 12, p = 0.22): none significantly behind, 17 net behind over the three; the runs
     were decoded with the recipe's settings."""
-    for category, (right, only_old, only_new) in OBJECT_EARLY_BFCL.items():
-        new = os.path.join(LEVERS, "object_early", "bfcl_k4", f"bfcl_{category}")
-        with open(os.path.join(new, "metrics.json"), encoding="utf-8") as handle:
+    new = os.path.join(LEVERS, "object_early", "bfcl_k4")
+    for category in OBJECT_EARLY_BFCL:
+        with open(os.path.join(new, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
             config = json.load(handle)["predict"]["config"]
         assert (config["decoding"], config["key_order"], config["num_beams"], config["abstain_margin"],
                 config["max_new_tokens"]) == ("constrained", "any", 4, -2.0, 192)
-        pair = compare(load_outcomes(os.path.join(LEVERS, "beam", "bfcl_k4", f"bfcl_{category}"), margin=0.5),
-                       load_outcomes(new, margin=0.5))
-        assert (pair["runs"][1]["correct"], pair["only_a"], pair["only_b"]) == (right, only_old, only_new)
-        assert not (pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05)  # not significantly behind
+    pairs = _bfcl_pairs(os.path.join(LEVERS, "beam", "bfcl_k4"), new, OBJECT_EARLY_BFCL, margin=0.5)
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs.values())
