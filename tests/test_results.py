@@ -1644,16 +1644,16 @@ def test_the_object_placement_lever_on_bfcl():
     parallel_multiple 29 against 33 (12 / 8, p = 0.5): none significantly behind, but the four call categories
     21 net behind where (d) asks them net ahead, so the lever is not adopted (best.yaml has no
     object_param_early_rate); the runs were decoded with the recipe's settings."""
-    new = os.path.join(LEVERS, "object_early", "bfcl_k4")
+    old, new = os.path.join(LEVERS, "beam", "bfcl_k4"), os.path.join(LEVERS, "object_early", "bfcl_k4")
     for category in [*OBJECT_EARLY_BFCL, "irrelevance"]:
         with open(os.path.join(new, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
             config = json.load(handle)["predict"]["config"]
         assert (config["decoding"], config["key_order"], config["num_beams"], config["abstain_margin"],
                 config["max_new_tokens"]) == ("constrained", "any", 4, -2.0, 192)
-    pairs = _bfcl_pairs(os.path.join(LEVERS, "beam", "bfcl_k4"), new, OBJECT_EARLY_BFCL, margin=0.5)
+    pairs = _bfcl_pairs(old, new, OBJECT_EARLY_BFCL, margin=0.5)
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs.values())
     assert sum(pair["only_b"] - pair["only_a"] for pair in pairs.values()) == -21
     with open(os.path.join(os.path.dirname(__file__), "..", "configs", "best.yaml"), encoding="utf-8") as handle:
         assert "object_param_early_rate" not in handle.read()
     # irrelevance, reported only: more abstentions at the same margin
-    _bfcl_pairs(os.path.join(LEVERS, "beam", "bfcl_k4"), new, {"irrelevance": (181, 4, 20)}, margin=0.5)
+    _bfcl_pairs(old, new, {"irrelevance": (181, 4, 20)}, margin=0.5)
