@@ -594,9 +594,9 @@ def test_the_pad_mask_setting_reaches_the_loss_module(tiny_llama, tmp_path, monk
     seen = []
     original = train_module.CausalLMLoss.__init__
 
-    def spy(self, model, pad_mask=True):
+    def spy(self, model, pad_mask=True, autocast=None):
         seen.append(pad_mask)
-        original(self, model, pad_mask)
+        original(self, model, pad_mask, autocast)
 
     monkeypatch.setattr(train_module.CausalLMLoss, "__init__", spy)
     common = ["train.max_steps=2", "train.method=full", "lora.top_layers=1"]
@@ -605,3 +605,62 @@ def test_the_pad_mask_setting_reaches_the_loss_module(tiny_llama, tmp_path, monk
     assert seen == [False, True]
     a, b = read_log(str(tmp_path / "a")), read_log(str(tmp_path / "b"))
     assert [r["loss"] for r in a] == pytest.approx([r["loss"] for r in b], rel=1e-4)
+
+
+# --- mixed precision (train.autocast) ---------------------------------------------------------------
+
+def test_bfloat16_autocast_rounds_the_loss_but_keeps_weights_and_gradients_in_fp32(tiny_llama):
+    from transformers import AutoModelForCausalLM
+
+    from calltune.train import CausalLMLoss
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    seqs = [torch.randint(3, 40, (n,), generator=g).tolist() for n in (6, 11)]
+    batch = collate(seqs, [[0] * 3 + [1] * (len(s) - 3) for s in seqs], pad_id=0)
+    results = []
+    for dtype in (None, torch.bfloat16):
+        model.zero_grad()
+        loss, count = CausalLMLoss(model, False, dtype)(**batch)
+        loss.backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert loss.dtype == torch.float32 and {p.dtype for p in grads} == {torch.float32}
+        results.append((loss.item(), torch.cat([p.flatten() for p in grads])))
+    (fp32, grads_a), (bf16, grads_b) = results
+    assert bf16 == pytest.approx(fp32, rel=2e-2)  # the same loss to bfloat16's ~3 digits ...
+    assert bf16 != fp32  # ... but computed in it: an autocast that did nothing would give fp32's bits
+    assert torch.nn.functional.cosine_similarity(grads_a, grads_b, dim=0) > 0.99
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_train_autocast_reaches_the_loss_module_and_the_run_config(tiny_llama, tmp_path, monkeypatch):
+    from calltune import train as train_module
+
+    seen = []
+    original = train_module.CausalLMLoss.forward
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.autocast)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.CausalLMLoss, "forward", spy)
+    common = ["train.max_steps=2", "train.method=full", "lora.top_layers=1"]
+    out = str(tmp_path / "bf16")
+    train_module.train(cfg_for(tiny_llama, *common, "train.autocast=bfloat16"), out, progress=False)
+    assert set(seen) == {torch.bfloat16}
+    with open(os.path.join(out, "config.yaml")) as handle:
+        assert "autocast: bfloat16" in handle.read()
+    seen.clear()
+    train_module.train(cfg_for(tiny_llama, *common), str(tmp_path / "fp32"), progress=False)
+    assert set(seen) == {None}
+    assert [r["loss"] for r in read_log(out)] == pytest.approx([r["loss"] for r in read_log(str(tmp_path / "fp32"))],
+                                                                rel=2e-2)
+
+
+def test_train_autocast_is_checked_and_left_out_of_configs_that_do_not_use_it(tiny_llama):
+    with pytest.raises(CalltuneError, match="train.autocast: 'float16' is not none or bfloat16"):
+        cfg_for(tiny_llama, "train.autocast=float16")
+    with pytest.raises(CalltuneError, match="needs model.compute_dtype float32 \\(got bfloat16\\)"):
+        cfg_for(tiny_llama, "train.autocast=bfloat16", "model.compute_dtype=bfloat16")
+    assert "autocast" not in cfg_for(tiny_llama).to_dict()["train"]  # experiment cache keys as before it existed
+    assert cfg_for(tiny_llama, "train.autocast=bfloat16").to_dict()["train"]["autocast"] == "bfloat16"

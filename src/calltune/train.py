@@ -57,12 +57,16 @@ class CausalLMLoss(torch.nn.Module):
     under the causal mask a real token only sees real tokens, and positions count from 0 either way; the loss,
     taken on real tokens only, is the same to float rounding, and SDPA can take its causal path (no (B, 1, T, T)
     mask, grouped KV heads read in place).
+
+    With `autocast` (a dtype: bfloat16) the model's forward runs under `torch.autocast` (mixed precision: its
+    matrix products in that dtype, the weights and the loss in fp32); None: as the weights are.
     """
 
-    def __init__(self, model, pad_mask: bool = True):
+    def __init__(self, model, pad_mask: bool = True, autocast: torch.dtype | None = None):
         super().__init__()
         self.model = model
         self.pad_mask = pad_mask
+        self.autocast = autocast
 
     def forward(self, input_ids, attention_mask, labels, weights=None):
         """(summed loss, normalizer): the token count, or with `weights` (B, T) the weighted sum and the summed
@@ -70,10 +74,11 @@ class CausalLMLoss(torch.nn.Module):
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         body = getattr(base, base.base_model_prefix)
         mask = attention_mask if self.pad_mask else None
-        hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state  # (B, T, H)
         targets = labels[:, 1:]  # position t predicts token t+1
         selected = targets != -100  # (B, T-1)
-        logits = base.get_output_embeddings()(hidden[:, :-1][selected])  # (N, vocab)
+        with torch.autocast(input_ids.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state  # (B, T, H)
+            logits = base.get_output_embeddings()(hidden[:, :-1][selected])  # (N, vocab)
         if weights is None:
             return F.cross_entropy(logits.float(), targets[selected], reduction="sum"), selected.sum()
         weight = weights[:, 1:][selected]  # (N,)
@@ -381,7 +386,7 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
     from tqdm import tqdm
 
     from calltune.interpolate import apply_to_trained
-    from calltune.lora import add_lora, cast_saved_adapter, load_base, unfreeze_blocks
+    from calltune.lora import add_lora, cast_saved_adapter, load_base, torch_dtype, unfreeze_blocks
     from calltune.runinfo import versions
 
     if resume and (done := finished_run(out)) is not None:
@@ -417,7 +422,8 @@ def train(cfg: RunConfig, out: str, resume: bool = False, progress: bool = True,
         model = unfreeze_blocks(model, cfg.lora.top_layers, cfg.model)
     else:
         model = add_lora(model, cfg.lora, cfg.model, cfg.train.seed)
-    loss_module = CausalLMLoss(model, cfg.train.pad_mask)
+    loss_module = CausalLMLoss(model, cfg.train.pad_mask,
+                               None if cfg.train.autocast == "none" else torch_dtype(cfg.train.autocast))
     trainable = [p for p in model.parameters() if p.requires_grad]
     # train.interpolate on a full fine-tune needs the weights training starts from (before a checkpoint's)
     initial = ({n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
