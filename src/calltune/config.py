@@ -35,7 +35,8 @@ class ModelConfig:
     quantization: str = "none"
     """`none` (LoRA over full-precision weights) or `nf4` (QLoRA: 4-bit NF4 base, double quantization)."""
     compute_dtype: str = "float32"
-    """Dtype of the non-quantized weights and of nf4 compute; fp32 is the fast one on CPUs."""
+    """Dtype of the non-quantized weights and of nf4 compute; fp32 trains well on CPUs (for bfloat16 matrix products
+    over fp32 weights, see train.autocast)."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward: about -40% memory, +15-30% time."""
 
