@@ -1657,3 +1657,30 @@ def test_the_object_placement_lever_on_bfcl():
         assert "object_param_early_rate" not in handle.read()
     # irrelevance, reported only: more abstentions at the same margin
     _bfcl_pairs(old, new, {"irrelevance": (181, 4, 20)}, margin=0.5)
+
+
+# autocast/rule.txt: cand58 (best.yaml with train.autocast bfloat16) against cand40's committed runs on the object
+# lever's two sets: sha256 prefix, n, right (cand40, cand58), right only (cand40, cand58), unstated optionals given
+AUTOCAST_SETS = {"oe_proc150a": ("ad115384", 150, (75, 77), (6, 8), (17, 15)),
+                 "oe_proc150b": ("ca066f17", 150, (85, 85), (5, 5), (19, 14))}
+
+
+def _autocast_files(name: str, run: str) -> tuple[str, str]:
+    """`files` for `_dev_pairs`: cand40's runs in object_early/dev/, cand58's in autocast/dev/."""
+    return _object_early_files(name, run) if run == "cand40" else (f"autocast/dev/eval_{name}_{run}.json",
+                                                                    f"autocast/dev/predictions_{name}_{run}.jsonl")
+
+
+def test_the_mixed_precision_lever(tmp_path_factory):
+    """The autocast lever (autocast/rule.txt), a speed lever adopted if not worse: cand58, best.yaml trained with
+    bfloat16 autocast on cand40's training file, against cand40 at M = 0.5: 6 / 8 and 5 / 5, net +2 where at most
+    5 behind is allowed, neither set worse, validity and adherence 100%, so (a) to (c) hold and the lever goes to
+    BFCL (d). The run trained with autocast on best.yaml's data. Both sets are regenerated and every file
+    rescored."""
+    again = {name: _proc150(tmp_path_factory, seed, AUTOCAST_SETS[name][0]) for name, seed in OBJECT_EARLY_SEEDS.items()}
+    flips, pairs = _dev_pairs(AUTOCAST_SETS, _autocast_files, again, ("cand40", "cand58"), LEVERS)
+    assert flips == [11, 13] and flips[1] - flips[0] >= -5  # rule (a) holds: net +2
+    assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs)  # (b) holds
+    with open(os.path.join(LEVERS, "autocast", "cand58", "run.json"), encoding="utf-8") as handle:
+        run = json.load(handle)
+    assert run["config"]["train"]["autocast"] == "bfloat16" and run["data"]["train_sha256"].startswith("95f19184")
