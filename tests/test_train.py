@@ -157,12 +157,14 @@ def test_training_is_deterministic_under_a_seed(tiny_gpt2, tmp_path):
     assert losses[0] == losses[1]
 
 
-def test_nf4_quantizes_and_trains_a_step_on_cpu(tiny_llama, tmp_path):
+@pytest.mark.parametrize("autocast", ["none", "bfloat16"])
+def test_nf4_quantizes_and_trains_a_step_on_cpu(tiny_llama, tmp_path, autocast):
     pytest.importorskip("bitsandbytes")
     from calltune.lora import load_base
     from calltune.train import train
 
-    cfg = cfg_for(tiny_llama, "model.quantization=nf4", "train.max_steps=1", "lora.targets=attention")
+    cfg = cfg_for(tiny_llama, "model.quantization=nf4", "train.max_steps=1", "lora.targets=attention",
+                  f"train.autocast={autocast}")
     model, _, _ = load_base(cfg.model)
     assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
     summary = train(cfg, str(tmp_path / "qlora"), progress=False)

@@ -197,7 +197,8 @@ class TrainConfig:
     autocast: str = "none"
     """`bfloat16`: mixed precision, the forward pass (and so its backward) under `torch.autocast`, matrix products in
     bfloat16 while the weights, their gradients, the optimizer and the loss stay in model.compute_dtype float32
-    (about 1.7x faster steps on CPUs with AVX512-BF16, losses equal to about 3 digits; `benchmarks/autocast.py`).
+    (best.yaml trained 1.35x faster on an AMD EPYC with AVX512-BF16; losses equal to about 3 digits;
+    `benchmarks/autocast.py`).
     `none`: every operation in model.compute_dtype."""
     save_every: int = 0
     """Checkpoint every N optimizer steps (0: only at the end)."""
