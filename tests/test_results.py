@@ -1695,7 +1695,8 @@ def test_the_mixed_precision_lever_on_bfcl():
     """Rule (d) for cand58 as far as read (session 61): simple_python 246 of 400 against cand40's 231 at M = 0.5
     (14 / 29, p = 0.032): ahead, not behind; multiple 123 each (10 / 10); parallel 61 against 67 (12 / 6, p = 0.24),
     not significantly behind: 9 net ahead over the three. The runs were decoded with the recipe's settings, and
-    best.yaml does not take the option before parallel_multiple and irrelevance are read."""
+    best.yaml does not take the option before parallel_multiple is read. Irrelevance: 159 against 165 at M = 0.5
+    (8 / 2), not significantly behind, but 179 against 197 at 1.5 (18 / 0)."""
     old, new = os.path.join(LEVERS, "beam", "bfcl_k4"), os.path.join(LEVERS, "autocast", "bfcl_k4")
     for category in AUTOCAST_BFCL:
         with open(os.path.join(new, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
@@ -1710,3 +1711,6 @@ def test_the_mixed_precision_lever_on_bfcl():
     assert sum(pair["only_b"] - pair["only_a"] for pair in pairs.values()) == 9
     with open(os.path.join(os.path.dirname(__file__), "..", "configs", "best.yaml"), encoding="utf-8") as handle:
         assert "autocast" not in handle.read()
+    # irrelevance: not significantly behind at the rule's margin, far behind at 1.5 (where cand40 meets the target)
+    assert _bfcl_pairs(old, new, {"irrelevance": (159, 8, 2)}, margin=0.5)["irrelevance"]["p_value"] >= 0.05
+    assert _bfcl_pairs(old, new, {"irrelevance": (179, 18, 0)}, margin=1.5)["irrelevance"]["p_value"] < 0.05
