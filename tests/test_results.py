@@ -1632,6 +1632,19 @@ def test_the_object_placement_lever(tmp_path_factory):
     assert beside == [4, 4]
 
 
+def _recipe_decoded(where: str, categories: list[str]) -> list[dict]:
+    """Check that WHERE/bfcl_C was decoded with the recipe's settings (K = 4 at M = -2) for each category; returns
+    their metrics."""
+    loaded = []
+    for category in categories:
+        with open(os.path.join(where, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
+            loaded.append(json.load(handle))
+        config = loaded[-1]["predict"]["config"]
+        assert (config["decoding"], config["key_order"], config["num_beams"], config["abstain_margin"],
+                config["max_new_tokens"]) == ("constrained", "any", 4, -2.0, 192)
+    return loaded
+
+
 # object_early/rule.txt (d): cand57 on BFCL with the recipe's decoding (K = 4 at M = -2), read at M = 0.5 against
 # session 50's cand40 runs: category -> (cand57 right, right only cand40, right only cand57)
 OBJECT_EARLY_BFCL = {"simple_python": (229, 36, 34), "multiple": (116, 23, 16), "parallel": (59, 20, 12),
@@ -1645,11 +1658,7 @@ def test_the_object_placement_lever_on_bfcl():
     21 net behind where (d) asks them net ahead, so the lever is not adopted (best.yaml has no
     object_param_early_rate); the runs were decoded with the recipe's settings."""
     old, new = os.path.join(LEVERS, "beam", "bfcl_k4"), os.path.join(LEVERS, "object_early", "bfcl_k4")
-    for category in [*OBJECT_EARLY_BFCL, "irrelevance"]:
-        with open(os.path.join(new, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
-            config = json.load(handle)["predict"]["config"]
-        assert (config["decoding"], config["key_order"], config["num_beams"], config["abstain_margin"],
-                config["max_new_tokens"]) == ("constrained", "any", 4, -2.0, 192)
+    _recipe_decoded(new, [*OBJECT_EARLY_BFCL, "irrelevance"])
     pairs = _bfcl_pairs(old, new, OBJECT_EARLY_BFCL, margin=0.5)
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs.values())
     assert sum(pair["only_b"] - pair["only_a"] for pair in pairs.values()) == -21
@@ -1698,12 +1707,7 @@ def test_the_mixed_precision_lever_on_bfcl():
     best.yaml does not take the option before parallel_multiple is read. Irrelevance: 159 against 165 at M = 0.5
     (8 / 2), not significantly behind, but 179 against 197 at 1.5 (18 / 0)."""
     old, new = os.path.join(LEVERS, "beam", "bfcl_k4"), os.path.join(LEVERS, "autocast", "bfcl_k4")
-    for category in AUTOCAST_BFCL:
-        with open(os.path.join(new, f"bfcl_{category}", "metrics.json"), encoding="utf-8") as handle:
-            metrics = json.load(handle)
-        config = metrics["predict"]["config"]
-        assert (config["decoding"], config["key_order"], config["num_beams"], config["abstain_margin"],
-                config["max_new_tokens"]) == ("constrained", "any", 4, -2.0, 192)
+    for metrics in _recipe_decoded(new, list(AUTOCAST_BFCL)):
         assert metrics["calltune"]["json_validity"] == metrics["calltune"]["schema_adherence"] == 1.0
     pairs = _bfcl_pairs(old, new, AUTOCAST_BFCL, margin=0.5)
     assert not any(pair["only_a"] > pair["only_b"] and pair["p_value"] < 0.05 for pair in pairs.values())
